@@ -1,0 +1,85 @@
+"""The `orchestrouter` command line: run the services, route a query, train and evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+import grpc
+
+DEFAULT_ROUTER_TARGET = "localhost:50051"
+
+
+def _serve_scorer(args: argparse.Namespace) -> int:
+    from scorer.server import main
+    main()
+    return 0
+
+
+def _serve_router(args: argparse.Namespace) -> int:
+    from router_service.server import main
+    main()
+    return 0
+
+
+def _route(args: argparse.Namespace) -> int:
+    from clients.client import RouterClient
+
+    with RouterClient(args.router, timeout_s=args.timeout) as client:
+        try:
+            answer = client.route(args.text, threshold=args.threshold, premium_share=args.premium_share,
+                                  dry_run=args.dry_run)
+        except grpc.RpcError as exc:
+            print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps(dataclasses.asdict(answer)))
+    else:
+        print(f"{answer.tier:7s} p={answer.win_probability:.3f} (threshold {answer.threshold:.3f}) "
+              f"model={answer.model} router={answer.router_id}@{answer.router_version}"
+              + (" DEGRADED" if answer.degraded else "") + (" FELL-BACK" if answer.fell_back else ""))
+        if answer.answer:
+            print(answer.answer)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orchestrouter", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve-scorer", help="run the Score service (configured by ORCHESTROUTER_SCORER_*)")
+    p.set_defaults(func=_serve_scorer)
+    p = sub.add_parser("serve-router", help="run the Route service (configured by ORCHESTROUTER_*)")
+    p.set_defaults(func=_serve_router)
+
+    p = sub.add_parser("route", help="route one query through a running router")
+    p.add_argument("text", help="the user message")
+    p.add_argument("--router", default=os.environ.get("ORCHESTROUTER_ROUTER_TARGET", DEFAULT_ROUTER_TARGET),
+                   help="router address (default: $ORCHESTROUTER_ROUTER_TARGET or %(default)s)")
+    dial = p.add_mutually_exclusive_group()
+    dial.add_argument("--threshold", type=float, help="raw threshold for this request")
+    dial.add_argument("--premium-share", type=float, help="target premium share for this request")
+    p.add_argument("--dry-run", action="store_true", help="decide only; call no model endpoint")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--timeout", type=float, default=120.0, help="deadline in seconds")
+    p.set_defaults(func=_route)
+
+    try:
+        from scorer.training import cli as training_cli
+    except ImportError:
+        training_cli = None
+    if training_cli is not None:
+        training_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    sys.exit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()

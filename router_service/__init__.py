@@ -1,0 +1,1 @@
+"""The router: validation, embedding, threshold policy, dispatch to the model endpoints."""

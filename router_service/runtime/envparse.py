@@ -1,0 +1,55 @@
+"""Typed reads of environment variables, with errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name, default)
+
+
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def env_secret(env: Mapping[str, str], name: str) -> str:
+    """A secret from NAME, or from the file named by NAME_FILE (a mounted Kubernetes Secret)."""
+    file_name = env.get(name + "_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"{name}_FILE: cannot read {file_name} ({exc.strerror})") from None
+    return env.get(name, "")

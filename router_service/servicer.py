@@ -1,0 +1,45 @@
+"""RouterService: a thin translation layer over RouterCore."""
+
+from __future__ import annotations
+
+import time
+
+from grpc import aio
+
+from clients.stubs.orchestrouter.v1 import router_pb2, router_pb2_grpc
+from router_service import convert
+from router_service.config import RouterConfig
+from router_service.core import RouterCore
+from router_service.model import RouteInput
+from router_service.validation import build_route_input
+
+
+class RouterServicer(router_pb2_grpc.RouterServiceServicer):
+    def __init__(self, core: RouterCore, config: RouterConfig) -> None:
+        self._core = core
+        self._config = config
+
+    def _input(self, request: router_pb2.RouteRequest) -> RouteInput:
+        threshold, share = convert.dial_from_pb(request)
+        return build_route_input(convert.messages_from_pb(request), threshold, share, request.dry_run,
+                                 convert.params_from_pb(request.params), self._config.max_prompt_chars)
+
+    async def Route(self, request: router_pb2.RouteRequest, context: aio.ServicerContext) -> router_pb2.RouteResponse:
+        inp = self._input(request)
+        result = await self._core.route(inp, _deadline(context))
+        return convert.result_to_pb(result)
+
+    async def GetStatus(self, request: router_pb2.GetStatusRequest,
+                        context: aio.ServicerContext) -> router_pb2.GetStatusResponse:
+        endpoints = [router_pb2.EndpointStatus(tier=convert.TIER_TO_PB[name], model=ep.config.model,
+                                               configured=ep.config.configured,
+                                               circuit=router_pb2.CIRCUIT_STATE_CLOSED)
+                     for name, ep in self._core.dispatcher.endpoints.items()]
+        return router_pb2.GetStatusResponse(
+            threshold=self._core.policy.default_threshold, router_id=self._core.router_id,
+            router_version=self._core.router_version, endpoints=endpoints, degraded=self._core.degraded_count)
+
+
+def _deadline(context: aio.ServicerContext) -> float | None:
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
