@@ -11,6 +11,8 @@ from router_service.runtime.envparse import env_bool, env_float, env_int, env_se
 DEFAULT_ROUTER_PORT = 50051
 DEFAULT_THRESHOLD = 0.2
 TIERS = ("small", "premium")
+# The reference deployment's models; each tier's ORCHESTROUTER_<TIER>_MODEL overrides.
+DEFAULT_MODELS = {"small": "Qwen/Qwen3-4B-Instruct-2507", "premium": "Qwen/Qwen2.5-32B-Instruct"}
 FALLBACK_POLICIES = ("both", "to-premium", "to-small", "none")
 
 
@@ -43,11 +45,10 @@ class TierConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str], tier: str) -> "TierConfig":
         p = f"ORCHESTROUTER_{tier.upper()}_"
-        default_model = {"small": "Qwen/Qwen3-4B-Instruct-2507", "premium": "Qwen/Qwen2.5-32B-Instruct"}[tier]
         cfg = cls(
             tier=tier,
             base_url=env_str(env, p + "BASE_URL", ""),
-            model=env_str(env, p + "MODEL", default_model),
+            model=env_str(env, p + "MODEL", DEFAULT_MODELS[tier]),
             api_key=env_secret(env, p + "API_KEY"),
             api_key_file=env_str(env, p + "API_KEY_FILE", ""),
             ca_bundle=env_str(env, p + "CA_BUNDLE", ""),
@@ -113,8 +114,8 @@ class RouterConfig:
     # Characters of the last user message that are embedded; longer text is cut.
     max_prompt_chars: int = 8000
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
-    small: TierConfig = field(default_factory=lambda: TierConfig("small"))
-    premium: TierConfig = field(default_factory=lambda: TierConfig("premium"))
+    small: TierConfig = field(default_factory=lambda: TierConfig("small", model=DEFAULT_MODELS["small"]))
+    premium: TierConfig = field(default_factory=lambda: TierConfig("premium", model=DEFAULT_MODELS["premium"]))
     reflection: bool = False
     grace_seconds: float = 10.0
 

@@ -105,7 +105,11 @@ async def serve(config: RouterConfig) -> None:
     router = await create_server(config)
     await router.server.start()
     log.info("router listening on %s (port %d)", config.listen, router.port)
-    await router.connect_scorer()
+    try:
+        await router.connect_scorer()
+    except BaseException:
+        await router.stop(0)
+        raise
     await serving.wait_for_termination_signal()
     await router.stop()
 

@@ -66,7 +66,11 @@ async def serve(config: ScorerConfig) -> None:
     scorer = await create_server(config)
     await scorer.server.start()
     log.info("scorer listening on %s (port %d)", config.listen, scorer.port)
-    await scorer.load_model()
+    try:
+        await scorer.load_model()
+    except BaseException:
+        await scorer.server.stop(0)
+        raise
     await serving.wait_for_termination_signal()
     await scorer.stop()
 

@@ -1,0 +1,92 @@
+"""The scorer and the router as separate processes on port 0, driven like a caller would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import grpc
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from clients.client import RouterClient
+from clients.launcher import start
+from router_service.embedders import WordLlamaEmbedder
+from scorer.artifact import DEFAULT_MODEL_PATH
+
+QUERY = "Write a recursive descent parser for arithmetic expressions in C++."
+
+
+@pytest.fixture(scope="module")
+def services():
+    scorer = start("serve-scorer", {"ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0"}, name="scorer")
+    try:
+        router = start("serve-router", {"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
+                                        "ORCHESTROUTER_SCORER_TARGET": scorer.target}, name="router")
+    except Exception:
+        scorer.stop()
+        raise
+    yield scorer, router
+    assert router.stop() == 0, "\n".join(router.log_lines[-20:])
+    assert scorer.stop() == 0, "\n".join(scorer.log_lines[-20:])
+
+
+def test_dry_run_win_probability_equals_the_onnx_output(services):
+    _, router = services
+    with RouterClient(router.target) as client:
+        answer = client.route(QUERY, dry_run=True)
+    embedding = WordLlamaEmbedder().embed([QUERY])
+    session = ort.InferenceSession(str(DEFAULT_MODEL_PATH), providers=["CPUExecutionProvider"])
+    expected = float(session.run(["win_probability"], {"embeddings": embedding})[0][0])
+    assert answer.win_probability == pytest.approx(expected, abs=1e-6)
+    assert answer.tier == ("premium" if expected >= answer.threshold else "small")
+    assert answer.threshold == pytest.approx(0.2)
+
+
+def test_cli_route_prints_one_json_decision(services):
+    _, router = services
+    out = subprocess.run([sys.executable, "-m", "clients.cli", "route", "--router", router.target, "--dry-run",
+                          "--threshold", "0.05", "--json", "What is 2 + 2?"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    decision = json.loads(out.stdout)
+    assert {"tier", "model", "win_probability", "threshold", "router_version"} <= decision.keys()
+    assert decision["threshold"] == pytest.approx(0.05)
+    assert decision["tier"] == ("premium" if decision["win_probability"] >= 0.05 else "small")
+
+
+def test_cli_route_reports_a_refused_request_without_a_traceback(services):
+    _, router = services
+    out = subprocess.run([sys.executable, "-m", "clients.cli", "route", "--router", router.target, "--dry-run",
+                          "--threshold", "7", "hello"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "INVALID_ARGUMENT" in out.stderr and "threshold" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_scorer_refuses_to_start_with_a_broken_model(tmp_path):
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not an onnx file")
+    proc = subprocess.run([sys.executable, "-m", "clients.cli", "serve-scorer"], capture_output=True, text=True,
+                          timeout=60, env={"ORCHESTROUTER_SCORER_MODEL": str(bad),
+                                           "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
+                                           "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2
+    assert "cannot start" in proc.stderr and "not an ONNX model" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_router_route_survives_many_concurrent_callers(services):
+    _, router = services
+    import concurrent.futures
+
+    texts = [f"question number {i}: what is {i} squared?" for i in range(200)]
+    with RouterClient(router.target) as client, concurrent.futures.ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda t: client.route(t, dry_run=True), texts))
+    assert len(answers) == 200 and all(0.0 < a.win_probability < 1.0 for a in answers)
+    assert len({a.request_id for a in answers}) == 200
+    assert not any(a.degraded for a in answers)
+    np.testing.assert_array_less(0, [a.timings_ms["total"] for a in answers])
+    with pytest.raises(grpc.RpcError):
+        RouterClient(router.target, timeout_s=5).route("", dry_run=True)

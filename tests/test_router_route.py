@@ -1,0 +1,141 @@
+"""RouterService.Route in-process over real channels: the dial, validation, degraded mode."""
+
+from __future__ import annotations
+
+import grpc
+import numpy as np
+import pytest
+
+from clients.stubs.orchestrouter.v1 import router_pb2, router_pb2_grpc
+from router_service.config import RouterConfig
+from router_service.server import StartupError, create_server
+from tests.support.models import ConstantEmbedder, linear_model
+
+
+def logit(p: float) -> float:
+    return float(np.log(p / (1 - p)))
+
+
+@pytest.fixture
+def router_factory(loop_thread, scorer_factory):
+    started = []
+
+    def start(scorer_port: int, embedder=None, connect=True, **overrides):
+        config = RouterConfig(listen="127.0.0.1:0", scorer_target=f"127.0.0.1:{scorer_port}",
+                              grace_seconds=0.5, **overrides)
+
+        async def boot():
+            r = await create_server(config, embedder=embedder or ConstantEmbedder())
+            started.append(r)
+            await r.server.start()
+            if connect:
+                await r.connect_scorer(timeout_s=5)
+            return r
+
+        return loop_thread.run(boot())
+
+    yield start
+    for r in started:
+        loop_thread.run(r.stop(0.5))
+
+
+@pytest.fixture
+def model_p30(tmp_path):
+    """Every query scores 0.30."""
+    return linear_model(tmp_path / "p30.onnx", bias=logit(0.30))
+
+
+def route(port: int, text: str = "hello", **fields) -> router_pb2.RouteResponse:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content=text)],
+                                          dry_run=True)
+        for k, v in fields.items():
+            if k == "messages":
+                del request.messages[:]
+                request.messages.extend(v)
+            else:
+                setattr(request, k, v)
+        return router_pb2_grpc.RouterServiceStub(channel).Route(request, timeout=10)
+
+
+def test_threshold_dial_decides_the_tier(scorer_factory, router_factory, model_p30):
+    s = scorer_factory(model_p30)
+    r = router_factory(s.port)
+    d = route(r.port).decision  # default threshold 0.2: 0.30 >= 0.2 goes premium
+    assert d.tier == router_pb2.TIER_PREMIUM and d.model == "Qwen/Qwen2.5-32B-Instruct"
+    assert d.win_probability == pytest.approx(0.30, abs=1e-6) and d.threshold == pytest.approx(0.2)
+    assert (d.router_id, d.router_version) == ("test-linear", "test-1")
+    d = route(r.port, threshold=0.31).decision
+    assert d.tier == router_pb2.TIER_SMALL and d.threshold == pytest.approx(0.31)
+    assert not d.degraded
+
+
+def test_premium_share_uses_the_calibration_table(scorer_factory, router_factory, model_p30):
+    s = scorer_factory(model_p30)
+    r = router_factory(s.port)
+    # The test model's table is uniform on [0, 1]: share 0.6 -> threshold 0.4 -> small.
+    d = route(r.port, premium_share=0.6).decision
+    assert d.threshold == pytest.approx(0.4, abs=1e-6) and d.tier == router_pb2.TIER_SMALL
+    d = route(r.port, premium_share=0.8).decision
+    assert d.threshold == pytest.approx(0.2, abs=1e-6) and d.tier == router_pb2.TIER_PREMIUM
+
+
+def test_configured_premium_share_sets_the_default_threshold(scorer_factory, router_factory, model_p30):
+    s = scorer_factory(model_p30)
+    r = router_factory(s.port, premium_share=0.75)
+    assert route(r.port).decision.threshold == pytest.approx(0.25, abs=1e-6)
+
+
+def test_timings_and_request_id_are_reported(scorer_factory, router_factory, model_p30):
+    s = scorer_factory(model_p30)
+    r = router_factory(s.port)
+    reply = route(r.port)
+    assert reply.timings.total_ms > 0 and reply.timings.score_ms > 0
+    assert reply.timings.total_ms >= reply.timings.score_ms
+    assert len(reply.request_id) == 32 and reply.answer == ""
+
+
+@pytest.mark.parametrize("fields, fragment", [
+    ({"messages": []}, "messages is empty"),
+    ({"messages": [router_pb2.ChatMessage(role="wizard", content="hi")]}, "role 'wizard'"),
+    ({"messages": [router_pb2.ChatMessage(role="system", content="be brief")]}, "non-empty user message"),
+    ({"messages": [router_pb2.ChatMessage(role="user", content="   ")]}, "non-empty user message"),
+    ({"threshold": 1.5}, "threshold must be in [0, 1]"),
+    ({"threshold": float("nan")}, "threshold must be in [0, 1]"),
+    ({"premium_share": -0.1}, "premium_share must be in [0, 1]"),
+])
+def test_bad_requests_are_invalid_argument(scorer_factory, router_factory, model_p30, fields, fragment):
+    s = scorer_factory(model_p30)
+    r = router_factory(s.port)
+    with pytest.raises(grpc.RpcError) as err:
+        route(r.port, **fields)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fragment in err.value.details()
+
+
+def test_scorer_outage_degrades_to_the_default_tier(scorer_factory, router_factory, model_p30, loop_thread):
+    s = scorer_factory(model_p30)
+    r = router_factory(s.port, degraded_tier="premium", threshold=0.9)
+    assert route(r.port).decision.tier == router_pb2.TIER_SMALL
+    loop_thread.run(s.stop(0))
+    d = route(r.port).decision
+    assert d.degraded and d.tier == router_pb2.TIER_PREMIUM
+    assert "scorer" in d.degraded_reason
+
+
+def test_router_refuses_a_model_for_another_embedder(scorer_factory, router_factory, tmp_path):
+    model = linear_model(tmp_path / "other.onnx", dim=1536, embedder="text-embedding-3-small")
+    s = scorer_factory(model)
+    with pytest.raises(StartupError) as err:
+        router_factory(s.port)
+    message = str(err.value)
+    assert "text-embedding-3-small" in message and "1536" in message and "wordllama" in message
+
+
+def test_no_endpoint_configured_is_a_clear_error(scorer_factory, router_factory, model_p30):
+    s = scorer_factory(model_p30)
+    r = router_factory(s.port)
+    with pytest.raises(grpc.RpcError) as err:
+        route(r.port, dry_run=False)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "ORCHESTROUTER_PREMIUM_BASE_URL" in err.value.details()
