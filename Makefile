@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m clients.demo
 
-test: $(STAMP)
+test: $(STAMP) lint-proto
 	$(PY) -m pytest -q
 
 # Regenerates the committed Python stubs; tests/test_generated_code.py proves they are current.
@@ -31,8 +31,10 @@ proto: $(STAMP)
 		$(patsubst proto/%,proto/%,$(PROTOS))
 	find $(STUBS) -type d -exec touch {}/__init__.py \;
 
+# buf (from the npm registry) lints the protos against buf.yaml: STANDARD and COMMENTS rules.
+BUF_VERSION := 1.75.0
 lint-proto:
-	npx --yes @bufbuild/buf lint proto
+	npx --yes @bufbuild/buf@$(BUF_VERSION) lint
 
 clean:
 	rm -rf $(VENV) build *.egg-info

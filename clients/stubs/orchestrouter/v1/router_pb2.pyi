@@ -131,6 +131,20 @@ class RouteResponse(_message.Message):
     request_id: str
     def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., answer: _Optional[str] = ..., finish_reason: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., timings: _Optional[_Union[HopTimings, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
+class RouteStreamRequest(_message.Message):
+    __slots__ = ("messages", "threshold", "premium_share", "dry_run", "params")
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    PREMIUM_SHARE_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
+    threshold: float
+    premium_share: float
+    dry_run: bool
+    params: GenerationParams
+    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., threshold: _Optional[float] = ..., premium_share: _Optional[float] = ..., dry_run: _Optional[bool] = ..., params: _Optional[_Union[GenerationParams, _Mapping]] = ...) -> None: ...
+
 class RouteStreamResponse(_message.Message):
     __slots__ = ("decision", "delta", "done")
     DECISION_FIELD_NUMBER: _ClassVar[int]

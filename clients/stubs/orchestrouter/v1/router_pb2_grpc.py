@@ -43,7 +43,7 @@ class RouterServiceStub:
                 _registered_method=True)
         self.RouteStream = channel.unary_stream(
                 '/orchestrouter.v1.RouterService/RouteStream',
-                request_serializer=clients_dot_stubs_dot_orchestrouter_dot_v1_dot_router__pb2.RouteRequest.SerializeToString,
+                request_serializer=clients_dot_stubs_dot_orchestrouter_dot_v1_dot_router__pb2.RouteStreamRequest.SerializeToString,
                 response_deserializer=clients_dot_stubs_dot_orchestrouter_dot_v1_dot_router__pb2.RouteStreamResponse.FromString,
                 _registered_method=True)
         self.GetStatus = channel.unary_unary(
@@ -98,7 +98,7 @@ def add_RouterServiceServicer_to_server(servicer, server):
             ),
             'RouteStream': grpc.unary_stream_rpc_method_handler(
                     servicer.RouteStream,
-                    request_deserializer=clients_dot_stubs_dot_orchestrouter_dot_v1_dot_router__pb2.RouteRequest.FromString,
+                    request_deserializer=clients_dot_stubs_dot_orchestrouter_dot_v1_dot_router__pb2.RouteStreamRequest.FromString,
                     response_serializer=clients_dot_stubs_dot_orchestrouter_dot_v1_dot_router__pb2.RouteStreamResponse.SerializeToString,
             ),
             'GetStatus': grpc.unary_unary_rpc_method_handler(
@@ -161,7 +161,7 @@ class RouterService:
             request,
             target,
             '/orchestrouter.v1.RouterService/RouteStream',
-            clients_dot_stubs_dot_orchestrouter_dot_v1_dot_router__pb2.RouteRequest.SerializeToString,
+            clients_dot_stubs_dot_orchestrouter_dot_v1_dot_router__pb2.RouteStreamRequest.SerializeToString,
             clients_dot_stubs_dot_orchestrouter_dot_v1_dot_router__pb2.RouteStreamResponse.FromString,
             options,
             channel_credentials,
