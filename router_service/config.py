@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from router_service.runtime.envparse import env_bool, env_float, env_int, env_secret, env_str
 
@@ -30,10 +32,13 @@ class TierConfig:
     api_key: str = field(default="", repr=False)
     # The file the key came from, re-read when it changes (a rotated Kubernetes Secret).
     api_key_file: str = ""
+    # PEM file of the CA(s) that sign the endpoint's certificate; empty trusts the system store.
     ca_bundle: str = ""
     max_concurrency: int = 64
     connect_timeout_s: float = 2.0
+    # Streaming: the wait for the first token, and for each later chunk (a stalled stream).
     first_token_timeout_s: float = 30.0
+    # One call, from sending the request to the last byte of the answer.
     total_timeout_s: float = 120.0
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
@@ -68,6 +73,10 @@ class TierConfig:
                 raise ConfigError(f"{p}{name} must be > 0")
         if cfg.price_input_per_mtok < 0 or cfg.price_output_per_mtok < 0:
             raise ConfigError(f"{p}PRICE_*_PER_MTOK must be >= 0")
+        if cfg.base_url and urlsplit(cfg.base_url).scheme not in ("http", "https"):
+            raise ConfigError(f"{p}BASE_URL must be an http:// or https:// URL, got {cfg.base_url!r}")
+        if cfg.ca_bundle and not Path(cfg.ca_bundle).is_file():
+            raise ConfigError(f"{p}CA_BUNDLE: no such file {cfg.ca_bundle}")
         return cfg
 
 
@@ -98,6 +107,72 @@ class EmbedderConfig:
 
 
 @dataclass(frozen=True)
+class DispatchConfig:
+    """DispatchConfig: how dispatch retries, splits the deadline and breaks circuits (all tiers)."""
+
+    # Backoff before retry n (0-based) is uniform in [0, min(max, base * 2**n)] ("full jitter").
+    retry_base_delay_s: float = 0.05
+    retry_max_delay_s: float = 1.0
+    # A 429's Retry-After is honoured up to this long (and only when it fits in the deadline);
+    # longer, and the request falls back instead of waiting.
+    retry_after_max_s: float = 5.0
+    # Share of the remaining deadline kept back for the fallback tier while the routed tier is tried.
+    fallback_reserve: float = 0.5
+    # The deadline of a request whose caller set none.
+    default_deadline_s: float = 300.0
+    # The circuit opens after this many consecutive failed calls ...
+    breaker_consecutive_failures: int = 10
+    # ... or when at least breaker_min_calls calls in the last breaker_window_s failed at this rate.
+    breaker_error_rate: float = 0.5
+    breaker_window_s: float = 10.0
+    breaker_min_calls: int = 20
+    # An open circuit lets one probe call through after this cool-down.
+    breaker_cooldown_s: float = 5.0
+    # How often an API key file is checked for a new key (a rotated Secret).
+    api_key_recheck_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        positive = (("RETRY_BASE_DELAY_S", self.retry_base_delay_s), ("RETRY_MAX_DELAY_S", self.retry_max_delay_s),
+                    ("DEFAULT_DEADLINE_S", self.default_deadline_s), ("BREAKER_WINDOW_S", self.breaker_window_s),
+                    ("BREAKER_COOLDOWN_S", self.breaker_cooldown_s))
+        for name, value in positive:
+            if not value > 0:
+                raise ConfigError(f"ORCHESTROUTER_{name} must be > 0, got {value}")
+        if self.retry_after_max_s < 0:
+            raise ConfigError(f"ORCHESTROUTER_RETRY_AFTER_MAX_S must be >= 0, got {self.retry_after_max_s}")
+        if self.api_key_recheck_s < 0:
+            raise ConfigError(f"ORCHESTROUTER_API_KEY_RECHECK_S must be >= 0, got {self.api_key_recheck_s}")
+        if not 0.0 <= self.fallback_reserve < 1.0:
+            raise ConfigError(f"ORCHESTROUTER_FALLBACK_RESERVE must be in [0, 1), got {self.fallback_reserve}")
+        if not 0.0 < self.breaker_error_rate <= 1.0:
+            raise ConfigError(f"ORCHESTROUTER_BREAKER_ERROR_RATE must be in (0, 1], got {self.breaker_error_rate}")
+        if self.breaker_consecutive_failures < 1:
+            raise ConfigError("ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES must be >= 1")
+        if self.breaker_min_calls < 1:
+            raise ConfigError("ORCHESTROUTER_BREAKER_MIN_CALLS must be >= 1")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "DispatchConfig":
+        def number(name: str, default: float) -> float:
+            return env_float(env, "ORCHESTROUTER_" + name, default)
+
+        return cls(
+            retry_base_delay_s=number("RETRY_BASE_DELAY_S", cls.retry_base_delay_s),
+            retry_max_delay_s=number("RETRY_MAX_DELAY_S", cls.retry_max_delay_s),
+            retry_after_max_s=number("RETRY_AFTER_MAX_S", cls.retry_after_max_s),
+            fallback_reserve=number("FALLBACK_RESERVE", cls.fallback_reserve),
+            default_deadline_s=number("DEFAULT_DEADLINE_S", cls.default_deadline_s),
+            breaker_consecutive_failures=env_int(env, "ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES",
+                                                 cls.breaker_consecutive_failures),
+            breaker_error_rate=number("BREAKER_ERROR_RATE", cls.breaker_error_rate),
+            breaker_window_s=number("BREAKER_WINDOW_S", cls.breaker_window_s),
+            breaker_min_calls=env_int(env, "ORCHESTROUTER_BREAKER_MIN_CALLS", cls.breaker_min_calls),
+            breaker_cooldown_s=number("BREAKER_COOLDOWN_S", cls.breaker_cooldown_s),
+            api_key_recheck_s=number("API_KEY_RECHECK_S", cls.api_key_recheck_s),
+        )
+
+
+@dataclass(frozen=True)
 class RouterConfig:
     """RouterConfig: listening address, scorer target, the dial, the embedder and the tiers."""
 
@@ -116,8 +191,13 @@ class RouterConfig:
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
     small: TierConfig = field(default_factory=lambda: TierConfig("small", model=DEFAULT_MODELS["small"]))
     premium: TierConfig = field(default_factory=lambda: TierConfig("premium", model=DEFAULT_MODELS["premium"]))
+    dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     reflection: bool = False
     grace_seconds: float = 10.0
+    # Where each request's decision-log line goes: stdout, stderr, off, or a file path (appended).
+    decision_log: str = "stdout"
+    # Decision-log lines carry the scored prompt itself only when true; otherwise its SHA-256.
+    log_prompts: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -134,6 +214,8 @@ class RouterConfig:
             raise ConfigError("ORCHESTROUTER_MAX_RETRIES must be >= 0")
         if self.max_prompt_chars < 1:
             raise ConfigError("ORCHESTROUTER_MAX_PROMPT_CHARS must be >= 1")
+        if not self.decision_log.strip():
+            raise ConfigError("ORCHESTROUTER_DECISION_LOG must be stdout, stderr, off or a file path")
 
     def tier(self, name: str) -> TierConfig:
         return {"small": self.small, "premium": self.premium}[name]
@@ -155,8 +237,11 @@ class RouterConfig:
                 embedder=EmbedderConfig.from_env(env),
                 small=TierConfig.from_env(env, "small"),
                 premium=TierConfig.from_env(env, "premium"),
+                dispatch=DispatchConfig.from_env(env),
                 reflection=env_bool(env, "ORCHESTROUTER_REFLECTION", cls.reflection),
                 grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
+                decision_log=env_str(env, "ORCHESTROUTER_DECISION_LOG", cls.decision_log),
+                log_prompts=env_bool(env, "ORCHESTROUTER_LOG_PROMPTS", cls.log_prompts),
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from clients.stubs.orchestrouter.v1 import router_pb2
-from router_service.model import PREMIUM, SMALL, ChatTurn, Decision, GenerationParams, RouteResult
+from router_service.dispatch import EndpointSnapshot
+from router_service.dispatch.breaker import CircuitState
+from router_service.model import (PREMIUM, SMALL, ChatTurn, Decision, GenerationParams, RouteResult, StreamDecision,
+                                  StreamDelta, StreamEvent)
 
 TIER_TO_PB = {SMALL: router_pb2.TIER_SMALL, PREMIUM: router_pb2.TIER_PREMIUM}
+CIRCUIT_TO_PB = {CircuitState.CLOSED: router_pb2.CIRCUIT_STATE_CLOSED, CircuitState.OPEN: router_pb2.CIRCUIT_STATE_OPEN,
+                 CircuitState.HALF_OPEN: router_pb2.CIRCUIT_STATE_HALF_OPEN}
 
 
 def params_from_pb(pb: router_pb2.GenerationParams) -> GenerationParams:
@@ -43,3 +48,18 @@ def result_to_pb(r: RouteResult) -> router_pb2.RouteResponse:
         timings=router_pb2.HopTimings(embed_ms=r.timings.embed_ms, score_ms=r.timings.score_ms,
                                       dispatch_ms=r.timings.dispatch_ms, total_ms=r.timings.total_ms),
         request_id=r.request_id)
+
+
+def stream_event_to_pb(event: StreamEvent) -> router_pb2.RouteStreamResponse:
+    if isinstance(event, StreamDelta):
+        return router_pb2.RouteStreamResponse(delta=event.text)
+    if isinstance(event, StreamDecision):
+        return router_pb2.RouteStreamResponse(decision=decision_to_pb(event.decision))
+    return router_pb2.RouteStreamResponse(done=result_to_pb(event.result))
+
+
+def endpoint_status_to_pb(e: EndpointSnapshot) -> router_pb2.EndpointStatus:
+    return router_pb2.EndpointStatus(
+        tier=TIER_TO_PB[e.tier], model=e.model, configured=e.configured, circuit=CIRCUIT_TO_PB[e.circuit],
+        requests=e.requests, failures=e.failures, prompt_tokens=e.prompt_tokens,
+        completion_tokens=e.completion_tokens, cost_usd=e.cost_usd)

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-import uuid
+from typing import AsyncIterator
 
-from router_service.dispatch import Dispatcher
+from opentelemetry import trace
+
+from router_service.dispatch import DispatchInfo, Dispatcher
 from router_service.embedders import Embedder
-from router_service.model import Decision, RouteInput, RouteResult, Timings
+from router_service.model import (Completion, Decision, RouteInput, RouteResult, StreamDecision, StreamDelta,
+                                  StreamDone, StreamEvent, Timings)
 from router_service.policy import ThresholdPolicy
+from router_service.route_observer import RouteObserver
 from router_service.runtime.errors import DeadlineExceeded
-from router_service.scorer_client import ScorerClient, ScorerUnavailable
+from router_service.scorer_client import CoalescingScorer, ScorerUnavailable
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
 class RouterCore:
     """RouterCore: turns a validated RouteInput into a RouteResult."""
 
-    def __init__(self, embedder: Embedder, scorer: ScorerClient, dispatcher: Dispatcher,
-                 policy: ThresholdPolicy, degraded_tier: str) -> None:
+    def __init__(self, embedder: Embedder, scorer: CoalescingScorer, dispatcher: Dispatcher,
+                 policy: ThresholdPolicy, degraded_tier: str, observer: RouteObserver | None = None) -> None:
         self.embedder = embedder
         self.scorer = scorer
         self.dispatcher = dispatcher
@@ -29,11 +35,14 @@ class RouterCore:
         self.router_id = ""
         self.router_version = ""
         self.degraded_count = 0
+        self.observer = observer or RouteObserver()
 
     async def decide(self, inp: RouteInput, timings: Timings, budget_s: float | None) -> Decision:
         threshold = self.policy.resolve(inp.threshold, inp.premium_share)
         start = time.perf_counter()
-        embedding = self.embedder.embed([inp.query])
+        with tracer.start_as_current_span("router.embed", attributes={
+                "orchestrouter.embedder": self.embedder.name, "orchestrouter.prompt_chars": len(inp.query)}):
+            embedding = self.embedder.embed([inp.query])
         scored = time.perf_counter()
         timings.embed_ms = (scored - start) * 1000
         try:
@@ -57,22 +66,78 @@ class RouterCore:
         """deadline is a time.monotonic() instant from the caller's gRPC deadline, or None."""
         start = time.perf_counter()
         timings = Timings()
-        decision = await self.decide(inp, timings, _remaining(deadline))
-        result = RouteResult(decision=decision, timings=timings, request_id=uuid.uuid4().hex)
-        if not inp.dry_run:
-            remaining = _remaining(deadline)
-            if remaining is not None and remaining <= 0:
-                raise DeadlineExceeded("deadline exceeded before dispatch")
-            dispatch_start = time.perf_counter()
-            decision.attempts = 1
-            completion = await self.dispatcher.complete(decision.tier, inp.messages, inp.params,
-                                                        remaining if remaining is not None else 600.0)
-            timings.dispatch_ms = (time.perf_counter() - dispatch_start) * 1000
-            result.answer = completion.text
-            result.finish_reason = completion.finish_reason
-            result.usage = completion.usage
+        decision: Decision | None = None
+        try:
+            decision = await self.decide(inp, timings, _remaining(deadline))
+            result = RouteResult(decision=decision, timings=timings, request_id=self.observer.new_request_id())
+            if not inp.dry_run:
+                remaining = _remaining(deadline)
+                if remaining is not None and remaining <= 0:
+                    raise DeadlineExceeded("deadline exceeded before dispatch")
+                dispatch_start = time.perf_counter()
+                try:
+                    completion, info = await self.dispatcher.complete(decision.routed_tier, inp.messages,
+                                                                      inp.params, deadline)
+                finally:
+                    timings.dispatch_ms = (time.perf_counter() - dispatch_start) * 1000
+                _apply_dispatch(decision, info)
+                result.answer = completion.text
+                result.finish_reason = completion.finish_reason
+                result.usage = completion.usage
+        except BaseException as exc:  # recorded, then re-raised: cancellation included
+            timings.total_ms = (time.perf_counter() - start) * 1000
+            self.observer.failed(inp, decision, timings, exc)
+            raise
         timings.total_ms = (time.perf_counter() - start) * 1000
+        self.observer.finished(inp, result)
         return result
+
+    async def route_stream(self, inp: RouteInput, deadline: float | None = None) -> AsyncIterator[StreamEvent]:
+        """route() with the answer streamed: the decision once a tier answers, text deltas, then the result."""
+        start = time.perf_counter()
+        timings = Timings()
+        decision: Decision | None = None
+        try:
+            decision = await self.decide(inp, timings, _remaining(deadline))
+            result = RouteResult(decision=decision, timings=timings, request_id=self.observer.new_request_id())
+            if not inp.dry_run:
+                remaining = _remaining(deadline)
+                if remaining is not None and remaining <= 0:
+                    raise DeadlineExceeded("deadline exceeded before dispatch")
+                dispatch_start = time.perf_counter()
+                try:
+                    async for item in self.dispatcher.stream(decision.routed_tier, inp.messages, inp.params,
+                                                             deadline):
+                        if isinstance(item, DispatchInfo):
+                            _apply_dispatch(decision, item)
+                            yield StreamDecision(decision)
+                        elif isinstance(item, Completion):
+                            result.finish_reason = item.finish_reason
+                            result.usage = item.usage
+                        else:
+                            yield StreamDelta(item)
+                finally:
+                    timings.dispatch_ms = (time.perf_counter() - dispatch_start) * 1000
+            else:
+                yield StreamDecision(decision)
+        except BaseException as exc:  # recorded, then re-raised: cancellation and a closed stream included
+            timings.total_ms = (time.perf_counter() - start) * 1000
+            # GeneratorExit: the caller went away mid-stream, which the observer knows as a cancellation.
+            self.observer.failed(inp, decision, timings,
+                                 asyncio.CancelledError() if isinstance(exc, GeneratorExit) else exc)
+            raise
+        timings.total_ms = (time.perf_counter() - start) * 1000
+        self.observer.finished(inp, result)
+        yield StreamDone(result)
+
+
+def _apply_dispatch(decision: Decision, info: DispatchInfo) -> None:
+    """Records on the decision which tier answered, after how many calls, and any fallback."""
+    decision.tier = info.tier
+    decision.model = info.model
+    decision.attempts = info.attempts
+    decision.fell_back = info.fell_back
+    decision.fallback_reason = info.fallback_reason
 
 
 def _remaining(deadline: float | None) -> float | None:

@@ -110,3 +110,27 @@ class RouteResult:
     answer: str = ""
     finish_reason: str = ""
     usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True)
+class StreamDecision:
+    """StreamDecision: the first event of a streamed route, once a tier has started answering."""
+
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class StreamDelta:
+    """StreamDelta: the next piece of answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamDone:
+    """StreamDone: the last event; the result carries usage, timings and the final decision (no text)."""
+
+    result: RouteResult
+
+
+StreamEvent = StreamDecision | StreamDelta | StreamDone

@@ -13,11 +13,13 @@ from grpc import aio
 from clients.stubs.orchestrouter.v1 import router_pb2, router_pb2_grpc
 from router_service.config import ConfigError, RouterConfig
 from router_service.core import RouterCore
+from router_service.decision_log import DecisionLog
 from router_service.dispatch import Dispatcher
 from router_service.embedders import Embedder, OpenAIEmbedder, WordLlamaEmbedder
 from router_service.policy import ThresholdPolicy
-from router_service.runtime import serving
-from router_service.scorer_client import ScorerClient
+from router_service.route_observer import RouteObserver
+from router_service.runtime import serving, telemetry
+from router_service.scorer_client import CoalescingScorer, ScorerClient
 from router_service.servicer import RouterServicer
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,16 @@ def build_embedder(config: RouterConfig) -> Embedder:
     if e.kind == "openai":
         return OpenAIEmbedder(e.base_url, e.model, e.dim, e.api_key)
     return WordLlamaEmbedder()
+
+
+def open_decision_log(config: RouterConfig) -> DecisionLog:
+    # The keys are handed over only to be masked, should one ever reach a line.
+    keys = (config.small.api_key, config.premium.api_key, config.embedder.api_key)
+    try:
+        return DecisionLog.open(config.decision_log, config.log_prompts, keys)
+    except OSError as exc:
+        raise StartupError(f"ORCHESTROUTER_DECISION_LOG: cannot open {config.decision_log} "
+                           f"({exc.strerror})") from exc
 
 
 @dataclass
@@ -83,15 +95,17 @@ class RouterServer:
         await serving.drain(self.server, self.health, grace)
         await self.core.dispatcher.close()
         await self.core.scorer.close()
+        self.core.observer.decision_log.close()
 
 
 async def create_server(config: RouterConfig, embedder: Embedder | None = None) -> RouterServer:
     """Builds and binds the server, health NOT_SERVING; call start() then connect_scorer()."""
     embedder = embedder or build_embedder(config)
-    scorer = ScorerClient(config.scorer_target, config.scorer_timeout_ms / 1000.0)
-    dispatcher = Dispatcher({"small": config.small, "premium": config.premium})
+    scorer = CoalescingScorer(ScorerClient(config.scorer_target, config.scorer_timeout_ms / 1000.0))
+    dispatcher = Dispatcher.from_config(config)
     # The premium-share dial needs the model's calibration table: it is set in connect_scorer().
-    core = RouterCore(embedder, scorer, dispatcher, ThresholdPolicy(config.threshold), config.degraded_tier)
+    core = RouterCore(embedder, scorer, dispatcher, ThresholdPolicy(config.threshold), config.degraded_tier,
+                      RouteObserver(open_decision_log(config)))
     server = serving.new_server()
     router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(core, config), server)
     health = serving.Health([SERVICE_NAME])
@@ -116,9 +130,15 @@ async def serve(config: RouterConfig) -> None:
 
 def main() -> None:
     serving.configure_logging()
+    tel = None
     try:
+        tel = telemetry.setup("orchestrouter-router")
         asyncio.run(serve(RouterConfig.from_env()))
-    except (ConfigError, StartupError) as exc:
+    except (ConfigError, StartupError, telemetry.TelemetryConfigError) as exc:
         # A configuration or model problem: one clear line, no stack trace.
         log.error("cannot start: %s", exc)
         sys.exit(2)
+    finally:
+        # serve() has drained by now, so the last requests' spans are in what is flushed.
+        if tel is not None:
+            tel.shutdown()

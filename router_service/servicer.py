@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import AsyncIterator
 
 from grpc import aio
 
@@ -29,15 +30,20 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         result = await self._core.route(inp, _deadline(context))
         return convert.result_to_pb(result)
 
+    async def RouteStream(self, request: router_pb2.RouteRequest,
+                          context: aio.ServicerContext) -> AsyncIterator[router_pb2.RouteStreamResponse]:
+        inp = self._input(request)
+        async for event in self._core.route_stream(inp, _deadline(context)):
+            yield convert.stream_event_to_pb(event)
+
     async def GetStatus(self, request: router_pb2.GetStatusRequest,
                         context: aio.ServicerContext) -> router_pb2.GetStatusResponse:
-        endpoints = [router_pb2.EndpointStatus(tier=convert.TIER_TO_PB[name], model=ep.config.model,
-                                               configured=ep.config.configured,
-                                               circuit=router_pb2.CIRCUIT_STATE_CLOSED)
-                     for name, ep in self._core.dispatcher.endpoints.items()]
+        dispatcher = self._core.dispatcher
         return router_pb2.GetStatusResponse(
             threshold=self._core.policy.default_threshold, router_id=self._core.router_id,
-            router_version=self._core.router_version, endpoints=endpoints, degraded=self._core.degraded_count)
+            router_version=self._core.router_version,
+            endpoints=[convert.endpoint_status_to_pb(e) for e in dispatcher.status()],
+            fallbacks=dispatcher.fallbacks, degraded=self._core.degraded_count)
 
 
 def _deadline(context: aio.ServicerContext) -> float | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -14,10 +16,28 @@ from router_service.runtime.errors import ResourceExhausted, Unavailable
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class BatchRun:
+    """BatchRun: the ONNX run that scored a request, as that request saw it.
+
+    Times are epoch nanoseconds (what span timestamps take). One run serves every request in
+    it; ``batch_id`` is shared by them, ``offset`` is where this request's rows start.
+    """
+
+    batch_id: int
+    requests: int
+    rows: int
+    offset: int
+    enqueued_ns: int
+    start_ns: int
+    end_ns: int
+
+
 @dataclass
 class _Pending:
     matrix: np.ndarray
     future: asyncio.Future
+    enqueued_ns: int
 
 
 class MicroBatcher:
@@ -37,6 +57,7 @@ class MicroBatcher:
         self._task: asyncio.Task | None = None
         self._on_batch = on_batch
         self._closed = False
+        self._batch_ids = itertools.count(1)
 
     def start(self) -> None:
         if self._task is None:
@@ -55,11 +76,16 @@ class MicroBatcher:
             self._task = None
 
     async def score(self, matrix: np.ndarray) -> np.ndarray:
+        scores, _ = await self.score_with_run(matrix)
+        return scores
+
+    async def score_with_run(self, matrix: np.ndarray) -> tuple[np.ndarray, BatchRun]:
+        """The scores of matrix's rows and the run that produced them."""
         if self._closed or self._task is None:
             raise Unavailable("scorer is not accepting requests")
         future = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Pending(matrix, future))
+            self._queue.put_nowait(_Pending(matrix, future, time.time_ns()))
         except asyncio.QueueFull:
             raise ResourceExhausted("scorer queue is full; retry with backoff") from None
         return await future
@@ -97,6 +123,7 @@ class MicroBatcher:
         if not live:
             return
         matrix = live[0].matrix if len(live) == 1 else np.concatenate([p.matrix for p in live])
+        start_ns = time.time_ns()
         try:
             # A run is a few small matrix products (microseconds), so it runs on the event
             # loop; a thread hop would cost more than the work.
@@ -106,10 +133,13 @@ class MicroBatcher:
             for p in live:
                 p.future.set_exception(exc)
             return
+        end_ns = time.time_ns()
         if self._on_batch is not None:
             self._on_batch(len(live), matrix.shape[0])
+        batch_id = next(self._batch_ids)
         start = 0
         for p in live:
             end = start + p.matrix.shape[0]
-            p.future.set_result(scores[start:end])
+            run = BatchRun(batch_id, len(live), matrix.shape[0], start, p.enqueued_ns, start_ns, end_ns)
+            p.future.set_result((scores[start:end], run))
             start = end

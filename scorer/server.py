@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from grpc import aio
 
 from clients.stubs.orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
-from router_service.runtime import serving
+from router_service.runtime import serving, telemetry
 from scorer.batcher import MicroBatcher
 from scorer.artifact import ArtifactError
 from scorer.config import ConfigError, ScorerConfig
@@ -36,7 +36,8 @@ class ScorerServer:
         """Loads and warms the model off the event loop, then reports SERVING."""
         engine = await asyncio.to_thread(ScoringEngine, self.config.model_path)
         batcher = MicroBatcher(engine.run, self.config.batch_max_rows,
-                               self.config.batch_max_wait_ms / 1000.0, self.config.max_queue)
+                               self.config.batch_max_wait_ms / 1000.0, self.config.max_queue,
+                               on_batch=self.state.telemetry.on_batch)
         batcher.start()
         self.state.engine, self.state.batcher = engine, batcher
         await self.health.set(serving.SERVING)
@@ -77,9 +78,15 @@ async def serve(config: ScorerConfig) -> None:
 
 def main() -> None:
     serving.configure_logging()
+    tel = None
     try:
+        tel = telemetry.setup("orchestrouter-scorer")
         asyncio.run(serve(ScorerConfig.from_env()))
-    except (ConfigError, ArtifactError) as exc:
+    except (ConfigError, ArtifactError, telemetry.TelemetryConfigError) as exc:
         # A configuration or model problem: one clear line, no stack trace.
         log.error("cannot start: %s", exc)
         sys.exit(2)
+    finally:
+        # serve() has drained by now, so the last requests' spans are in what is flushed.
+        if tel is not None:
+            tel.shutdown()

@@ -11,6 +11,7 @@ from clients.stubs.orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 from router_service.runtime.errors import InvalidArgument, Unavailable
 from scorer.batcher import MicroBatcher
 from scorer.engine import ScoringEngine, parse_batch
+from scorer.run_telemetry import RunTelemetry
 
 
 class ScorerState:
@@ -20,6 +21,7 @@ class ScorerState:
         self.max_request_rows = max_request_rows
         self.engine: ScoringEngine | None = None
         self.batcher: MicroBatcher | None = None
+        self.telemetry = RunTelemetry()
 
     def ready(self) -> tuple[ScoringEngine, MicroBatcher]:
         if self.engine is None or self.batcher is None:
@@ -37,7 +39,8 @@ class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
             raise InvalidArgument("empty batch: embeddings is not set")
         batch = request.embeddings
         matrix = parse_batch(batch.data, batch.rows, batch.dim, engine.dim, self._state.max_request_rows)
-        scores = await batcher.score(matrix)
+        scores, run = await batcher.score_with_run(matrix)
+        self._state.telemetry.on_scored(run, batch.rows)
         return scorer_pb2.ScoreResponse(
             win_probabilities=np.asarray(scores, dtype=np.float32).tolist(),
             router_id=engine.info.router_id, router_version=engine.info.version)

@@ -1,1 +1,1 @@
-"""Service runtime shared by the router and the scorer: config parsing, errors, server bootstrap."""
+"""Service runtime shared by the router and the scorer: config parsing, errors, server bootstrap, telemetry."""

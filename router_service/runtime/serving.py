@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from router_service.runtime import telemetry
 from router_service.runtime.errors import ErrorMappingInterceptor
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,9 @@ class Health:
 
 
 def new_server(interceptors: Iterable[aio.ServerInterceptor] = ()) -> aio.Server:
+    # Tracing goes outermost, so the server span sees the status the error mapping sets.
     return aio.server(
-        interceptors=[ErrorMappingInterceptor(), *interceptors],
+        interceptors=[*telemetry.grpc_server_interceptors(), ErrorMappingInterceptor(), *interceptors],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -72,9 +72,9 @@ class RouterServiceServicer:
 
     def RouteStream(self, request, context):
         """RouteStream is Route with the answer streamed: first the decision, then text deltas, then
-        the final usage. A stream cut after the first delta ends with UNAVAILABLE, never as a
-        truncated answer that looks complete.
-        Errors: as Route.
+        the final usage. Fallback to the other tier happens only before the first delta; a stream
+        cut after it ends with UNAVAILABLE, never as a truncated answer that looks complete.
+        Errors: as Route, and UNAVAILABLE for a stream cut after its first delta.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

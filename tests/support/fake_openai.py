@@ -1,0 +1,277 @@
+"""FakeOpenAI: an OpenAI chat-completions server on loopback (port 0) whose faults tests switch on.
+
+It speaks HTTP/1.1 with keep-alive, over TLS when given a server context, answers
+POST .../chat/completions plainly or as server-sent events, and records every request (headers
+included, so tests can see the bearer token arrive). Each call takes the next queued Fault, else
+`schedule(call_index)` when set, else answers normally. Runs on the event loop it is started in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import socket
+import ssl
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Fault: how the fake answers one call."""
+
+    kind: str = "ok"
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+    delay_s: float = 0.0
+    after_deltas: int = 0
+    # reset: wait for release_cut() before resetting, so the test knows the deltas reached its caller.
+    hold: bool = False
+
+    @staticmethod
+    def status_code(code: int, retry_after: str | None = None) -> "Fault":
+        return Fault("status", status=code, headers=(("Retry-After", retry_after),) if retry_after else ())
+
+    @staticmethod
+    def hang() -> "Fault":
+        """Accepts the request and never answers."""
+        return Fault("hang")
+
+    @staticmethod
+    def slow_first_token(delay_s: float) -> "Fault":
+        """Sends the headers at once and the first token after delay_s."""
+        return Fault("slow", delay_s=delay_s)
+
+    @staticmethod
+    def reset(after_deltas: int, hold: bool = False) -> "Fault":
+        """Sends after_deltas deltas (or part of the body), then resets the connection (TCP RST)."""
+        return Fault("reset", after_deltas=after_deltas, hold=hold)
+
+    @staticmethod
+    def truncate(after_deltas: int) -> "Fault":
+        """Ends the stream cleanly after after_deltas deltas, with no finish reason and no [DONE]."""
+        return Fault("truncate", after_deltas=after_deltas)
+
+    @property
+    def injected(self) -> bool:
+        return self.kind != "ok"
+
+
+OK = Fault()
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """RecordedRequest: one call as the fake received it; header names lowercased."""
+
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    fault: Fault
+
+
+@dataclass
+class FakeOpenAI:
+    """FakeOpenAI: start() binds 127.0.0.1:0; base_url is what ORCHESTROUTER_<TIER>_BASE_URL takes."""
+
+    name: str
+    ssl_context: ssl.SSLContext | None = None
+    # When set, a bearer token not in it is answered 401.
+    accepted_keys: tuple[str, ...] | None = None
+    schedule: Callable[[int], Fault] | None = None
+    requests: list[RecordedRequest] = field(default_factory=list)
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._queue: collections.deque[Fault] = collections.deque()
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task] = set()
+        self._stopping: asyncio.Event | None = None
+        self._cut: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.calls = 0
+        self.injected_failures = 0
+
+    @property
+    def base_url(self) -> str:
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/v1"
+
+    def answer_words(self) -> list[str]:
+        return [f"{self.name}:", "the", "answer", "is", "42."]
+
+    def answer_text(self) -> str:
+        return " ".join(self.answer_words())
+
+    def enqueue(self, *faults: Fault) -> None:
+        """The next calls get these faults, in order (thread-safe)."""
+        self._queue.extend(faults)
+
+    def release_cut(self) -> None:
+        """Lets a held reset go ahead (thread-safe)."""
+        assert self._loop is not None and self._cut is not None
+        self._loop.call_soon_threadsafe(self._cut.set)
+
+    async def start(self) -> "FakeOpenAI":
+        self._loop = asyncio.get_running_loop()
+        self._stopping, self._cut = asyncio.Event(), asyncio.Event()
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.ssl_context)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        assert self._server is not None and self._stopping is not None
+        self._stopping.set()
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        # Closed connections and the stopping event end every handler; cancelling them instead
+        # would make asyncio log each one.
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=5)
+        await self._server.wait_closed()
+
+    def _next_fault(self) -> Fault:
+        index = self.calls
+        self.calls += 1
+        if self._queue:
+            return self._queue.popleft()
+        return self.schedule(index) if self.schedule else OK
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+        self._writers.add(writer)
+        try:
+            while True:
+                request_line = await reader.readline()
+                if not request_line:
+                    break
+                headers: dict[str, str] = {}
+                while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                length = int(headers.get("content-length", "0"))
+                body = await reader.readexactly(length) if length else b""
+                path = request_line.decode("latin-1").split(" ")[1]
+                if not await self._answer(path, headers, body, writer):
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            if not writer.transport.is_closing():
+                writer.close()
+
+    async def _answer(self, path: str, headers: dict[str, str], raw: bytes, writer: asyncio.StreamWriter) -> bool:
+        """Answers one request; False when the connection is finished."""
+        body = json.loads(raw) if raw else {}
+        fault = self._next_fault()
+        if self.accepted_keys is not None and headers.get("authorization") not in {
+                f"Bearer {k}" for k in self.accepted_keys}:
+            fault = Fault.status_code(401)
+        self.requests.append(RecordedRequest(path, headers, body, fault))
+        if fault.injected:
+            self.injected_failures += 1
+        if not path.endswith("/chat/completions"):
+            await self._json(writer, 404, {"error": {"message": f"no route {path}"}})
+            return True
+        if fault.kind == "status":
+            await self._json(writer, fault.status, {"error": {"message": f"injected {fault.status}"}}, fault.headers)
+            return True
+        if fault.kind == "hang":
+            await self._stopping.wait()
+            return False
+        if body.get("stream"):
+            return await self._stream(body, fault, writer)
+        if fault.kind == "slow" and await self._interrupted(fault.delay_s):
+            return False
+        if fault.kind == "reset":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"id\":")
+            await writer.drain()
+            await self._reset(writer, fault)
+            return False
+        await self._json(writer, 200, self._completion(body))
+        return True
+
+    async def _stream(self, body: dict, fault: Fault, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        await writer.drain()
+        if fault.kind == "slow" and await self._interrupted(fault.delay_s):
+            return False
+        model = body.get("model", "")
+        self._event(writer, {"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
+        words = self.answer_words()
+        for i, word in enumerate(words):
+            if fault.kind in ("reset", "truncate") and i == fault.after_deltas:
+                break
+            text = word if i == 0 else " " + word
+            self._event(writer, {"model": model, "choices": [{"index": 0, "delta": {"content": text},
+                                                               "finish_reason": None}]})
+            await writer.drain()
+        if fault.kind == "reset":
+            await writer.drain()
+            if fault.hold:
+                cut, stopping = asyncio.ensure_future(self._cut.wait()), asyncio.ensure_future(self._stopping.wait())
+                await asyncio.wait({cut, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                cut.cancel(), stopping.cancel()
+            await self._reset(writer, fault)
+            return False
+        if fault.kind != "truncate":
+            self._event(writer, {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            self._event(writer, {"choices": [], "usage": self._usage(body)})
+            writer.write(_chunk(b"data: [DONE]\n\n"))
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    async def _interrupted(self, delay_s: float) -> bool:
+        """Waits delay_s; True if the fake is stopping meanwhile."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), delay_s)
+            return True
+        except TimeoutError:
+            return False
+
+    @staticmethod
+    async def _reset(writer: asyncio.StreamWriter, fault: Fault) -> None:
+        sock = writer.get_extra_info("socket")
+        # Linger 0: close() sends RST instead of FIN, as a crashed endpoint or a proxy reset would.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    def _event(self, writer: asyncio.StreamWriter, obj: dict) -> None:
+        writer.write(_chunk(b"data: " + json.dumps(obj).encode() + b"\n\n"))
+
+    def _usage(self, body: dict) -> dict:
+        prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+        completion = len(self.answer_words())
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+    def _completion(self, body: dict) -> dict:
+        return {"id": "chatcmpl-fake", "object": "chat.completion", "model": body.get("model", ""),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": self.answer_text()},
+                             "finish_reason": "stop"}],
+                "usage": self._usage(body)}
+
+    @staticmethod
+    async def _json(writer: asyncio.StreamWriter, status: int, obj: dict,
+                    extra: tuple[tuple[str, str], ...] = ()) -> None:
+        data = json.dumps(obj).encode()
+        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", "Content-Type: application/json",
+                f"Content-Length: {len(data)}", *(f"{k}: {v}" for k, v in extra)]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
+        await writer.drain()
+
+
+def _chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+            504: "Gateway Timeout"}

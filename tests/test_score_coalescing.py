@@ -1,0 +1,63 @@
+"""CoalescingScorer: concurrent requests share Score RPCs; each gets its own rows; failures spread."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from router_service.scorer_client import CoalescingScorer, Scores, ScorerUnavailable
+
+
+class RecordingClient:
+    """Stands in for ScorerClient: scores rows as their first value, records each call's size."""
+
+    timeout_s = 1.0
+
+    def __init__(self, fail: bool = False, hang: bool = False) -> None:
+        self.calls: list[int] = []
+        self.fail, self.hang = fail, hang
+
+    async def score(self, matrix, timeout_s=None):
+        self.calls.append(matrix.shape[0])
+        await asyncio.sleep(0)  # yield, as a real RPC would, so others queue meanwhile
+        if self.hang:
+            await asyncio.Event().wait()
+        if self.fail:
+            raise ScorerUnavailable("scorer unavailable: test")
+        return Scores(matrix[:, 0].copy(), "m", "1")
+
+
+def test_a_lone_request_goes_out_at_once_and_concurrent_ones_share_rpcs():
+    client = RecordingClient()
+
+    async def main():
+        c = CoalescingScorer(client, max_in_flight=1, max_rows=64)
+        lone = await c.score(np.full((1, 4), 7.0, np.float32))
+        outs = await asyncio.gather(*(c.score(np.full((1, 4), float(i), np.float32)) for i in range(100)))
+        return lone, outs
+
+    lone, outs = asyncio.run(main())
+    assert client.calls[0] == 1 and lone.win_probabilities.tolist() == [7.0]
+    assert [float(o.win_probabilities[0]) for o in outs] == [float(i) for i in range(100)]
+    assert len(client.calls) - 1 < 10, "100 concurrent requests should need only a few RPCs"
+    assert max(client.calls) <= 64
+
+
+def test_a_failed_rpc_fails_every_request_in_it():
+    async def main():
+        c = CoalescingScorer(RecordingClient(fail=True))
+        return await asyncio.gather(*(c.score(np.zeros((1, 4), np.float32)) for _ in range(5)),
+                                    return_exceptions=True)
+
+    assert all(isinstance(r, ScorerUnavailable) for r in asyncio.run(main()))
+
+
+def test_a_hung_scorer_times_out_as_unavailable():
+    async def main():
+        c = CoalescingScorer(RecordingClient(hang=True))
+        with pytest.raises(ScorerUnavailable, match="did not answer within 50 ms"):
+            await c.score(np.zeros((1, 4), np.float32), timeout_s=0.05)
+
+    asyncio.run(main())
