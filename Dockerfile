@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# OrchestROUTER: one image, two entry points.
+#   docker run IMAGE                 -> orchestrouter serve-router (port 50051)
+#   docker run IMAGE serve-scorer    -> orchestrouter serve-scorer (port 50052)
+# The default router model (scorer/models/default.onnx) is installed inside the package; a
+# different one is mounted as a volume and named by ORCHESTROUTER_SCORER_MODEL, e.g.
+#   docker run -v "$PWD/router.onnx:/models/router.onnx:ro" \
+#     -e ORCHESTROUTER_SCORER_MODEL=/models/router.onnx IMAGE serve-scorer
+# Both stages use the same base image, so the virtual environment copied from the first
+# finds the same interpreter at the same path in the second.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+RUN python -m venv /opt/orchestrouter
+ENV PATH=/opt/orchestrouter/bin:$PATH
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY clients/ clients/
+COPY router_service/ router_service/
+# The scorer package carries the default router model: scorer/models/default.onnx.
+COPY scorer/ scorer/
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install --prefer-binary . \
+ && pip uninstall --yes pip \
+ && python -c "from scorer.artifact import DEFAULT_MODEL_PATH as p; assert p.is_file(), p" \
+ && orchestrouter --help > /dev/null
+
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="orchestrouter" \
+      org.opencontainers.image.description="gRPC LLM query router: router (serve-router) and MF scorer (serve-scorer)" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# No compilers or package tools in the runtime image: python:*-slim ships none but pip, removed here.
+RUN rm -rf /usr/local/bin/pip* /usr/local/lib/python3*/site-packages/pip* \
+ && groupadd --gid 10001 orchestrouter \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin orchestrouter \
+ && mkdir -p /models
+COPY --from=build /opt/orchestrouter /opt/orchestrouter
+# Bytecode was compiled at install time; the root filesystem is read-only in Kubernetes.
+ENV PATH=/opt/orchestrouter/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+RUN python -c "from scorer.artifact import DEFAULT_MODEL_PATH as p; assert p.is_file(), p"
+USER 10001:10001
+EXPOSE 50051 50052
+ENTRYPOINT ["orchestrouter"]
+CMD ["serve-router"]
