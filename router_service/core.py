@@ -10,13 +10,13 @@ from typing import AsyncIterator
 from opentelemetry import trace
 
 from router_service.dispatch import DispatchInfo, Dispatcher
-from router_service.embedders import Embedder
+from router_service.embedders import Embedder, EmbedderError
 from router_service.model import (Completion, Decision, RouteInput, RouteResult, StreamDecision, StreamDelta,
                                   StreamDone, StreamEvent, Timings)
 from router_service.policy import ThresholdPolicy
 from router_service.route_observer import RouteObserver
 from router_service.runtime.errors import DeadlineExceeded
-from router_service.scorer_client import CoalescingScorer, ScorerUnavailable
+from router_service.scorer_client import CoalescingScorer, Scores, ScorerUnavailable
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -37,25 +37,31 @@ class RouterCore:
         self.degraded_count = 0
         self.observer = observer or RouteObserver()
 
+    async def _score(self, inp: RouteInput, timings: Timings, budget_s: float | None) -> Scores:
+        start = time.perf_counter()
+        try:
+            with tracer.start_as_current_span("router.embed", attributes={
+                    "orchestrouter.embedder": self.embedder.name, "orchestrouter.prompt_chars": len(inp.query)}):
+                embedding = await self.embedder.embed_async([inp.query])
+        finally:
+            timings.embed_ms = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        try:
+            return await self.scorer.score(embedding, timeout_s=budget_s)
+        finally:
+            timings.score_ms = (time.perf_counter() - start) * 1000
+
     async def decide(self, inp: RouteInput, timings: Timings, budget_s: float | None) -> Decision:
         threshold = self.policy.resolve(inp.threshold, inp.premium_share)
-        start = time.perf_counter()
-        with tracer.start_as_current_span("router.embed", attributes={
-                "orchestrouter.embedder": self.embedder.name, "orchestrouter.prompt_chars": len(inp.query)}):
-            embedding = self.embedder.embed([inp.query])
-        scored = time.perf_counter()
-        timings.embed_ms = (scored - start) * 1000
         try:
-            scores = await self.scorer.score(embedding, timeout_s=budget_s)
-        except ScorerUnavailable as exc:
-            timings.score_ms = (time.perf_counter() - scored) * 1000
+            scores = await self._score(inp, timings, budget_s)
+        except (EmbedderError, ScorerUnavailable) as exc:
             self.degraded_count += 1
-            log.warning("scorer unavailable, routing to %s: %s", self.degraded_tier, exc)
+            log.warning("cannot score, routing to %s: %s", self.degraded_tier, exc)
             return Decision(tier=self.degraded_tier, model=self.dispatcher.model_name(self.degraded_tier),
                             win_probability=0.0, threshold=threshold, router_id=self.router_id,
                             router_version=self.router_version, degraded=True, degraded_reason=str(exc),
                             routed_tier=self.degraded_tier)
-        timings.score_ms = (time.perf_counter() - scored) * 1000
         p = float(scores.win_probabilities[0])
         tier = self.policy.tier_for(p, threshold)
         return Decision(tier=tier, model=self.dispatcher.model_name(tier), win_probability=p,

@@ -6,8 +6,8 @@ import threading
 from pathlib import Path
 from typing import Protocol, Sequence
 
-import httpx
 import numpy as np
+import openai
 
 WORDLLAMA_NAME = "wordllama-l2-supercat-256"
 WORDLLAMA_DIM = 256
@@ -24,6 +24,8 @@ class Embedder(Protocol):
     dim: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    async def embed_async(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class WordLlamaEmbedder:
@@ -52,31 +54,57 @@ class WordLlamaEmbedder:
             out = self._model.embed(list(texts))
         return np.ascontiguousarray(out, dtype=np.float32)
 
+    async def embed_async(self, texts: Sequence[str]) -> np.ndarray:
+        # About 30 µs for a query: cheaper inline than any hop to a thread.
+        return self.embed(texts)
+
 
 class OpenAIEmbedder:
-    """Any OpenAI-compatible ``/v1/embeddings`` endpoint (text-embedding-3-small: 1536-d)."""
+    """Any OpenAI-compatible ``/v1/embeddings`` endpoint (text-embedding-3-small: 1536-d).
 
-    def __init__(self, base_url: str, model: str, dim: int, api_key: str = "",
-                 timeout_s: float = 10.0, client: httpx.Client | None = None) -> None:
+    ``embed_async`` is what the router uses, so a remote call never blocks its event loop.
+    """
+
+    def __init__(self, base_url: str, model: str, dim: int, api_key: str = "", timeout_s: float = 10.0,
+                 max_retries: int = 1) -> None:
         self.name = model
         self.dim = dim
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._url = base_url.rstrip("/") + "/embeddings"
         self._model = model
-        self._client = client or httpx.Client(timeout=timeout_s, headers=headers)
+        options = dict(base_url=base_url, api_key=api_key or "unused", timeout=timeout_s, max_retries=max_retries)
+        self._client = openai.OpenAI(**options)
+        self._async_client = openai.AsyncOpenAI(**options)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         try:
-            reply = self._client.post(self._url, json={"model": self._model, "input": list(texts)})
-            reply.raise_for_status()
-            data = sorted(reply.json()["data"], key=lambda d: d["index"])
-            out = np.asarray([d["embedding"] for d in data], dtype=np.float32)
-        except httpx.HTTPStatusError as exc:
-            raise EmbedderError(f"embeddings endpoint answered {exc.response.status_code}") from exc
-        except httpx.HTTPError as exc:
-            raise EmbedderError(f"embeddings endpoint unreachable: {type(exc).__name__}") from exc
-        except (KeyError, TypeError, ValueError) as exc:
+            reply = self._client.embeddings.create(model=self._model, input=list(texts))
+        except openai.OpenAIError as exc:
+            raise EmbedderError(_describe(exc)) from exc
+        return self._matrix(reply, len(texts))
+
+    async def embed_async(self, texts: Sequence[str]) -> np.ndarray:
+        try:
+            reply = await self._async_client.embeddings.create(model=self._model, input=list(texts))
+        except openai.OpenAIError as exc:
+            raise EmbedderError(_describe(exc)) from exc
+        return self._matrix(reply, len(texts))
+
+    def _matrix(self, reply, n: int) -> np.ndarray:
+        try:
+            rows = sorted(reply.data, key=lambda d: d.index)
+            out = np.asarray([d.embedding for d in rows], dtype=np.float32)
+        except (AttributeError, TypeError, ValueError) as exc:
             raise EmbedderError("embeddings endpoint sent a malformed reply") from exc
-        if out.shape != (len(texts), self.dim):
-            raise EmbedderError(f"embeddings endpoint returned shape {out.shape}, expected ({len(texts)}, {self.dim})")
+        if out.shape != (n, self.dim):
+            raise EmbedderError(f"embeddings endpoint returned shape {out.shape}, expected ({n}, {self.dim})")
         return out
+
+
+def _describe(exc: Exception) -> str:
+    # Never the request itself: it carries the bearer token in its headers.
+    if isinstance(exc, openai.APIStatusError):
+        return f"embeddings endpoint answered {exc.status_code}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "embeddings endpoint timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return "embeddings endpoint unreachable"
+    return f"embeddings endpoint failed: {type(exc).__name__}"

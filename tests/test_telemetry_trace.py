@@ -28,8 +28,8 @@ PREMIUM_MODEL = "premium-test-model"
 TOKEN = "sk-telemetry-" + secrets.token_hex(12)  # recognizable, and in no file
 WIN_PROBABILITY = 0.7
 QUERY = "Prove that there are infinitely many primes."
-# The dispatch layer registers the circuit-state gauge; either name is accepted while it settles.
-CIRCUIT_STATE_NAMES = ("orchestrouter.circuit.state", "orchestrouter.endpoint.circuit_state")
+# The dispatch layer registers the circuit-state gauge.
+CIRCUIT_STATE_NAMES = ("orchestrouter.endpoint.circuit_state",)
 
 
 def otel_env(receiver: OtlpReceiver, **extra: str) -> dict[str, str]:

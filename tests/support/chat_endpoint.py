@@ -1,21 +1,30 @@
-"""ChatEndpoint: a minimal OpenAI chat-completions server on loopback that records what it receives.
+"""ChatEndpoint: a minimal OpenAI-compatible server on loopback that records what it receives.
 
-Enough for telemetry tests: it answers every POST .../chat/completions with a fixed reply and
-usage (as server-sent events when the request asks to stream), and keeps each request's headers
-(traceparent, authorization) and JSON body. A status other than 200 makes every call fail.
+It answers every POST .../chat/completions with a fixed reply and usage (as server-sent events
+when the request asks to stream), every POST .../embeddings with `fake_embedding` of each input,
+and keeps each request's headers (traceparent, authorization) and JSON body. A status other
+than 200 makes every call fail.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import numpy as np
+
 REPLY = "Paris."
 PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 3
+
+
+def fake_embedding(text: str, dim: int) -> np.ndarray:
+    """The same float32 vector for the same text, different for different texts."""
+    return np.random.default_rng(zlib.crc32(text.encode())).normal(0.0, 0.05, dim).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class ChatEndpoint:
     """ChatEndpoint: start() binds 127.0.0.1:0; base_url is what ORCHESTROUTER_*_BASE_URL takes."""
 
     status: int = 200
+    embedding_dim: int = 1536
     requests: list[ReceivedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -48,6 +58,9 @@ class ChatEndpoint:
                 if endpoint.status != 200:
                     self._send(endpoint.status, {"error": {"message": "injected failure", "type": "server_error"}})
                     return
+                if self.path.endswith("/embeddings"):
+                    self._embeddings(body)
+                    return
                 if body.get("stream"):
                     self._stream(body.get("model", ""))
                     return
@@ -58,6 +71,14 @@ class ChatEndpoint:
                                  "message": {"role": "assistant", "content": REPLY}}],
                     "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
                               "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}})
+
+            def _embeddings(self, body: dict) -> None:
+                inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                data = [{"object": "embedding", "index": i,
+                         "embedding": fake_embedding(text, endpoint.embedding_dim).tolist()}
+                        for i, text in enumerate(inputs)]
+                self._send(200, {"object": "list", "model": body.get("model", ""), "data": data,
+                                 "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}})
 
             def _stream(self, model: str) -> None:
                 chunk = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": model}

@@ -30,3 +30,6 @@ class ConstantEmbedder:
 
     def embed(self, texts):
         return np.full((len(texts), self.dim), 0.01, np.float32)
+
+    async def embed_async(self, texts):
+        return self.embed(texts)
