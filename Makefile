@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m clients.demo
 
+# Latency and throughput figures (see clients/bench.py); not part of the tests.
+bench: $(STAMP)
+	$(PY) -m clients.bench
+
 test: $(STAMP) lint-proto
 	$(PY) -m pytest -q
 
