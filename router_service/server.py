@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from dataclasses import dataclass
 
 import grpc
@@ -18,7 +17,7 @@ from router_service.dispatch import Dispatcher
 from router_service.embedders import Embedder, OpenAIEmbedder, WordLlamaEmbedder
 from router_service.policy import ThresholdPolicy
 from router_service.route_observer import RouteObserver
-from router_service.runtime import serving, telemetry
+from router_service.runtime import serving
 from router_service.scorer_client import CoalescingScorer, ScorerClient
 from router_service.servicer import RouterServicer
 
@@ -129,16 +128,4 @@ async def serve(config: RouterConfig) -> None:
 
 
 def main() -> None:
-    serving.configure_logging()
-    tel = None
-    try:
-        tel = telemetry.setup("orchestrouter-router")
-        asyncio.run(serve(RouterConfig.from_env()))
-    except (ConfigError, StartupError, telemetry.TelemetryConfigError) as exc:
-        # A configuration or model problem: one clear line, no stack trace.
-        log.error("cannot start: %s", exc)
-        sys.exit(2)
-    finally:
-        # serve() has drained by now, so the last requests' spans are in what is flushed.
-        if tel is not None:
-            tel.shutdown()
+    serving.run_main("orchestrouter-router", lambda: serve(RouterConfig.from_env()), (ConfigError, StartupError))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from dataclasses import dataclass
 
 from grpc import aio
 
 from clients.stubs.orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
-from router_service.runtime import serving, telemetry
+from router_service.runtime import serving
 from scorer.batcher import MicroBatcher
 from scorer.artifact import ArtifactError
 from scorer.config import ConfigError, ScorerConfig
@@ -77,16 +76,4 @@ async def serve(config: ScorerConfig) -> None:
 
 
 def main() -> None:
-    serving.configure_logging()
-    tel = None
-    try:
-        tel = telemetry.setup("orchestrouter-scorer")
-        asyncio.run(serve(ScorerConfig.from_env()))
-    except (ConfigError, ArtifactError, telemetry.TelemetryConfigError) as exc:
-        # A configuration or model problem: one clear line, no stack trace.
-        log.error("cannot start: %s", exc)
-        sys.exit(2)
-    finally:
-        # serve() has drained by now, so the last requests' spans are in what is flushed.
-        if tel is not None:
-            tel.shutdown()
+    serving.run_main("orchestrouter-scorer", lambda: serve(ScorerConfig.from_env()), (ConfigError, ArtifactError))

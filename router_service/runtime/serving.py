@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Iterable, Sequence
+import sys
+from typing import Awaitable, Callable, Iterable, Sequence
 
 import grpc
 from grpc import aio
@@ -87,3 +88,23 @@ async def drain(server: aio.Server, health: Health, grace_seconds: float) -> Non
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+
+def run_main(service_name: str, serve: Callable[[], Awaitable[None]],
+             startup_errors: tuple[type[Exception], ...]) -> None:
+    """A service's main(): telemetry, serve() until SIGTERM has drained it, then flush telemetry.
+
+    A configuration or model problem (one of startup_errors) ends the process with one clear
+    line and exit code 2, never a stack trace.
+    """
+    configure_logging()
+    tel = None
+    try:
+        tel = telemetry.setup(service_name)
+        asyncio.run(serve())
+    except (*startup_errors, telemetry.TelemetryConfigError) as exc:
+        log.error("cannot start: %s", exc)
+        sys.exit(2)
+    finally:
+        # serve() has drained by now, so the last requests' spans are in what is flushed.
+        if tel is not None:
+            tel.shutdown()
