@@ -26,14 +26,26 @@ def _serve_router(args: argparse.Namespace) -> int:
 
 
 def _route(args: argparse.Namespace) -> int:
-    from clients.client import RouterClient
+    from clients.client import RouteAnswer, RouterClient
 
+    dial = dict(threshold=args.threshold, premium_share=args.premium_share, dry_run=args.dry_run)
     with RouterClient(args.router, timeout_s=args.timeout) as client:
         try:
-            answer = client.route(args.text, threshold=args.threshold, premium_share=args.premium_share,
-                                  dry_run=args.dry_run)
+            if args.stream:
+                answer: RouteAnswer | None = None
+                for item in client.route_stream(args.text, **dial):
+                    if isinstance(item, str):
+                        print(item, end="", flush=True)
+                    else:
+                        answer = item
+                print()
+                if answer is None:
+                    print("error: the stream ended without its final message", file=sys.stderr)
+                    return 1
+            else:
+                answer = client.route(args.text, **dial)
         except grpc.RpcError as exc:
-            print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            print(f"\nerror: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1
     if args.json:
         print(json.dumps(dataclasses.asdict(answer)))
@@ -63,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     dial.add_argument("--threshold", type=float, help="raw threshold for this request")
     dial.add_argument("--premium-share", type=float, help="target premium share for this request")
     p.add_argument("--dry-run", action="store_true", help="decide only; call no model endpoint")
+    p.add_argument("--stream", action="store_true", help="print the answer as it streams (RouteStream)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--timeout", type=float, default=120.0, help="deadline in seconds")
     p.set_defaults(func=_route)

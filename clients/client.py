@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import grpc
 import numpy as np
@@ -54,15 +54,23 @@ class RouterClient:
     def route(self, text: str | None = None, *, messages: Sequence[tuple[str, str]] = (),
               threshold: float | None = None, premium_share: float | None = None,
               dry_run: bool = False) -> RouteAnswer:
-        turns = [router_pb2.ChatMessage(role=r, content=c) for r, c in messages]
-        if text is not None:
-            turns.append(router_pb2.ChatMessage(role="user", content=text))
-        request = router_pb2.RouteRequest(messages=turns, dry_run=dry_run)
-        if threshold is not None:
-            request.threshold = threshold
-        if premium_share is not None:
-            request.premium_share = premium_share
+        request = _fill(router_pb2.RouteRequest(), text, messages, threshold, premium_share, dry_run)
         return RouteAnswer.from_pb(self._stub.Route(request, timeout=self._timeout_s))
+
+    def route_stream(self, text: str | None = None, *, messages: Sequence[tuple[str, str]] = (),
+                     threshold: float | None = None, premium_share: float | None = None,
+                     dry_run: bool = False) -> Iterator[str | RouteAnswer]:
+        """Yields the answer's text deltas as they arrive, then the final RouteAnswer.
+
+        A stream cut after it began raises grpc.RpcError (UNAVAILABLE): never a silently short answer.
+        """
+        request = _fill(router_pb2.RouteStreamRequest(), text, messages, threshold, premium_share, dry_run)
+        for event in self._stub.RouteStream(request, timeout=self._timeout_s):
+            kind = event.WhichOneof("event")
+            if kind == "delta":
+                yield event.delta
+            elif kind == "done":
+                yield RouteAnswer.from_pb(event.done)
 
     def close(self) -> None:
         self._channel.close()
@@ -72,6 +80,18 @@ class RouterClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _fill(request, text, messages, threshold, premium_share, dry_run):
+    request.messages.extend(router_pb2.ChatMessage(role=r, content=c) for r, c in messages)
+    if text is not None:
+        request.messages.append(router_pb2.ChatMessage(role="user", content=text))
+    request.dry_run = dry_run
+    if threshold is not None:
+        request.threshold = threshold
+    if premium_share is not None:
+        request.premium_share = premium_share
+    return request
 
 
 class ScorerClient:

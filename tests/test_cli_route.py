@@ -1,0 +1,50 @@
+"""`orchestrouter route` against a router with live (fake) endpoints: plain, --stream, a cut stream."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.support.dispatch_stack import fakes, premium_leaning_model, stack  # noqa: F401 - fixtures
+from tests.support.fake_openai import Fault
+
+
+def cli(port: int, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "clients.cli", "route", "--router", f"127.0.0.1:{port}", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_route_prints_the_decision_and_the_answer(stack):
+    s = stack()
+    out = cli(s.router.port, "What is six times seven?")
+    assert out.returncode == 0, out.stderr
+    first, answer = out.stdout.splitlines()[:2]
+    assert first.startswith("premium ") and "p=0.900" in first
+    assert answer == s.premium.answer_text()
+
+
+def test_stream_prints_the_answer_then_the_decision_as_json(stack):
+    s = stack()
+    out = cli(s.router.port, "--stream", "--json", "What is six times seven?")
+    assert out.returncode == 0, out.stderr
+    streamed, decision = out.stdout.splitlines()
+    assert streamed == s.premium.answer_text()
+    assert json.loads(decision)["tier"] == "premium"
+    assert json.loads(decision)["usage"]["completion_tokens"] > 0
+
+
+def test_a_cut_stream_is_an_error_not_a_short_answer(stack):
+    s = stack()
+    # The fake holds the reset until the CLI has printed the first words, so the cut is mid-answer.
+    s.premium.enqueue(Fault.reset(after_deltas=2, hold=True))
+    proc = subprocess.Popen([sys.executable, "-m", "clients.cli", "route", "--router", f"127.0.0.1:{s.router.port}",
+                             "--stream", "What is six times seven?"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    first_word = s.premium.answer_words()[0]
+    assert proc.stdout.read(len(first_word)) == first_word
+    s.premium.release_cut()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "UNAVAILABLE" in err and "incomplete" in err
+    assert "Traceback" not in err
