@@ -10,6 +10,8 @@ import sys
 
 import grpc
 
+from scorer.training import cli as training_cli
+
 DEFAULT_ROUTER_TARGET = "localhost:50051"
 
 
@@ -80,12 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, help="deadline in seconds")
     p.set_defaults(func=_route)
 
-    try:
-        from scorer.training import cli as training_cli
-    except ImportError:
-        training_cli = None
-    if training_cli is not None:
-        training_cli.register(sub)
+    training_cli.register(sub)
     return parser
 
 

@@ -138,8 +138,20 @@ def _io(dim: int) -> tuple[onnx.ValueInfoProto, onnx.ValueInfoProto]:
     return inp, out
 
 
-def build_linear_router(u: np.ndarray, bias: float, info: RouterModelInfo) -> onnx.ModelProto:
-    """A router folded to one direction: P = sigmoid(e · u + bias)."""
+def _normalize_nodes(source: str, target: str) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """x / max(|x|, 1e-12) row-wise: for routers trained on unit-length embeddings."""
+    inits = [numpy_helper.from_array(np.array(1e-12, dtype=np.float32), "norm_floor")]
+    nodes = [
+        helper.make_node("ReduceL2", [source], ["row_norm"], axes=[1], keepdims=1),
+        helper.make_node("Max", ["row_norm", "norm_floor"], ["safe_norm"]),
+        helper.make_node("Div", [source, "safe_norm"], [target]),
+    ]
+    return nodes, inits
+
+
+def build_linear_router(u: np.ndarray, bias: float, info: RouterModelInfo,
+                        normalize_input: bool = False) -> onnx.ModelProto:
+    """A router folded to one direction: P = sigmoid(x · u + bias), x = e (or e/|e| if normalize_input)."""
     u = np.asarray(u, dtype=np.float32).reshape(-1, 1)
     if u.shape[0] != info.embedder_dim:
         raise ArtifactError(f"weight length {u.shape[0]} != embedder_dim {info.embedder_dim}")
@@ -149,8 +161,14 @@ def build_linear_router(u: np.ndarray, bias: float, info: RouterModelInfo) -> on
         numpy_helper.from_array(np.array([bias], dtype=np.float32), "bias"),
         numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"),
     ]
-    nodes = [
-        helper.make_node("MatMul", [INPUT_NAME, "u"], ["dot"]),
+    features = INPUT_NAME
+    prelude: list[onnx.NodeProto] = []
+    if normalize_input:
+        prelude, extra = _normalize_nodes(INPUT_NAME, "unit_embeddings")
+        inits += extra
+        features = "unit_embeddings"
+    nodes = prelude + [
+        helper.make_node("MatMul", [features, "u"], ["dot"]),
         helper.make_node("Add", ["dot", "bias"], ["logit"]),
         helper.make_node("Reshape", ["logit", "flat"], ["logit_flat"]),
         helper.make_node("Sigmoid", ["logit_flat"], [OUTPUT_NAME]),
@@ -159,11 +177,13 @@ def build_linear_router(u: np.ndarray, bias: float, info: RouterModelInfo) -> on
 
 
 def build_mf_router(P: np.ndarray, W: np.ndarray, c: np.ndarray, strong: int, weak: int,
-                    info: RouterModelInfo, model_bias: np.ndarray | None = None) -> onnx.ModelProto:
+                    info: RouterModelInfo, model_bias: np.ndarray | None = None,
+                    normalize_input: bool = False, logit_offset: float = 0.0) -> onnx.ModelProto:
     """RouteLLM's MF router in its general form, scoring all M models.
 
-    s(m, e) = c · (P[m]/|P[m]| ⊙ W e) (+ b[m]);  P(strong wins | e) = sigmoid(s(strong) - s(weak)).
-    Also outputs ``model_scores`` [N, M] for N-model routing.
+    s(m, e) = c · (P[m]/|P[m]| ⊙ W e) (+ b[m]);  P(strong wins | e) = sigmoid(s(strong) - s(weak) + offset).
+    ``logit_offset`` carries a tie width (-θ) so the output is P(strong strictly better);
+    ``normalize_input`` scores e/|e|. Also outputs ``model_scores`` [N, M] for N-model routing.
     """
     P = np.asarray(P, dtype=np.float64)
     W = np.asarray(W, dtype=np.float32)
@@ -183,13 +203,21 @@ def build_mf_router(P: np.ndarray, W: np.ndarray, c: np.ndarray, strong: int, we
         numpy_helper.from_array(head, "head"),
         numpy_helper.from_array(bias, "model_bias"),
         numpy_helper.from_array(diff.reshape(-1, 1), "pair"),
+        numpy_helper.from_array(np.array([logit_offset], dtype=np.float32), "logit_offset"),
         numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"),
     ]
-    nodes = [
-        helper.make_node("MatMul", [INPUT_NAME, "W_T"], ["projected"]),
+    features = INPUT_NAME
+    prelude: list[onnx.NodeProto] = []
+    if normalize_input:
+        prelude, extra = _normalize_nodes(INPUT_NAME, "unit_embeddings")
+        inits += extra
+        features = "unit_embeddings"
+    nodes = prelude + [
+        helper.make_node("MatMul", [features, "W_T"], ["projected"]),
         helper.make_node("MatMul", ["projected", "head"], ["raw_scores"]),
         helper.make_node("Add", ["raw_scores", "model_bias"], ["model_scores"]),
-        helper.make_node("MatMul", ["model_scores", "pair"], ["logit"]),
+        helper.make_node("MatMul", ["model_scores", "pair"], ["pair_logit"]),
+        helper.make_node("Add", ["pair_logit", "logit_offset"], ["logit"]),
         helper.make_node("Reshape", ["logit", "flat"], ["logit_flat"]),
         helper.make_node("Sigmoid", ["logit_flat"], [OUTPUT_NAME]),
     ]

@@ -1,0 +1,1 @@
+"""Training, evaluation, calibration and import of router models (the ``orchestrouter`` model subcommands)."""
