@@ -176,6 +176,40 @@ def build_linear_router(u: np.ndarray, bias: float, info: RouterModelInfo,
     return _finish(helper.make_graph(nodes, "linear_router", [inp], [out], inits), info)
 
 
+def build_gated_router(u_pair: np.ndarray, b_pair: float, u_task: np.ndarray, b_task: float,
+                       v_gate: np.ndarray, c_gate: float, weight: float, info: RouterModelInfo) -> onnx.ModelProto:
+    """A pair direction plus a gated task prior, on unit-length embeddings x = e/|e|:
+
+    P = sigmoid(x·u_pair + b_pair + weight · (1 - sigmoid(x·v_gate + c_gate)) · (x·u_task + b_task)).
+    """
+    heads = np.stack([np.asarray(h, dtype=np.float32).reshape(-1) for h in (u_pair, u_task, v_gate)], axis=1)
+    if heads.shape[0] != info.embedder_dim:
+        raise ArtifactError(f"weight length {heads.shape[0]} != embedder_dim {info.embedder_dim}")
+    inp, out = _io(info.embedder_dim)
+    prelude, inits = _normalize_nodes(INPUT_NAME, "unit_embeddings")
+    inits += [
+        numpy_helper.from_array(heads, "heads"),
+        numpy_helper.from_array(np.array([b_pair, b_task, c_gate], dtype=np.float32), "head_bias"),
+        numpy_helper.from_array(np.array([1, 1, 1], dtype=np.int64), "head_split"),
+        numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
+        numpy_helper.from_array(np.array(weight, dtype=np.float32), "task_weight"),
+        numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"),
+    ]
+    nodes = prelude + [
+        helper.make_node("MatMul", ["unit_embeddings", "heads"], ["head_dots"]),
+        helper.make_node("Add", ["head_dots", "head_bias"], ["head_logits"]),
+        helper.make_node("Split", ["head_logits", "head_split"], ["pair_logit", "task_logit", "gate_logit"], axis=1),
+        helper.make_node("Sigmoid", ["gate_logit"], ["gate"]),
+        helper.make_node("Sub", ["one", "gate"], ["open_request"]),
+        helper.make_node("Mul", ["open_request", "task_logit"], ["gated_task"]),
+        helper.make_node("Mul", ["gated_task", "task_weight"], ["weighted_task"]),
+        helper.make_node("Add", ["pair_logit", "weighted_task"], ["logit"]),
+        helper.make_node("Reshape", ["logit", "flat"], ["logit_flat"]),
+        helper.make_node("Sigmoid", ["logit_flat"], [OUTPUT_NAME]),
+    ]
+    return _finish(helper.make_graph(nodes, "gated_router", [inp], [out], inits), info)
+
+
 def build_mf_router(P: np.ndarray, W: np.ndarray, c: np.ndarray, strong: int, weak: int,
                     info: RouterModelInfo, model_bias: np.ndarray | None = None,
                     normalize_input: bool = False, logit_offset: float = 0.0) -> onnx.ModelProto:

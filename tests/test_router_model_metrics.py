@@ -55,7 +55,15 @@ def test_calibration_table_round_trip():
 
 
 def test_category_report_counts_shares():
-    report = category_report(["a", "a", "b", "b"], np.array([0.05, 0.25, 0.35, 0.15]), operating_threshold=0.3)
+    report = category_report(["a", "a", "b", "b"], np.array([0.05, 0.25, 0.35, 0.15]), table_threshold=0.3)
     assert report["categories"]["a"]["premium_share@0.2"] == 0.5
-    assert report["categories"]["b"]["premium_share@default"] == 0.5
+    assert report["categories"]["b"]["premium_share@table"] == 0.5
     assert report["overall"]["premium_share@0.1"] == 0.75
+
+
+def test_category_report_default_point_is_calibrated_on_the_queries_themselves():
+    scores = np.linspace(0.0, 1.0, 100)
+    report = category_report(["a"] * 50 + ["b"] * 50, scores, table_threshold=0.9)
+    assert report["overall"]["premium_share@default"] == pytest.approx(0.22, abs=0.011)
+    assert report["categories"]["a"]["premium_share@default"] == 0.0
+    assert report["categories"]["b"]["premium_share@default"] == pytest.approx(0.44, abs=0.021)

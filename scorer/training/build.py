@@ -12,10 +12,11 @@ from .calibration import REFERENCE_NAME, reference_prompts
 from .datasets import STRONG, WEAK, ScoredPrompt
 from .embedding_cache import EmbeddingCache
 from .pipeline import build_battles, choose_l2
-from .recipes import DEFAULT_L2, train_recipe
+from .gated import train_gated
+from .recipes import DEFAULT_L2, DEFAULT_RECIPE, train_recipe
 
 ROUTER_ID = "orchestrouter-mf-wordllama"
-VERSION = "2026.11.29"
+VERSION = "2026.11.29.2"
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class TrainRequest:
     """TrainRequest: what ``orchestrouter train`` was asked to do."""
 
     out: Path
-    recipe: str = "pair"
+    recipe: str = DEFAULT_RECIPE
     battles_file: Path | None = None
     strong: str = STRONG
     weak: str = WEAK
@@ -39,8 +40,16 @@ def train_artifact(request: TrainRequest, data: Sequence[ScoredPrompt], cache: E
     if len(battles) == 0:
         raise ValueError("no training battles: give --battles FILE or a data directory")
     l2, validation = (request.l2, {}) if request.l2 is not None else choose_l2(data, cache, request.recipe)
-    router = train_recipe(request.recipe, battles, cache.embed(battles.prompts), request.strong, request.weak,
-                          l2=l2 if l2 is not None else DEFAULT_L2)
+    l2 = l2 if l2 is not None else DEFAULT_L2
+    weight_validation: dict[float, float] = {}
+    if request.recipe == "gated":
+        if user_battles or (request.strong, request.weak) != (STRONG, WEAK):
+            raise ValueError("the gated recipe learns from the data sets' GPT-4/Mixtral pair; "
+                             "train your own battles or pair with --recipe pair")
+        router, weight_validation = train_gated(data, cache, l2)
+    else:
+        router = train_recipe(request.recipe, battles, cache.embed(battles.prompts), request.strong, request.weak,
+                              l2=l2)
     reference = reference_prompts(data) or battles.prompts[:1000]
     calibration = artifact.Calibration.from_scores(router.win_probability(cache.embed(reference, progress=False)),
                                                    REFERENCE_NAME if data else "training prompts (first 1000)")
@@ -52,6 +61,7 @@ def train_artifact(request: TrainRequest, data: Sequence[ScoredPrompt], cache: E
         training_data={"sets": sources, "battles_file": str(request.battles_file or ""),
                        "user_battles": user_battles, "battle_counts": battles.counts(),
                        "validation_apgr_by_l2": {str(k): round(v, 4) for k, v in validation.items()},
+                       "validation_apgr_by_task_weight": {str(k): round(v, 4) for k, v in weight_validation.items()},
                        "output": "P(strong answer strictly better than weak)", **router.describe()},
     )
     artifact.save(router.to_onnx(info), request.out)

@@ -15,14 +15,19 @@ from ..artifact import Calibration
 from .datasets import ScoredPrompt
 
 DEFAULT_PREMIUM_SHARE = 0.22
-REFERENCE_NAME = "arena-bench-v1 chat prompts (300) + LLMRouter test queries (500)"
+REFERENCE_NAME = "arena-bench-v1 chat prompts (300) + anchor prompts (180) + LLMRouter test queries (200)"
 
 
 def reference_prompts(data: Sequence[ScoredPrompt]) -> list[str]:
-    """Real chat prompts and a spread of task queries: the stand-in for traffic in the default table."""
+    """The stand-in for everyday traffic in the default table: real chat prompts, the hand-written
+    everyday-style anchor prompts, and a smaller spread of benchmark task queries."""
+    from .gated import load_anchors
+
+    if not data:
+        return []
     arena = [p.prompt for p in data if p.source == "arena"]
-    tasks = [p.prompt for p in data if p.source == "llmrouter"][-500:]
-    return arena + tasks
+    tasks = [p.prompt for p in data if p.source == "llmrouter"][-200:]
+    return arena + [a["prompt"] for a in load_anchors()] + tasks
 
 
 def threshold_for_share(scores: np.ndarray, premium_share: float) -> float:

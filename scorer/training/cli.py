@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import artifact
 from .datasets import DATA_DIR_ENV, STRONG, WEAK, default_data_dir
+from .build import VERSION
 from .embedding_cache import default_cache_dir
 
 _LOCAL_ONLY = "(in-process, no servers)"
@@ -136,22 +137,22 @@ def _import_routellm(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     """Adds train, eval, calibrate, score, import-routellm and everyday to an argparse subparsers object."""
     from .everyday import EVERYDAY_QUERIES
-    from .recipes import RECIPES
+    from .recipes import DEFAULT_RECIPE, RECIPES
 
     p = subparsers.add_parser("train", help="train a router model from the benchmark data and/or battles")
     p.add_argument("--out", type=Path, default=artifact.DEFAULT_MODEL_PATH)
-    p.add_argument("--recipe", choices=RECIPES, default="pair")
+    p.add_argument("--recipe", choices=RECIPES, default=DEFAULT_RECIPE)
     p.add_argument("--battles", type=Path, help="JSON lines: prompt, model_a, model_b, winner (model_a|model_b|tie)")
     p.add_argument("--no-data", action="store_true", help="train on --battles only, not the benchmark data")
     p.add_argument("--strong", default=STRONG)
     p.add_argument("--weak", default=WEAK)
     p.add_argument("--l2", type=float, default=None, help="regularisation (default: chosen on validation folds)")
-    p.add_argument("--version", default="2026.11.29")
+    p.add_argument("--version", default=VERSION)
     _add_data_dir(p)
     p.set_defaults(func=_train)
 
     p = subparsers.add_parser("eval", help="APGR / CPT on held-out MMLU domains, GSM8K and arena prompts")
-    p.add_argument("--recipe", choices=RECIPES, default="pair")
+    p.add_argument("--recipe", choices=RECIPES, default=DEFAULT_RECIPE)
     p.add_argument("--mmlu-folds", type=int, default=5)
     p.add_argument("--arena-folds", type=int, default=5)
     p.add_argument("--only", nargs="*", choices=("mmlu", "gsm8k", "arena"))

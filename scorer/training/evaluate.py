@@ -34,7 +34,7 @@ def evaluate_split(split: Split, cache: EmbeddingCache, recipe: str) -> dict:
         "split": split.name, "n_test": len(test), "n_train_prompts": len(split.train),
         "apgr": round(curve.apgr(), 4), "cpt50": round(curve.cpt(0.5), 4), "cpt80": round(curve.cpt(0.8), 4),
         "random_apgr_mean": round(rand_mean, 4), "random_apgr_std": round(rand_std, 4),
-        "chosen_l2": l2 if recipe == "pair" else None, "validation_apgr": {str(k): round(v, 4) for k, v in validation.items()},
+        "chosen_l2": l2 if recipe in ("pair", "gated") else None, "router": router.describe(), "validation_apgr": {str(k): round(v, 4) for k, v in validation.items()},
         "mean_win_probability": round(float(scores.mean()), 4),
         "curve": {"premium_share": grid.round(4).tolist(),
                   "pgr": np.interp(grid, curve.strong_share, curve.pgr).round(4).tolist()},

@@ -1,6 +1,8 @@
 """Training recipes: battles + embeddings in, a router that scores embeddings and exports to ONNX.
 
-- ``pair`` (the default): RouteLLM's pairwise logistic loss on the scored pair's own battles
+- ``gated`` (the default; see ``gated.py``): ``pair`` plus a task prior for open requests,
+  behind a gate that leaves exam-style questions to the pair direction.
+- ``pair``: RouteLLM's pairwise logistic loss on the scored pair's own battles
   (ties dropped for the direction), on unit-length embeddings, strongly L2-regularised; then a
   Platt step on *all* the pair's battles, ties counted as "not better", so the output is
   P(premium strictly better) and its bias says how often the premium model is needed at all.
@@ -22,7 +24,8 @@ from .battles import A_WINS, B_WINS, Battles
 from .logistic import fit_logistic, sigmoid
 from .mf import MFConfig, MFModel, train_mf
 
-RECIPES = ("pair", "mf", "routellm")
+RECIPES = ("gated", "pair", "mf", "routellm")
+DEFAULT_RECIPE = "gated"
 DEFAULT_L2 = 100.0
 
 
