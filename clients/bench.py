@@ -104,10 +104,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"local embedder alone:        {percentiles(embed_latency(2000))}")
     scorer = start("serve-scorer", {"ORCHESTROUTER_SCORER_LISTEN": args.scorer_listen}, name="scorer")
-    target = args.scorer_listen if args.scorer_listen.startswith("unix:") else scorer.target
     try:
         router = start("serve-router", {"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
-                                        "ORCHESTROUTER_SCORER_TARGET": target}, name="router")
+                                        "ORCHESTROUTER_SCORER_TARGET": scorer.target}, name="router")
     except Exception:
         scorer.stop()
         raise

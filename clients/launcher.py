@@ -29,10 +29,12 @@ class Service:
     process: subprocess.Popen
     port: int
     log_lines: list[str] = field(default_factory=list)
+    # Set when the service listens on a unix socket ("unix:PATH") rather than a TCP port.
+    unix_address: str = ""
 
     @property
     def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return self.unix_address or f"127.0.0.1:{self.port}"
 
     def stop(self, timeout_s: float = 30.0) -> int:
         """SIGTERM (the services drain on it), then wait; returns the exit code."""
@@ -50,7 +52,8 @@ def start(command: str, env: Mapping[str, str], name: str | None = None, ready_t
     """Runs `orchestrouter COMMAND` with env (listening on port 0) and waits for SERVING health."""
     proc = subprocess.Popen([sys.executable, "-m", "clients.cli", command], env={**os.environ, **env},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-    service = Service(name or command, proc, 0)
+    listen = next((v for k, v in env.items() if k.endswith("_LISTEN")), "")
+    service = Service(name or command, proc, 0, unix_address=listen if listen.startswith("unix:") else "")
     port_found = threading.Event()
 
     def pump() -> None:
