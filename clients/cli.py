@@ -10,6 +10,7 @@ import sys
 
 import grpc
 
+from router_service.embedders import EmbedderError
 from scorer.training import cli as training_cli
 
 DEFAULT_ROUTER_TARGET = "localhost:50051"
@@ -88,7 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    sys.exit(args.func(args))
+    try:
+        code = args.func(args)
+    except (OSError, ValueError, EmbedderError) as exc:
+        # A missing file, a value out of range, an unreadable model: one line, not a traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
 
 
 if __name__ == "__main__":
