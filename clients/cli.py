@@ -36,12 +36,16 @@ def _route(args: argparse.Namespace) -> int:
         try:
             if args.stream:
                 answer: RouteAnswer | None = None
+                text: list[str] = []
                 for item in client.route_stream(args.text, **dial):
                     if isinstance(item, str):
-                        print(item, end="", flush=True)
+                        text.append(item)
+                        if not args.json:
+                            print(item, end="", flush=True)
                     else:
-                        answer = item
-                print()
+                        answer = dataclasses.replace(item, answer="".join(text))
+                if not args.json:
+                    print()
                 if answer is None:
                     print("error: the stream ended without its final message", file=sys.stderr)
                     return 1
@@ -52,13 +56,26 @@ def _route(args: argparse.Namespace) -> int:
             return 1
     if args.json:
         print(json.dumps(dataclasses.asdict(answer)))
+    elif args.stream:
+        print(_decision_line(answer))
     else:
-        print(f"{answer.tier:7s} p={answer.win_probability:.3f} (threshold {answer.threshold:.3f}) "
-              f"model={answer.model} router={answer.router_id}@{answer.router_version}"
-              + (" DEGRADED" if answer.degraded else "") + (" FELL-BACK" if answer.fell_back else ""))
+        print(_decision_line(answer))
         if answer.answer:
             print(answer.answer)
     return 0
+
+
+def _decision_line(answer) -> str:
+    return (f"{answer.tier:7s} p={answer.win_probability:.3f} (threshold {answer.threshold:.3f}) "
+            f"model={answer.model} router={answer.router_id}@{answer.router_version}"
+            + (" DEGRADED" if answer.degraded else "") + (" FELL-BACK" if answer.fell_back else ""))
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,9 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     dial.add_argument("--threshold", type=float, help="raw threshold for this request")
     dial.add_argument("--premium-share", type=float, help="target premium share for this request")
     p.add_argument("--dry-run", action="store_true", help="decide only; call no model endpoint")
-    p.add_argument("--stream", action="store_true", help="print the answer as it streams (RouteStream)")
+    p.add_argument("--stream", action="store_true",
+                   help="print the answer as it streams (RouteStream); with --json, one object at the end")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--timeout", type=float, default=120.0, help="deadline in seconds")
+    p.add_argument("--timeout", type=_positive_seconds, default=120.0, help="deadline in seconds")
     p.set_defaults(func=_route)
 
     training_cli.register(sub)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from router_service.runtime.envparse import env_bool, env_float, env_int, env_secret, env_str
+from router_service.runtime.envparse import env_bool, env_float, env_int, env_listen, env_secret, env_str
 
 DEFAULT_ROUTER_PORT = 50051
 DEFAULT_THRESHOLD = 0.2
@@ -225,7 +225,7 @@ class RouterConfig:
         env = os.environ if env is None else env
         try:
             return cls(
-                listen=env_str(env, "ORCHESTROUTER_ROUTER_LISTEN", cls.listen),
+                listen=env_listen(env, "ORCHESTROUTER_ROUTER_LISTEN", cls.listen),
                 scorer_target=env_str(env, "ORCHESTROUTER_SCORER_TARGET", cls.scorer_target),
                 scorer_timeout_ms=env_float(env, "ORCHESTROUTER_SCORER_TIMEOUT_MS", cls.scorer_timeout_ms),
                 threshold=env_float(env, "ORCHESTROUTER_THRESHOLD", cls.threshold),

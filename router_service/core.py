@@ -53,9 +53,13 @@ class RouterCore:
 
     async def decide(self, inp: RouteInput, timings: Timings, budget_s: float | None) -> Decision:
         threshold = self.policy.resolve(inp.threshold, inp.premium_share)
+        started = time.monotonic()
         try:
             scores = await self._score(inp, timings, budget_s)
         except (EmbedderError, ScorerUnavailable) as exc:
+            if budget_s is not None and time.monotonic() - started >= budget_s:
+                # The caller's own deadline ran out, not the scorer: no decision to degrade to.
+                raise DeadlineExceeded("deadline exceeded while scoring") from exc
             self.degraded_count += 1
             log.warning("cannot score, routing to %s: %s", self.degraded_tier, exc)
             return Decision(tier=self.degraded_tier, model=self.dispatcher.model_name(self.degraded_tier),

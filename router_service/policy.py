@@ -30,6 +30,11 @@ class ThresholdPolicy:
     def threshold_for_share(self, premium_share: float) -> float:
         if self._quantiles.size < 2:
             raise FailedPrecondition("the router model has no calibration table; set a threshold instead")
+        # The ends mean "never" and "always", whatever the reference set's extremes were.
+        if premium_share <= 0.0:
+            return 1.0
+        if premium_share >= 1.0:
+            return 0.0
         grid = np.linspace(0.0, 1.0, self._quantiles.size)
         return float(np.interp(1.0 - premium_share, grid, self._quantiles))
 

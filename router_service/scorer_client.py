@@ -38,6 +38,11 @@ class ScorerClient:
         self._channel = aio.insecure_channel(target, options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            # The scorer is a sidecar: after a restart, reconnect within a second rather than
+            # after gRPC's default backoff (up to two minutes of degraded routing).
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
         ], interceptors=telemetry.grpc_client_interceptors() or None)
         self._stub = scorer_pb2_grpc.ScorerServiceStub(self._channel)
         self.timeout_s = timeout_s

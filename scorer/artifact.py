@@ -269,8 +269,10 @@ def save(model: onnx.ModelProto, path: str | Path) -> Path:
 def read_info(path: str | Path) -> RouterModelInfo:
     """Reads and validates a router model's metadata and I/O signature without running it."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ArtifactError(f"router model not found: {path}")
+    if not path.is_file():
+        raise ArtifactError(f"router model path is not a file: {path}")
     try:
         model = onnx.load_model(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises several types for a corrupt file

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from router_service.runtime.envparse import env_bool, env_float, env_int, env_str
+from router_service.runtime.envparse import env_bool, env_float, env_int, env_listen, env_str
 from scorer.artifact import DEFAULT_MODEL_PATH
 
 DEFAULT_SCORER_PORT = 50052
@@ -52,7 +52,7 @@ class ScorerConfig:
         env = os.environ if env is None else env
         try:
             return cls(
-                listen=env_str(env, "ORCHESTROUTER_SCORER_LISTEN", cls.listen),
+                listen=env_listen(env, "ORCHESTROUTER_SCORER_LISTEN", cls.listen),
                 model_path=Path(env_str(env, "ORCHESTROUTER_SCORER_MODEL", str(DEFAULT_MODEL_PATH))),
                 max_request_rows=env_int(env, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS", cls.max_request_rows),
                 batch_max_rows=env_int(env, "ORCHESTROUTER_SCORER_BATCH_MAX_ROWS", cls.batch_max_rows),

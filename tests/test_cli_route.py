@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.dispatch_stack import fakes, premium_leaning_model, stack  # noqa: F401 - fixtures
 from tests.support.fake_openai import Fault
 
@@ -24,14 +26,22 @@ def test_route_prints_the_decision_and_the_answer(stack):
     assert answer == s.premium.answer_text()
 
 
-def test_stream_prints_the_answer_then_the_decision_as_json(stack):
+def test_stream_prints_the_answer_as_it_comes_then_the_decision(stack):
     s = stack()
-    out = cli(s.router.port, "--stream", "--json", "What is six times seven?")
+    out = cli(s.router.port, "--stream", "What is six times seven?")
     assert out.returncode == 0, out.stderr
     streamed, decision = out.stdout.splitlines()
     assert streamed == s.premium.answer_text()
-    assert json.loads(decision)["tier"] == "premium"
-    assert json.loads(decision)["usage"]["completion_tokens"] > 0
+    assert decision.startswith("premium ") and "p=0.900" in decision
+
+
+def test_stream_with_json_prints_one_object_holding_the_whole_answer(stack):
+    s = stack()
+    out = cli(s.router.port, "--stream", "--json", "What is six times seven?")
+    assert out.returncode == 0, out.stderr
+    decision = json.loads(out.stdout)
+    assert decision["tier"] == "premium" and decision["answer"] == s.premium.answer_text()
+    assert decision["usage"]["completion_tokens"] > 0
 
 
 def test_a_cut_stream_is_an_error_not_a_short_answer(stack):
@@ -48,3 +58,10 @@ def test_a_cut_stream_is_an_error_not_a_short_answer(stack):
     assert proc.returncode == 1
     assert "UNAVAILABLE" in err and "incomplete" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan", "inf"])
+def test_a_timeout_that_is_not_a_positive_number_is_a_usage_error(timeout):
+    out = subprocess.run([sys.executable, "-m", "clients.cli", "route", "--timeout", timeout, "hi"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "positive number of seconds" in out.stderr

@@ -90,3 +90,22 @@ def test_router_route_survives_many_concurrent_callers(services):
     np.testing.assert_array_less(0, [a.timings_ms["total"] for a in answers])
     with pytest.raises(grpc.RpcError):
         RouterClient(router.target, timeout_s=5).route("", dry_run=True)
+
+
+def serve_scorer(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "clients.cli", "serve-scorer"], capture_output=True, text=True,
+                          timeout=60, env={"PATH": "/usr/bin:/bin", **env})
+
+
+def test_a_listen_port_in_use_is_one_clear_line(services):
+    scorer, _ = services
+    proc = serve_scorer({"ORCHESTROUTER_SCORER_LISTEN": f"127.0.0.1:{scorer.port}"})
+    assert proc.returncode == 2
+    assert "cannot listen on" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("listen", ["garbage", "127.0.0.1:99999", "127.0.0.1:"])
+def test_a_malformed_listen_address_names_the_variable(listen):
+    proc = serve_scorer({"ORCHESTROUTER_SCORER_LISTEN": listen})
+    assert proc.returncode == 2
+    assert "ORCHESTROUTER_SCORER_LISTEN" in proc.stderr and "Traceback" not in proc.stderr

@@ -139,3 +139,33 @@ def test_no_endpoint_configured_is_a_clear_error(scorer_factory, router_factory,
         route(r.port, dry_run=False)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "ORCHESTROUTER_PREMIUM_BASE_URL" in err.value.details()
+
+
+def test_a_callers_deadline_that_runs_out_is_deadline_exceeded_never_a_degraded_decision(
+        scorer_factory, router_factory, model_p30):
+    s = scorer_factory(model_p30)
+    r = router_factory(s.port)
+    request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content="hi")], dry_run=True)
+    codes = []
+    with grpc.insecure_channel(f"127.0.0.1:{r.port}") as channel:
+        stub = router_pb2_grpc.RouterServiceStub(channel)
+        stub.Route(request, timeout=10)  # connected and warm
+        for _ in range(50):
+            try:
+                reply = stub.Route(request, timeout=0.0005)
+            except grpc.RpcError as exc:
+                codes.append(exc.code())
+                continue
+            assert not reply.decision.degraded
+            codes.append(grpc.StatusCode.OK)
+        status = stub.GetStatus(router_pb2.GetStatusRequest(), timeout=10)
+    assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.DEADLINE_EXCEEDED}
+    assert status.degraded == 0
+
+
+@pytest.mark.parametrize("share, threshold", [(0.0, 1.0), (1.0, 0.0)])
+def test_premium_share_ends_mean_never_and_always(share, threshold):
+    from router_service.policy import ThresholdPolicy
+
+    policy = ThresholdPolicy(0.2, calibration_quantiles=(0.1, 0.2, 0.4))
+    assert policy.threshold_for_share(share) == threshold

@@ -53,3 +53,14 @@ def env_secret(env: Mapping[str, str], name: str) -> str:
         except OSError as exc:
             raise ValueError(f"{name}_FILE: cannot read {file_name} ({exc.strerror})") from None
     return env.get(name, "")
+
+
+def env_listen(env: Mapping[str, str], name: str, default: str) -> str:
+    """A listen address: host:port with a port in 0..65535 (0: any free port), or unix:PATH."""
+    value = env.get(name, default)
+    if value.startswith("unix:"):
+        return value
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{name} must be host:port with a port in 0-65535, or unix:PATH; got {value!r}")
+    return value

@@ -62,11 +62,18 @@ def add_health_and_reflection(server: aio.Server, health: Health, full_names: Se
         reflection.enable_server_reflection(names, server)
 
 
+class BindError(RuntimeError):
+    """The listen address cannot be bound (malformed, in use, or a socket folder that is missing)."""
+
+
 def bind(server: aio.Server, listen: str) -> int:
     """Binds the listen address (host:port, port 0 for any, or unix:PATH); returns the port."""
-    port = server.add_insecure_port(listen)
+    try:
+        port = server.add_insecure_port(listen)
+    except RuntimeError as exc:  # grpcio raises a bare RuntimeError for a failed bind
+        raise BindError(f"cannot listen on {listen!r}: address malformed or in use") from exc
     if port == 0 and not listen.startswith("unix:"):
-        raise OSError(f"could not bind {listen}")
+        raise BindError(f"cannot listen on {listen!r}: address malformed or in use")
     return port
 
 
@@ -101,7 +108,7 @@ def run_main(service_name: str, serve: Callable[[], Awaitable[None]],
     try:
         tel = telemetry.setup(service_name)
         asyncio.run(serve())
-    except (*startup_errors, telemetry.TelemetryConfigError) as exc:
+    except (*startup_errors, BindError, telemetry.TelemetryConfigError) as exc:
         log.error("cannot start: %s", exc)
         sys.exit(2)
     finally:
