@@ -47,11 +47,16 @@ def _bool(cell: str) -> float:
     return 1.0 if cell.strip().lower() in ("true", "1", "1.0") else 0.0
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a JSON-lines file, blank lines skipped."""
+    with Path(path).open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def _read_contaminated(path: Path) -> set[str]:
     if not path.is_file():
         return set()
-    with path.open() as f:
-        return {json.loads(line)["eval_prompt"] for line in f if line.strip()}
+    return {row["eval_prompt"] for row in read_jsonl(path)}
 
 
 def load_mmlu(data_dir: Path) -> list[ScoredPrompt]:
@@ -90,12 +95,7 @@ def load_gsm8k(data_dir: Path) -> list[ScoredPrompt]:
 def load_arena(data_dir: Path) -> list[ScoredPrompt]:
     """Arena-bench v1: 300 chat prompts, GPT-4 judge scores 1-10 of 15 models (turn 1)."""
     folder = data_dir / "arena-bench-v1"
-    prompts = {}
-    with (folder / "question.jsonl").open() as f:
-        for line in f:
-            if line.strip():
-                q = json.loads(line)
-                prompts[q["question_id"]] = q["turns"][0]
+    prompts = {q["question_id"]: q["turns"][0] for q in read_jsonl(folder / "question.jsonl")}
     scores: dict[str, dict[str, float]] = {}
     with (folder / "gpt4_single_scores.csv").open(newline="") as f:
         for row in csv.DictReader(f):
@@ -112,12 +112,7 @@ def _mmlu_pro_prompt(q: dict) -> str:
 def load_mmlu_pro(data_dir: Path) -> list[ScoredPrompt]:
     """MMLU-Pro: 29 models' correctness. ``group`` is ``category:src`` (src names any MMLU origin)."""
     folder = data_dir / "mmlu-pro"
-    questions = {}
-    with (folder / "questions.jsonl").open() as f:
-        for line in f:
-            if line.strip():
-                q = json.loads(line)
-                questions[str(q["question_id"])] = q
+    questions = {str(q["question_id"]): q for q in read_jsonl(folder / "questions.jsonl")}
     out = []
     with (folder / "correctness_matrix.csv").open(newline="") as f:
         for row in csv.DictReader(f):
@@ -133,13 +128,8 @@ def load_mmlu_pro(data_dir: Path) -> list[ScoredPrompt]:
 def load_llmrouter(data_dir: Path) -> list[ScoredPrompt]:
     """LLMRouter: 9 open models' 0..1 scores on 14 tasks (train and test files both)."""
     folder = data_dir / "llmrouter"
-    task_of = {}
-    for split in ("train", "test"):
-        with (folder / f"default_query_{split}.jsonl").open() as f:
-            for line in f:
-                if line.strip():
-                    q = json.loads(line)
-                    task_of[q["query"]] = q["task_name"]
+    task_of = {q["query"]: q["task_name"] for split in ("train", "test")
+               for q in read_jsonl(folder / f"default_query_{split}.jsonl")}
     out = []
     for split in ("train", "test"):
         with (folder / f"dcrouter_{split}.json").open() as f:

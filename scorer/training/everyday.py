@@ -4,21 +4,20 @@ point calibrated on this traffic itself (what `orchestrouter calibrate` does wit
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from .calibration import DEFAULT_PREMIUM_SHARE, share_at, threshold_for_share
+from .datasets import read_jsonl
 
 EVERYDAY_QUERIES = Path(__file__).parent / "data" / "everyday_queries.jsonl"
 RAW_THRESHOLDS = (0.1, 0.2, 0.3)
 
 
 def load_queries(path: Path = EVERYDAY_QUERIES) -> list[dict]:
-    with Path(path).open() as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return read_jsonl(path)
 
 
 def category_report(categories: Sequence[str], scores: np.ndarray, table_threshold: float) -> dict:

@@ -24,7 +24,6 @@ query set is never used to fit or choose anything.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -33,7 +32,7 @@ import numpy as np
 import onnx
 
 from .. import artifact
-from .datasets import STRONG, WEAK, ScoredPrompt
+from .datasets import STRONG, WEAK, ScoredPrompt, read_jsonl
 from .embedding_cache import EmbeddingCache
 from .logistic import fit_logistic, sigmoid
 from .metrics import pgr_curve
@@ -63,8 +62,7 @@ LAMBDA_TOLERANCE = 0.01
 
 
 def load_anchors(path: Path = ANCHORS_PATH) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return read_jsonl(path)
 
 
 @dataclass
