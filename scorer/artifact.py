@@ -149,6 +149,21 @@ def _normalize_nodes(source: str, target: str) -> tuple[list[onnx.NodeProto], li
     return nodes, inits
 
 
+def _features(normalize_input: bool) -> tuple[str, list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """The tensor the heads read (the input, or its unit-length rows) and the nodes making it."""
+    if not normalize_input:
+        return INPUT_NAME, [], []
+    nodes, inits = _normalize_nodes(INPUT_NAME, "unit_embeddings")
+    return "unit_embeddings", nodes, inits
+
+
+def _probability_nodes(logit: str) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """logit [N, 1] -> win_probability [N]."""
+    nodes = [helper.make_node("Reshape", [logit, "flat"], ["logit_flat"]),
+             helper.make_node("Sigmoid", ["logit_flat"], [OUTPUT_NAME])]
+    return nodes, [numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat")]
+
+
 def build_linear_router(u: np.ndarray, bias: float, info: RouterModelInfo,
                         normalize_input: bool = False) -> onnx.ModelProto:
     """A router folded to one direction: P = sigmoid(x · u + bias), x = e (or e/|e| if normalize_input)."""
@@ -156,22 +171,17 @@ def build_linear_router(u: np.ndarray, bias: float, info: RouterModelInfo,
     if u.shape[0] != info.embedder_dim:
         raise ArtifactError(f"weight length {u.shape[0]} != embedder_dim {info.embedder_dim}")
     inp, out = _io(info.embedder_dim)
+    features, prelude, feature_inits = _features(normalize_input)
+    tail, tail_inits = _probability_nodes("logit")
     inits = [
         numpy_helper.from_array(u, "u"),
         numpy_helper.from_array(np.array([bias], dtype=np.float32), "bias"),
-        numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"),
+        *tail_inits, *feature_inits,
     ]
-    features = INPUT_NAME
-    prelude: list[onnx.NodeProto] = []
-    if normalize_input:
-        prelude, extra = _normalize_nodes(INPUT_NAME, "unit_embeddings")
-        inits += extra
-        features = "unit_embeddings"
     nodes = prelude + [
         helper.make_node("MatMul", [features, "u"], ["dot"]),
         helper.make_node("Add", ["dot", "bias"], ["logit"]),
-        helper.make_node("Reshape", ["logit", "flat"], ["logit_flat"]),
-        helper.make_node("Sigmoid", ["logit_flat"], [OUTPUT_NAME]),
+        *tail,
     ]
     return _finish(helper.make_graph(nodes, "linear_router", [inp], [out], inits), info)
 
@@ -186,17 +196,18 @@ def build_gated_router(u_pair: np.ndarray, b_pair: float, u_task: np.ndarray, b_
     if heads.shape[0] != info.embedder_dim:
         raise ArtifactError(f"weight length {heads.shape[0]} != embedder_dim {info.embedder_dim}")
     inp, out = _io(info.embedder_dim)
-    prelude, inits = _normalize_nodes(INPUT_NAME, "unit_embeddings")
+    features, prelude, inits = _features(normalize_input=True)
+    tail, tail_inits = _probability_nodes("logit")
     inits += [
         numpy_helper.from_array(heads, "heads"),
         numpy_helper.from_array(np.array([b_pair, b_task, c_gate], dtype=np.float32), "head_bias"),
         numpy_helper.from_array(np.array([1, 1, 1], dtype=np.int64), "head_split"),
         numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
         numpy_helper.from_array(np.array(weight, dtype=np.float32), "task_weight"),
-        numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"),
+        *tail_inits,
     ]
     nodes = prelude + [
-        helper.make_node("MatMul", ["unit_embeddings", "heads"], ["head_dots"]),
+        helper.make_node("MatMul", [features, "heads"], ["head_dots"]),
         helper.make_node("Add", ["head_dots", "head_bias"], ["head_logits"]),
         helper.make_node("Split", ["head_logits", "head_split"], ["pair_logit", "task_logit", "gate_logit"], axis=1),
         helper.make_node("Sigmoid", ["gate_logit"], ["gate"]),
@@ -204,8 +215,7 @@ def build_gated_router(u_pair: np.ndarray, b_pair: float, u_task: np.ndarray, b_
         helper.make_node("Mul", ["open_request", "task_logit"], ["gated_task"]),
         helper.make_node("Mul", ["gated_task", "task_weight"], ["weighted_task"]),
         helper.make_node("Add", ["pair_logit", "weighted_task"], ["logit"]),
-        helper.make_node("Reshape", ["logit", "flat"], ["logit_flat"]),
-        helper.make_node("Sigmoid", ["logit_flat"], [OUTPUT_NAME]),
+        *tail,
     ]
     return _finish(helper.make_graph(nodes, "gated_router", [inp], [out], inits), info)
 
@@ -231,6 +241,8 @@ def build_mf_router(P: np.ndarray, W: np.ndarray, c: np.ndarray, strong: int, we
     diff = np.zeros((P.shape[0],), np.float32)
     diff[strong], diff[weak] = 1.0, -1.0
     inp, out = _io(info.embedder_dim)
+    features, prelude, feature_inits = _features(normalize_input)
+    tail, tail_inits = _probability_nodes("logit")
     scores = helper.make_tensor_value_info("model_scores", TensorProto.FLOAT, ["N", P.shape[0]])
     inits = [
         numpy_helper.from_array(W.T.copy(), "W_T"),
@@ -238,22 +250,15 @@ def build_mf_router(P: np.ndarray, W: np.ndarray, c: np.ndarray, strong: int, we
         numpy_helper.from_array(bias, "model_bias"),
         numpy_helper.from_array(diff.reshape(-1, 1), "pair"),
         numpy_helper.from_array(np.array([logit_offset], dtype=np.float32), "logit_offset"),
-        numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"),
+        *tail_inits, *feature_inits,
     ]
-    features = INPUT_NAME
-    prelude: list[onnx.NodeProto] = []
-    if normalize_input:
-        prelude, extra = _normalize_nodes(INPUT_NAME, "unit_embeddings")
-        inits += extra
-        features = "unit_embeddings"
     nodes = prelude + [
         helper.make_node("MatMul", [features, "W_T"], ["projected"]),
         helper.make_node("MatMul", ["projected", "head"], ["raw_scores"]),
         helper.make_node("Add", ["raw_scores", "model_bias"], ["model_scores"]),
         helper.make_node("MatMul", ["model_scores", "pair"], ["pair_logit"]),
         helper.make_node("Add", ["pair_logit", "logit_offset"], ["logit"]),
-        helper.make_node("Reshape", ["logit", "flat"], ["logit_flat"]),
-        helper.make_node("Sigmoid", ["logit_flat"], [OUTPUT_NAME]),
+        *tail,
     ]
     graph = helper.make_graph(nodes, "mf_router", [inp], [out, scores], inits)
     return _finish(graph, info)
