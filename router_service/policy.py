@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from router_service.model import PREMIUM, SMALL
 from router_service.runtime.errors import FailedPrecondition
+from scorer.artifact import Calibration
 
 
 class ThresholdPolicy:
@@ -17,26 +16,18 @@ class ThresholdPolicy:
 
     def __init__(self, threshold: float, premium_share: float | None = None,
                  calibration_quantiles: tuple[float, ...] = ()) -> None:
-        self._quantiles = np.asarray(calibration_quantiles, dtype=np.float64)
-        self._default_share = premium_share
-        self._default_threshold = threshold
-        if premium_share is not None:
-            self._default_threshold = self.threshold_for_share(premium_share)
+        self._calibration = (Calibration("router model", tuple(calibration_quantiles))
+                             if len(calibration_quantiles) >= 2 else None)
+        self._default_threshold = threshold if premium_share is None else self.threshold_for_share(premium_share)
 
     @property
     def default_threshold(self) -> float:
         return self._default_threshold
 
     def threshold_for_share(self, premium_share: float) -> float:
-        if self._quantiles.size < 2:
+        if self._calibration is None:
             raise FailedPrecondition("the router model has no calibration table; set a threshold instead")
-        # The ends mean "never" and "always", whatever the reference set's extremes were.
-        if premium_share <= 0.0:
-            return 1.0
-        if premium_share >= 1.0:
-            return 0.0
-        grid = np.linspace(0.0, 1.0, self._quantiles.size)
-        return float(np.interp(1.0 - premium_share, grid, self._quantiles))
+        return self._calibration.threshold_for_share(premium_share)
 
     def resolve(self, threshold: float | None, premium_share: float | None) -> float:
         if threshold is not None:

@@ -46,6 +46,11 @@ class Calibration:
             raise ValueError(f"premium share must be in [0, 1], got {premium_share}")
         if not self.quantiles:
             raise ValueError("the router model carries no calibration table")
+        # The ends mean "never" and "always", whatever the reference set's extremes were.
+        if premium_share == 0.0:
+            return 1.0
+        if premium_share == 1.0:
+            return 0.0
         grid = np.linspace(0.0, 1.0, len(self.quantiles))
         return float(np.interp(1.0 - premium_share, grid, self.quantiles))
 

@@ -61,3 +61,9 @@ def test_calibration_maps_share_to_threshold_and_back():
     assert cal.share_for_threshold(t) == pytest.approx(0.2, abs=0.01)
     with pytest.raises(ValueError):
         cal.threshold_for_share(1.5)
+
+
+def test_calibration_share_ends_mean_never_and_always():
+    cal = Calibration("synthetic", (0.1, 0.2, 0.4))
+    assert cal.threshold_for_share(0.0) == 1.0
+    assert cal.threshold_for_share(1.0) == 0.0
