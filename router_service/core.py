@@ -81,9 +81,7 @@ class RouterCore:
             decision = await self.decide(inp, timings, _remaining(deadline))
             result = RouteResult(decision=decision, timings=timings, request_id=self.observer.new_request_id())
             if not inp.dry_run:
-                remaining = _remaining(deadline)
-                if remaining is not None and remaining <= 0:
-                    raise DeadlineExceeded("deadline exceeded before dispatch")
+                _raise_if_expired(deadline)
                 dispatch_start = time.perf_counter()
                 try:
                     completion, info = await self.dispatcher.complete(decision.routed_tier, inp.messages,
@@ -111,9 +109,7 @@ class RouterCore:
             decision = await self.decide(inp, timings, _remaining(deadline))
             result = RouteResult(decision=decision, timings=timings, request_id=self.observer.new_request_id())
             if not inp.dry_run:
-                remaining = _remaining(deadline)
-                if remaining is not None and remaining <= 0:
-                    raise DeadlineExceeded("deadline exceeded before dispatch")
+                _raise_if_expired(deadline)
                 dispatch_start = time.perf_counter()
                 try:
                     async for item in self.dispatcher.stream(decision.routed_tier, inp.messages, inp.params,
@@ -152,3 +148,9 @@ def _apply_dispatch(decision: Decision, info: DispatchInfo) -> None:
 
 def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
+
+
+def _raise_if_expired(deadline: float | None) -> None:
+    remaining = _remaining(deadline)
+    if remaining is not None and remaining <= 0:
+        raise DeadlineExceeded("deadline exceeded before dispatch")

@@ -51,15 +51,18 @@ class ScorerClient:
         matrix = np.ascontiguousarray(embeddings, dtype="<f4")
         request = scorer_pb2.ScoreRequest(embeddings=scorer_pb2.EmbeddingBatch(
             data=matrix.tobytes(), rows=matrix.shape[0], dim=matrix.shape[1]))
-        timeout = self.timeout_s if timeout_s is None else min(timeout_s, self.timeout_s)
         try:
-            reply = await self._stub.Score(request, timeout=timeout)
+            reply = await self._stub.Score(request, timeout=self.timeout_for(timeout_s))
         except aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 # A wrong dimension is a deployment error, not an outage; say so plainly.
                 raise ScorerUnavailable(f"scorer refused the embeddings: {exc.details()}") from exc
             raise ScorerUnavailable(f"scorer {exc.code().name.lower()}: {exc.details()}") from exc
         return Scores(np.asarray(reply.win_probabilities, dtype=np.float32), reply.router_id, reply.router_version)
+
+    def timeout_for(self, budget_s: float | None) -> float:
+        """The Score timeout: the configured one, or the caller's budget when that is shorter."""
+        return self.timeout_s if budget_s is None else min(budget_s, self.timeout_s)
 
     async def model_info(self, timeout_s: float = 5.0) -> scorer_pb2.GetModelInfoResponse:
         return await self._stub.GetModelInfo(scorer_pb2.GetModelInfoRequest(), timeout=timeout_s)
@@ -91,7 +94,7 @@ class CoalescingScorer:
         future = asyncio.get_running_loop().create_future()
         self._pending.append((embeddings, future, contextvars.copy_context()))
         self._launch()
-        timeout = self.client.timeout_s if timeout_s is None else min(timeout_s, self.client.timeout_s)
+        timeout = self.client.timeout_for(timeout_s)
         try:
             return await asyncio.wait_for(asyncio.shield(future), max(timeout, 0.0))
         except asyncio.TimeoutError:

@@ -7,13 +7,14 @@ import asyncio
 import numpy as np
 import pytest
 
-from router_service.scorer_client import CoalescingScorer, Scores, ScorerUnavailable
+from router_service.scorer_client import CoalescingScorer, ScorerClient, Scores, ScorerUnavailable
 
 
 class RecordingClient:
     """Stands in for ScorerClient: scores rows as their first value, records each call's size."""
 
     timeout_s = 1.0
+    timeout_for = ScorerClient.timeout_for
 
     def __init__(self, fail: bool = False, hang: bool = False) -> None:
         self.calls: list[int] = []
