@@ -2,7 +2,10 @@
 # OrchestROUTER: one image, two entry points.
 #   docker run IMAGE                 -> orchestrouter serve-router (port 50051)
 #   docker run IMAGE serve-scorer    -> orchestrouter serve-scorer (port 50052)
-# The default router model (scorer/models/default.onnx) is installed inside the package; a
+# The image holds the two services and nothing of training: .dockerignore keeps
+# scorer/orchestrouter/training out of the build context, and only the `serve` extra is installed,
+# at the versions pinned in requirements.lock.
+# The default router model (scorer/orchestrouter/scorer/models/default.onnx) is installed inside the package; a
 # different one is mounted as a volume and named by ORCHESTROUTER_SCORER_MODEL, e.g.
 #   docker run -v "$PWD/router.onnx:/models/router.onnx:ro" \
 #     -e ORCHESTROUTER_SCORER_MODEL=/models/router.onnx IMAGE serve-scorer
@@ -16,15 +19,17 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/orchestrouter
 ENV PATH=/opt/orchestrouter/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
+COPY proto/ proto/
 COPY clients/ clients/
 COPY router_service/ router_service/
-# The scorer package carries the default router model: scorer/models/default.onnx.
+# The scorer package carries the default router model: scorer/orchestrouter/scorer/models/default.onnx.
 COPY scorer/ scorer/
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install --prefer-binary . \
+    pip install --prefer-binary -c requirements.lock '.[serve]' \
  && pip uninstall --yes pip \
- && python -c "from scorer.artifact import DEFAULT_MODEL_PATH as p; assert p.is_file(), p" \
+ && python -c "from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH as p; assert p.is_file(), p" \
+ && python -c "import importlib.util as u; assert u.find_spec('orchestrouter.training') is None" \
  && orchestrouter --help > /dev/null
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -42,7 +47,7 @@ COPY --from=build /opt/orchestrouter /opt/orchestrouter
 ENV PATH=/opt/orchestrouter/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-RUN python -c "from scorer.artifact import DEFAULT_MODEL_PATH as p; assert p.is_file(), p"
+RUN python -c "from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH as p; assert p.is_file(), p"
 USER 10001:10001
 EXPOSE 50051 50052
 ENTRYPOINT ["orchestrouter"]

@@ -4,41 +4,45 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/orchestrouter/v1/*.proto)
-STUBS := clients/stubs
 
-.PHONY: venv run test proto lint-proto bench train eval clean
+.PHONY: venv run test proto lint-proto lock bench clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Every dependency comes at the version pinned in requirements.lock (`make lock` renews it).
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 # Starts the scorer and the router on the embedded default, routes sample queries, stops both.
 run: $(STAMP)
-	$(PY) -m clients.demo
+	$(PY) -m orchestrouter.tools.demo
 
-# Latency and throughput figures (see clients/bench.py); not part of the tests.
+# Latency and throughput figures (see clients/orchestrouter/tools/bench.py); not part of the tests.
 bench: $(STAMP)
-	$(PY) -m clients.bench
+	$(PY) -m orchestrouter.tools.bench
 
 test: $(STAMP) lint-proto
 	$(PY) -m pytest -q
 
-# Regenerates the committed Python stubs; tests/test_generated_code.py proves they are current.
-# The virtual include path makes the generated imports read `clients.stubs.orchestrouter.v1`.
+# Regenerates the committed Python code beside the protos; tests/test_generated_code.py proves it
+# current. proto/ is the include root, so descriptors are named orchestrouter/v1/*.proto and the
+# generated modules import as orchestrouter.v1.
 proto: $(STAMP)
-	rm -rf $(STUBS)/orchestrouter
-	$(PY) -m grpc_tools.protoc -I$(STUBS)=proto --python_out=. --pyi_out=. --grpc_python_out=. \
-		$(patsubst proto/%,proto/%,$(PROTOS))
-	find $(STUBS) -type d -exec touch {}/__init__.py \;
+	rm -f proto/orchestrouter/v1/*_pb2*.py proto/orchestrouter/v1/*_pb2*.pyi
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto --grpc_python_out=proto $(PROTOS)
 
 # buf (from the npm registry) lints the protos against buf.yaml: STANDARD and COMMENTS rules.
 BUF_VERSION := 1.75.0
 lint-proto:
 	npx --yes @bufbuild/buf@$(BUF_VERSION) lint
+
+# Re-resolves every extra's dependencies to their newest allowed versions, for Python 3.11 and up.
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
+		--custom-compile-command 'make lock' -o requirements.lock
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scorer.config import ScorerConfig
-from scorer.server import create_server as create_scorer
+from orchestrouter.scorer.config import ScorerConfig
+from orchestrouter.scorer.server import create_server as create_scorer
 from tests.support.loop_thread import LoopThread
 from tests.support.models import linear_model
 

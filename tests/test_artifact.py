@@ -6,8 +6,8 @@ import numpy as np
 import onnx
 import pytest
 
-from scorer.artifact import ArtifactError, Calibration, read_info
-from scorer.engine import ScoringEngine
+from orchestrouter.scorer.artifact import ArtifactError, Calibration, read_info
+from orchestrouter.scorer.engine import ScoringEngine
 from tests.support.models import linear_model
 
 

@@ -7,8 +7,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from router_service.runtime.errors import ResourceExhausted, Unavailable
-from scorer.batcher import MicroBatcher
+from orchestrouter.runtime.errors import ResourceExhausted, Unavailable
+from orchestrouter.scorer.batcher import MicroBatcher
 
 
 def run_in_loop(coro):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from router_service.config import ConfigError, RouterConfig
-from scorer.config import ConfigError as ScorerConfigError
-from scorer.config import ScorerConfig
+from orchestrouter.router.config import ConfigError, RouterConfig
+from orchestrouter.scorer.config import ConfigError as ScorerConfigError
+from orchestrouter.scorer.config import ScorerConfig
 
 
 def test_router_defaults():

@@ -13,11 +13,11 @@ import grpc
 import numpy as np
 import pytest
 
-from clients.stubs.orchestrouter.v1 import router_pb2, router_pb2_grpc
-from router_service.config import ConfigError, RouterConfig
-from router_service.decision_log import MASK, DecisionLog, build_record
-from router_service.model import Decision, RouteInput, Timings, Usage
-from router_service.server import StartupError, create_server
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
+from orchestrouter.router.config import ConfigError, RouterConfig
+from orchestrouter.router.decision_log import MASK, DecisionLog, build_record
+from orchestrouter.router.model import Decision, RouteInput, Timings, Usage
+from orchestrouter.router.server import StartupError, create_server
 from tests.support.chat_endpoint import COMPLETION_TOKENS, PROMPT_TOKENS, ChatEndpoint
 from tests.support.models import ConstantEmbedder, linear_model
 

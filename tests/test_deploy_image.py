@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from scorer.artifact import DEFAULT_MODEL_PATH
+from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVE_COMMANDS = {"serve-router", "serve-scorer"}
@@ -61,7 +61,7 @@ def _exec_form(rest: str) -> list[str]:
 
 
 def _subcommands() -> set[str]:
-    from clients.cli import build_parser
+    from orchestrouter.cli.main import build_parser
     parser = build_parser()
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     return set(sub.choices)
@@ -85,7 +85,7 @@ def _docker_ignored(path: str, patterns: list[str]) -> bool:
 
 def test_the_console_script_and_its_serve_subcommands_exist():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert project["project"]["scripts"]["orchestrouter"] == "clients.cli:main"
+    assert project["project"]["scripts"]["orchestrouter"] == "orchestrouter.cli.main:main"
     assert SERVE_COMMANDS <= _subcommands()
     script = Path(sys.executable).parent / "orchestrouter"
     for command in (["--help"], ["serve-router", "--help"], ["serve-scorer", "--help"]):
@@ -108,8 +108,8 @@ def test_the_runtime_stage_runs_the_console_script_as_a_non_root_user():
 
 
 def test_the_image_exposes_the_default_ports():
-    from router_service.config import DEFAULT_ROUTER_PORT
-    from scorer.config import DEFAULT_SCORER_PORT
+    from orchestrouter.router.config import DEFAULT_ROUTER_PORT
+    from orchestrouter.scorer.config import DEFAULT_SCORER_PORT
     exposed = {int(p.split("/")[0]) for w, r in _stages()[-1]["body"] if w == "EXPOSE" for p in r.split()}
     assert {DEFAULT_ROUTER_PORT, DEFAULT_SCORER_PORT} <= exposed
 
@@ -132,8 +132,8 @@ def test_the_default_model_is_built_into_the_image():
     model = DEFAULT_MODEL_PATH.relative_to(ROOT).as_posix()
     # pip install copies it as package data ...
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    package, _, inside = model.partition("/")
-    assert any(fnmatch.fnmatch(inside, p) for p in package_data[package]), package_data
+    inside = DEFAULT_MODEL_PATH.relative_to(ROOT / "scorer" / "orchestrouter" / "scorer").as_posix()
+    assert any(fnmatch.fnmatch(inside, p) for p in package_data["orchestrouter.scorer"]), package_data
     # ... from a directory the build stage copies ...
     build = _stages()[0]["body"]
     sources = [s.rstrip("/") for w, r in build if w == "COPY" for s in shlex.split(r)[:-1] if not s.startswith("--")]
@@ -147,10 +147,23 @@ def test_the_default_model_is_built_into_the_image():
 def test_dockerignore_keeps_what_the_build_needs_and_drops_the_rest():
     patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                 if line.strip() and not line.lstrip().startswith("#")]
-    needed = ["pyproject.toml", "README.md", DEFAULT_MODEL_PATH.relative_to(ROOT).as_posix()]
-    needed += [p.relative_to(ROOT).as_posix() for d in ("clients", "router_service", "scorer")
-               for p in (ROOT / d).rglob("*.py") if "__pycache__" not in p.parts]
+    training = ROOT / "scorer" / "orchestrouter" / "training"
+    needed = ["pyproject.toml", "README.md", "requirements.lock", DEFAULT_MODEL_PATH.relative_to(ROOT).as_posix()]
+    needed += [p.relative_to(ROOT).as_posix() for d in ("proto", "clients", "router_service", "scorer")
+               for p in (ROOT / d).rglob("*.py*")
+               if "__pycache__" not in p.parts and not p.is_relative_to(training)]
+    needed += [p.relative_to(ROOT).as_posix() for p in (ROOT / "proto").rglob("*.proto")]
     assert not [p for p in needed if _docker_ignored(p, patterns)]
-    for dropped in (".venv/bin/python", ".git/HEAD", "tests/test_deploy_image.py",
-                    "scorer/__pycache__/config.cpython-311.pyc", "deploy/k8s/base/kustomization.yaml"):
-        assert _docker_ignored(dropped, patterns), dropped
+    # Training and its data stay out of the serving image.
+    dropped = [p.relative_to(ROOT).as_posix() for p in training.rglob("*") if p.is_file()]
+    assert dropped
+    dropped += [".venv/bin/python", ".git/HEAD", "tests/test_deploy_image.py",
+                "scorer/orchestrouter/scorer/__pycache__/config.cpython-311.pyc", "deploy/k8s/base/kustomization.yaml"]
+    for path in dropped:
+        assert _docker_ignored(path, patterns), path
+
+
+def test_the_image_installs_the_serving_extra_from_the_lockfile():
+    installs = [r for w, r in _stages()[0]["body"] if w == "RUN" and "pip install" in r]
+    assert installs and all("-c requirements.lock" in r and "'.[serve]'" in r for r in installs), installs
+    assert any("find_spec('orchestrouter.training') is None" in r for w, r in _stages()[0]["body"] if w == "RUN")

@@ -21,9 +21,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from clients.stubs.orchestrouter.v1 import router_pb2, scorer_pb2
-from router_service.config import DEFAULT_ROUTER_PORT, RouterConfig
-from scorer.config import DEFAULT_SCORER_PORT, ScorerConfig
+from orchestrouter.v1 import router_pb2, scorer_pb2
+from orchestrouter.router.config import DEFAULT_ROUTER_PORT, RouterConfig
+from orchestrouter.scorer.config import DEFAULT_SCORER_PORT, ScorerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"

@@ -11,7 +11,7 @@ import grpc
 import pytest
 import trustme
 
-from clients.stubs.orchestrouter.v1 import router_pb2
+from orchestrouter.v1 import router_pb2
 from tests.support.dispatch_stack import KEYS, fakes, premium_leaning_model, stack  # noqa: F401
 from tests.support.fake_openai import Fault
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from grpc import aio
 
-from clients.stubs.orchestrouter.v1 import router_pb2, router_pb2_grpc
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.dispatch_stack import fakes, premium_leaning_model, request, stack  # noqa: F401
 from tests.support.fake_openai import OK, Fault
 

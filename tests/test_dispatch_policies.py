@@ -8,12 +8,12 @@ import random
 import grpc
 import pytest
 
-from router_service.config import ConfigError, RouterConfig
-from router_service.dispatch.api_key import ApiKeySource
-from router_service.dispatch.breaker import BreakerSettings, CircuitBreaker, CircuitState
-from router_service.dispatch.failures import FailureKind, UpstreamFailure, from_status, not_configured, to_service_error
-from router_service.dispatch.retry import RetryPolicy
-from router_service.dispatch.wire import parse_chunk, retry_after_s
+from orchestrouter.router.config import ConfigError, RouterConfig
+from orchestrouter.router.dispatch.api_key import ApiKeySource
+from orchestrouter.router.dispatch.breaker import BreakerSettings, CircuitBreaker, CircuitState
+from orchestrouter.router.dispatch.failures import FailureKind, UpstreamFailure, from_status, not_configured, to_service_error
+from orchestrouter.router.dispatch.retry import RetryPolicy
+from orchestrouter.router.dispatch.wire import parse_chunk, retry_after_s
 
 
 class Clock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from clients.stubs.orchestrouter.v1 import router_pb2
+from orchestrouter.v1 import router_pb2
 from tests.support.dispatch_stack import fakes, premium_leaning_model, stack  # noqa: F401
 from tests.support.fake_openai import Fault
 

@@ -9,8 +9,8 @@ import time
 import grpc
 import pytest
 
-from clients.client import RouterClient
-from clients.launcher import start
+from orchestrouter.client import RouterClient
+from orchestrouter.tools.launcher import start
 from tests.support.fake_openai import FakeOpenAI, Fault
 from tests.support.models import linear_model
 

@@ -11,10 +11,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from clients.client import RouterClient
-from clients.launcher import start
-from router_service.embedders import WordLlamaEmbedder
-from scorer.artifact import DEFAULT_MODEL_PATH
+from orchestrouter.client import RouterClient
+from orchestrouter.tools.launcher import start
+from orchestrouter.router.embedders import WordLlamaEmbedder
+from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH
 
 QUERY = "Write a recursive descent parser for arithmetic expressions in C++."
 
@@ -47,7 +47,7 @@ def test_dry_run_win_probability_equals_the_onnx_output(services):
 
 def test_cli_route_prints_one_json_decision(services):
     _, router = services
-    out = subprocess.run([sys.executable, "-m", "clients.cli", "route", "--router", router.target, "--dry-run",
+    out = subprocess.run([sys.executable, "-m", "orchestrouter.cli", "route", "--router", router.target, "--dry-run",
                           "--threshold", "0.05", "--json", "What is 2 + 2?"],
                          capture_output=True, text=True, timeout=60, check=True)
     decision = json.loads(out.stdout)
@@ -58,7 +58,7 @@ def test_cli_route_prints_one_json_decision(services):
 
 def test_cli_route_reports_a_refused_request_without_a_traceback(services):
     _, router = services
-    out = subprocess.run([sys.executable, "-m", "clients.cli", "route", "--router", router.target, "--dry-run",
+    out = subprocess.run([sys.executable, "-m", "orchestrouter.cli", "route", "--router", router.target, "--dry-run",
                           "--threshold", "7", "hello"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "INVALID_ARGUMENT" in out.stderr and "threshold" in out.stderr
@@ -68,7 +68,7 @@ def test_cli_route_reports_a_refused_request_without_a_traceback(services):
 def test_scorer_refuses_to_start_with_a_broken_model(tmp_path):
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"not an onnx file")
-    proc = subprocess.run([sys.executable, "-m", "clients.cli", "serve-scorer"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "orchestrouter.cli", "serve-scorer"], capture_output=True, text=True,
                           timeout=60, env={"ORCHESTROUTER_SCORER_MODEL": str(bad),
                                            "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
                                            "PATH": "/usr/bin:/bin"})
@@ -93,7 +93,7 @@ def test_router_route_survives_many_concurrent_callers(services):
 
 
 def serve_scorer(env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "clients.cli", "serve-scorer"], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "orchestrouter.cli", "serve-scorer"], capture_output=True, text=True,
                           timeout=60, env={"PATH": "/usr/bin:/bin", **env})
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from clients.stubs.orchestrouter.v1 import router_pb2, router_pb2_grpc
-from router_service.config import RouterConfig
-from router_service.embedders import EmbedderError, OpenAIEmbedder
-from router_service.server import create_server
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
+from orchestrouter.router.config import RouterConfig
+from orchestrouter.router.embedders import EmbedderError, OpenAIEmbedder
+from orchestrouter.router.server import create_server
 from tests.support.chat_endpoint import ChatEndpoint, fake_embedding
 from tests.support.models import linear_model
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from router_service.embedders import WordLlamaEmbedder
-from scorer.training.decontamination import normalise_text
-from scorer.training.everyday import load_queries
+from orchestrouter.router.embedders import WordLlamaEmbedder
+from orchestrouter.training.decontamination import normalise_text
+from orchestrouter.training.everyday import load_queries
 
-ANCHORS = Path(__file__).resolve().parents[1] / "scorer" / "training" / "data" / "anchor_prompts.jsonl"
+ANCHORS = Path(__file__).resolve().parents[1] / "scorer" / "orchestrouter" / "training" / "data" / "anchor_prompts.jsonl"
 
 
 def _anchors():

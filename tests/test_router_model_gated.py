@@ -6,9 +6,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from scorer.artifact import RouterModelInfo, build_gated_router, save
-from scorer.training.gated import LAMBDA_TOLERANCE, GatedRouter, choose_weight, load_anchors
-from scorer.training.recipes import PairRouter
+from orchestrouter.scorer.artifact import RouterModelInfo, build_gated_router, save
+from orchestrouter.training.gated import LAMBDA_TOLERANCE, GatedRouter, choose_weight, load_anchors
+from orchestrouter.training.recipes import PairRouter
 
 
 def random_router(rng: np.random.Generator, dim: int = 256, weight: float = 0.3) -> GatedRouter:
@@ -54,7 +54,7 @@ def test_anchor_prompts_are_labelled_for_both_tiers():
 
 
 def test_dressed_requests_keep_their_text_and_end_like_an_exam_question():
-    from scorer.training.gated import dress_as_exam
+    from orchestrouter.training.gated import dress_as_exam
 
     dressed = dress_as_exam(["What is 2 + 2?", "Write a haiku."], np.random.default_rng(0))
     assert [d.split("\n")[0] for d in dressed] == ["What is 2 + 2?", "Write a haiku."]

@@ -7,9 +7,9 @@ import onnxruntime as ort
 import pytest
 from safetensors.numpy import save_file
 
-from scorer import artifact
-from scorer.training.cli import main
-from scorer.training.routellm_import import ROUTELLM_MODELS, import_checkpoint
+from orchestrouter.scorer import artifact
+from orchestrouter.training.cli import main
+from orchestrouter.training.routellm_import import ROUTELLM_MODELS, import_checkpoint
 
 
 def _checkpoint(folder, rng, text_dim=1536):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from scorer.artifact import Calibration
-from scorer.training.calibration import share_at, threshold_for_share
-from scorer.training.everyday import category_report
-from scorer.training.metrics import pgr_curve, random_router_apgr, summarise
+from orchestrouter.scorer.artifact import Calibration
+from orchestrouter.training.calibration import share_at, threshold_for_share
+from orchestrouter.training.everyday import category_report
+from orchestrouter.training.metrics import pgr_curve, random_router_apgr, summarise
 
 
 def test_apgr_by_hand():

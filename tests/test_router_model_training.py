@@ -7,13 +7,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from scorer import artifact
-from scorer.training.battles import A_WINS, B_WINS, TIE, BattleBuilder, read_battles_jsonl
-from scorer.training.datasets import STRONG, WEAK, ScoredPrompt, load_gsm8k, load_mmlu
-from scorer.training.decontamination import copies_of
-from scorer.training.mf import MFConfig, train_mf
-from scorer.training.recipes import train_pair
-from scorer.training.splits import gsm8k_split, holding_out_categories
+from orchestrouter.scorer import artifact
+from orchestrouter.training.battles import A_WINS, B_WINS, TIE, BattleBuilder, read_battles_jsonl
+from orchestrouter.training.datasets import STRONG, WEAK, ScoredPrompt, load_gsm8k, load_mmlu
+from orchestrouter.training.decontamination import copies_of
+from orchestrouter.training.mf import MFConfig, train_mf
+from orchestrouter.training.recipes import train_pair
+from orchestrouter.training.splits import gsm8k_split, holding_out_categories
 
 
 def _write_csv(path, header, rows):
@@ -139,7 +139,7 @@ def test_mf_ordered_logit_learns_and_exports():
     p = model.win_probability(e, STRONG, WEAK, "synthetic")
     assert _rank_corr(p, z) > 0.9
     assert model.theta["synthetic"] > 0.1
-    from scorer.training.recipes import MFRouter
+    from orchestrouter.training.recipes import MFRouter
 
     onnx_p = _run(MFRouter(model, STRONG, WEAK, "synthetic", config).to_onnx(_info(e.shape[1])), e)
     assert np.max(np.abs(onnx_p - p)) < 1e-5

@@ -6,9 +6,9 @@ import grpc
 import numpy as np
 import pytest
 
-from clients.stubs.orchestrouter.v1 import router_pb2, router_pb2_grpc
-from router_service.config import RouterConfig
-from router_service.server import StartupError, create_server
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
+from orchestrouter.router.config import RouterConfig
+from orchestrouter.router.server import StartupError, create_server
 from tests.support.models import ConstantEmbedder, linear_model
 
 
@@ -165,7 +165,7 @@ def test_a_callers_deadline_that_runs_out_is_deadline_exceeded_never_a_degraded_
 
 @pytest.mark.parametrize("share, threshold", [(0.0, 1.0), (1.0, 0.0)])
 def test_premium_share_ends_mean_never_and_always(share, threshold):
-    from router_service.policy import ThresholdPolicy
+    from orchestrouter.router.policy import ThresholdPolicy
 
     policy = ThresholdPolicy(0.2, calibration_quantiles=(0.1, 0.2, 0.4))
     assert policy.threshold_for_share(share) == threshold

@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from router_service.scorer_client import CoalescingScorer, ScorerClient, Scores, ScorerUnavailable
+from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient, Scores, ScorerUnavailable
 
 
 class RecordingClient:

@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from clients.stubs.orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
+from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
 
 def batch(matrix: np.ndarray, rows: int | None = None, dim: int | None = None, data: bytes | None = None):

@@ -14,8 +14,8 @@ import grpc
 import numpy as np
 import pytest
 
-from clients.launcher import start
-from clients.stubs.orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
+from orchestrouter.tools.launcher import start
+from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 from tests.support.models import linear_model
 from tests.support.otlp_receiver import INTERNAL, SERVER, OtlpReceiver
 

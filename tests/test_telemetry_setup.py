@@ -14,9 +14,9 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-from clients.launcher import start
-from clients.stubs.orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
-from router_service.runtime import telemetry
+from orchestrouter.tools.launcher import start
+from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
+from orchestrouter.runtime import telemetry
 from tests.support.models import linear_model
 
 ENDPOINT = "http://127.0.0.1:9"  # never dialled: exporters connect lazily
@@ -91,7 +91,7 @@ def test_a_service_without_otel_settings_exports_nothing_and_says_nothing(tmp_pa
 
 def test_an_unsupported_otel_setting_stops_startup_with_one_clear_line(tmp_path):
     model = linear_model(tmp_path / "zero.onnx")
-    proc = subprocess.run([sys.executable, "-m", "clients.cli", "serve-scorer"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "orchestrouter.cli", "serve-scorer"], capture_output=True, text=True,
                           timeout=60, env={"PATH": "/usr/bin:/bin", "ORCHESTROUTER_SCORER_MODEL": str(model),
                                            "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
                                            "OTEL_EXPORTER_OTLP_ENDPOINT": ENDPOINT,

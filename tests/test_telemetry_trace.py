@@ -15,8 +15,8 @@ import grpc
 import numpy as np
 import pytest
 
-from clients.launcher import start
-from clients.stubs.orchestrouter.v1 import router_pb2, router_pb2_grpc
+from orchestrouter.tools.launcher import start
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.chat_endpoint import COMPLETION_TOKENS, PROMPT_TOKENS, ChatEndpoint
 from tests.support.models import linear_model
 from tests.support.otlp_receiver import CLIENT, INTERNAL, SERVER, OtlpReceiver, ReceivedSpan

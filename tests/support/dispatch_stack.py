@@ -15,9 +15,9 @@ import grpc
 import numpy as np
 import pytest
 
-from clients.stubs.orchestrouter.v1 import router_pb2, router_pb2_grpc
-from router_service.config import DispatchConfig, RouterConfig, TierConfig
-from router_service.server import RouterServer, create_server
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
+from orchestrouter.router.config import DispatchConfig, RouterConfig, TierConfig
+from orchestrouter.router.server import RouterServer, create_server
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.models import ConstantEmbedder, linear_model
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from router_service.embedders import WORDLLAMA_DIM, WORDLLAMA_NAME
-from scorer.artifact import Calibration, RouterModelInfo, build_linear_router, save
+from orchestrouter.router.embedders import WORDLLAMA_DIM, WORDLLAMA_NAME
+from orchestrouter.scorer.artifact import Calibration, RouterModelInfo, build_linear_router, save
 
 
 def linear_model(path: Path, u: np.ndarray | None = None, bias: float = 0.0, dim: int = WORDLLAMA_DIM,

@@ -1,1 +1,0 @@
-"""What callers use: the generated stubs, a typed client and the command line tool."""

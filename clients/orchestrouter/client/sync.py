@@ -1,0 +1,123 @@
+"""Typed, synchronous clients for callers of RouterService and ScorerService."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import grpc
+import numpy as np
+
+from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
+
+TIER_NAMES = {router_pb2.TIER_SMALL: "small", router_pb2.TIER_PREMIUM: "premium"}
+
+
+@dataclass(frozen=True)
+class RouteAnswer:
+    """RouteAnswer: the decision and answer of one Route call, as plain values."""
+
+    tier: str
+    model: str
+    win_probability: float
+    threshold: float
+    router_id: str
+    router_version: str
+    degraded: bool
+    fell_back: bool
+    answer: str
+    request_id: str
+    timings_ms: dict[str, float]
+    usage: dict[str, float]
+
+    @classmethod
+    def from_pb(cls, r: router_pb2.RouteResponse) -> "RouteAnswer":
+        d = r.decision
+        return cls(
+            tier=TIER_NAMES.get(d.tier, "unspecified"), model=d.model, win_probability=d.win_probability,
+            threshold=d.threshold, router_id=d.router_id, router_version=d.router_version,
+            degraded=d.degraded, fell_back=d.fell_back, answer=r.answer, request_id=r.request_id,
+            timings_ms={"embed": r.timings.embed_ms, "score": r.timings.score_ms,
+                        "dispatch": r.timings.dispatch_ms, "total": r.timings.total_ms},
+            usage={"prompt_tokens": r.usage.prompt_tokens, "completion_tokens": r.usage.completion_tokens,
+                   "cost_usd": r.usage.cost_usd})
+
+
+class RouterClient:
+    """RouterClient: calls RouterService.Route on a router at `target` (host:port)."""
+
+    def __init__(self, target: str, timeout_s: float = 60.0) -> None:
+        self._channel = grpc.insecure_channel(target)
+        self._stub = router_pb2_grpc.RouterServiceStub(self._channel)
+        self._timeout_s = timeout_s
+
+    def route(self, text: str | None = None, *, messages: Sequence[tuple[str, str]] = (),
+              threshold: float | None = None, premium_share: float | None = None,
+              dry_run: bool = False) -> RouteAnswer:
+        request = _fill(router_pb2.RouteRequest(), text, messages, threshold, premium_share, dry_run)
+        return RouteAnswer.from_pb(self._stub.Route(request, timeout=self._timeout_s))
+
+    def route_stream(self, text: str | None = None, *, messages: Sequence[tuple[str, str]] = (),
+                     threshold: float | None = None, premium_share: float | None = None,
+                     dry_run: bool = False) -> Iterator[str | RouteAnswer]:
+        """Yields the answer's text deltas as they arrive, then the final RouteAnswer.
+
+        A stream cut after it began raises grpc.RpcError (UNAVAILABLE): never a silently short answer.
+        """
+        request = _fill(router_pb2.RouteStreamRequest(), text, messages, threshold, premium_share, dry_run)
+        for event in self._stub.RouteStream(request, timeout=self._timeout_s):
+            kind = event.WhichOneof("event")
+            if kind == "delta":
+                yield event.delta
+            elif kind == "done":
+                yield RouteAnswer.from_pb(event.done)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "RouterClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _fill(request, text, messages, threshold, premium_share, dry_run):
+    request.messages.extend(router_pb2.ChatMessage(role=r, content=c) for r, c in messages)
+    if text is not None:
+        request.messages.append(router_pb2.ChatMessage(role="user", content=text))
+    request.dry_run = dry_run
+    if threshold is not None:
+        request.threshold = threshold
+    if premium_share is not None:
+        request.premium_share = premium_share
+    return request
+
+
+class ScorerClient:
+    """ScorerClient: scores float32 [N, D] embeddings with ScorerService.Score."""
+
+    def __init__(self, target: str, timeout_s: float = 10.0) -> None:
+        self._channel = grpc.insecure_channel(target)
+        self._stub = scorer_pb2_grpc.ScorerServiceStub(self._channel)
+        self._timeout_s = timeout_s
+
+    def score(self, embeddings: np.ndarray) -> np.ndarray:
+        matrix = np.ascontiguousarray(embeddings, dtype="<f4")
+        if matrix.ndim != 2:
+            raise ValueError("embeddings must be a 2-d array")
+        reply = self._stub.Score(scorer_pb2.ScoreRequest(embeddings=scorer_pb2.EmbeddingBatch(
+            data=matrix.tobytes(), rows=matrix.shape[0], dim=matrix.shape[1])), timeout=self._timeout_s)
+        return np.asarray(reply.win_probabilities, dtype=np.float32)
+
+    def model_info(self) -> scorer_pb2.GetModelInfoResponse:
+        return self._stub.GetModelInfo(scorer_pb2.GetModelInfoRequest(), timeout=self._timeout_s)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "ScorerClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

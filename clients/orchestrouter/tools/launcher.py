@@ -1,0 +1,94 @@
+"""Starts the scorer and the router as child processes on free ports and waits until SERVING."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+_LISTENING = re.compile(r"listening on .* \(port (\d+)\)")
+
+
+class LaunchError(RuntimeError):
+    """A service exited or never became ready; the message carries its last log lines."""
+
+
+@dataclass
+class Service:
+    """Service: a running child process, its port and its captured log lines."""
+
+    name: str
+    process: subprocess.Popen
+    port: int
+    log_lines: list[str] = field(default_factory=list)
+    # Set when the service listens on a unix socket ("unix:PATH") rather than a TCP port.
+    unix_address: str = ""
+
+    @property
+    def target(self) -> str:
+        return self.unix_address or f"127.0.0.1:{self.port}"
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        """SIGTERM (the services drain on it), then wait; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+def start(command: str, env: Mapping[str, str], name: str | None = None, ready_timeout_s: float = 120.0,
+          echo: bool = False) -> Service:
+    """Runs `orchestrouter COMMAND` with env (listening on port 0) and waits for SERVING health."""
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrouter.cli", command], env={**os.environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    listen = next((v for k, v in env.items() if k.endswith("_LISTEN")), "")
+    service = Service(name or command, proc, 0, unix_address=listen if listen.startswith("unix:") else "")
+    port_found = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            service.log_lines.append(line.rstrip("\n"))
+            if echo:
+                print(f"[{service.name}] {line}", end="", file=sys.stderr)
+            match = _LISTENING.search(line)
+            if match and not port_found.is_set():
+                service.port = int(match.group(1))
+                port_found.set()
+        port_found.set()  # the process ended: wake the waiter
+
+    threading.Thread(target=pump, daemon=True, name=f"{service.name}-log").start()
+    if not port_found.wait(ready_timeout_s) or service.port == 0:
+        service.stop(5)
+        raise LaunchError(f"{service.name} did not start:\n" + "\n".join(service.log_lines[-20:]))
+    try:
+        wait_serving(service.target, ready_timeout_s)
+    except LaunchError:
+        service.stop(5)
+        raise LaunchError(f"{service.name} never became SERVING:\n" + "\n".join(service.log_lines[-20:])) from None
+    return service
+
+
+def wait_serving(target: str, timeout_s: float) -> None:
+    """Watches the standard health service until it reports SERVING."""
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            for reply in stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s,
+                                    wait_for_ready=True):
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+        except grpc.RpcError as exc:
+            raise LaunchError(f"health watch on {target} ended: {exc.code().name}") from exc
+    raise LaunchError(f"health watch on {target} ended before SERVING")

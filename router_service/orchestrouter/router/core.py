@@ -1,0 +1,156 @@
+"""RouterCore: embed, score, decide, dispatch — the router's data plane, free of gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import AsyncIterator
+
+from opentelemetry import trace
+
+from orchestrouter.router.dispatch import DispatchInfo, Dispatcher
+from orchestrouter.router.embedders import Embedder, EmbedderError
+from orchestrouter.router.model import (Completion, Decision, RouteInput, RouteResult, StreamDecision, StreamDelta,
+                                  StreamDone, StreamEvent, Timings)
+from orchestrouter.router.policy import ThresholdPolicy
+from orchestrouter.router.route_observer import RouteObserver
+from orchestrouter.runtime.errors import DeadlineExceeded
+from orchestrouter.router.scorer_client import CoalescingScorer, Scores, ScorerUnavailable
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+
+class RouterCore:
+    """RouterCore: turns a validated RouteInput into a RouteResult."""
+
+    def __init__(self, embedder: Embedder, scorer: CoalescingScorer, dispatcher: Dispatcher,
+                 policy: ThresholdPolicy, degraded_tier: str, observer: RouteObserver | None = None) -> None:
+        self.embedder = embedder
+        self.scorer = scorer
+        self.dispatcher = dispatcher
+        self.policy = policy
+        self.degraded_tier = degraded_tier
+        self.router_id = ""
+        self.router_version = ""
+        self.degraded_count = 0
+        self.observer = observer or RouteObserver()
+
+    async def _score(self, inp: RouteInput, timings: Timings, budget_s: float | None) -> Scores:
+        start = time.perf_counter()
+        try:
+            with tracer.start_as_current_span("router.embed", attributes={
+                    "orchestrouter.embedder": self.embedder.name, "orchestrouter.prompt_chars": len(inp.query)}):
+                embedding = await self.embedder.embed_async([inp.query])
+        finally:
+            timings.embed_ms = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        try:
+            return await self.scorer.score(embedding, timeout_s=budget_s)
+        finally:
+            timings.score_ms = (time.perf_counter() - start) * 1000
+
+    async def decide(self, inp: RouteInput, timings: Timings, budget_s: float | None) -> Decision:
+        threshold = self.policy.resolve(inp.threshold, inp.premium_share)
+        started = time.monotonic()
+        try:
+            scores = await self._score(inp, timings, budget_s)
+        except (EmbedderError, ScorerUnavailable) as exc:
+            if budget_s is not None and time.monotonic() - started >= budget_s:
+                # The caller's own deadline ran out, not the scorer: no decision to degrade to.
+                raise DeadlineExceeded("deadline exceeded while scoring") from exc
+            self.degraded_count += 1
+            log.warning("cannot score, routing to %s: %s", self.degraded_tier, exc)
+            return Decision(tier=self.degraded_tier, model=self.dispatcher.model_name(self.degraded_tier),
+                            win_probability=0.0, threshold=threshold, router_id=self.router_id,
+                            router_version=self.router_version, degraded=True, degraded_reason=str(exc),
+                            routed_tier=self.degraded_tier)
+        p = float(scores.win_probabilities[0])
+        tier = self.policy.tier_for(p, threshold)
+        return Decision(tier=tier, model=self.dispatcher.model_name(tier), win_probability=p,
+                        threshold=threshold, router_id=scores.router_id,
+                        router_version=scores.router_version, routed_tier=tier)
+
+    async def route(self, inp: RouteInput, deadline: float | None = None) -> RouteResult:
+        """deadline is a time.monotonic() instant from the caller's gRPC deadline, or None."""
+        start = time.perf_counter()
+        timings = Timings()
+        decision: Decision | None = None
+        try:
+            decision = await self.decide(inp, timings, _remaining(deadline))
+            result = RouteResult(decision=decision, timings=timings, request_id=self.observer.new_request_id())
+            if not inp.dry_run:
+                _raise_if_expired(deadline)
+                dispatch_start = time.perf_counter()
+                try:
+                    completion, info = await self.dispatcher.complete(decision.routed_tier, inp.messages,
+                                                                      inp.params, deadline)
+                finally:
+                    timings.dispatch_ms = (time.perf_counter() - dispatch_start) * 1000
+                _apply_dispatch(decision, info)
+                result.answer = completion.text
+                result.finish_reason = completion.finish_reason
+                result.usage = completion.usage
+        except BaseException as exc:  # recorded, then re-raised: cancellation included
+            timings.total_ms = (time.perf_counter() - start) * 1000
+            self.observer.failed(inp, decision, timings, exc)
+            raise
+        timings.total_ms = (time.perf_counter() - start) * 1000
+        self.observer.finished(inp, result)
+        return result
+
+    async def route_stream(self, inp: RouteInput, deadline: float | None = None) -> AsyncIterator[StreamEvent]:
+        """route() with the answer streamed: the decision once a tier answers, text deltas, then the result."""
+        start = time.perf_counter()
+        timings = Timings()
+        decision: Decision | None = None
+        try:
+            decision = await self.decide(inp, timings, _remaining(deadline))
+            result = RouteResult(decision=decision, timings=timings, request_id=self.observer.new_request_id())
+            if not inp.dry_run:
+                _raise_if_expired(deadline)
+                dispatch_start = time.perf_counter()
+                try:
+                    async for item in self.dispatcher.stream(decision.routed_tier, inp.messages, inp.params,
+                                                             deadline):
+                        if isinstance(item, DispatchInfo):
+                            _apply_dispatch(decision, item)
+                            yield StreamDecision(decision)
+                        elif isinstance(item, Completion):
+                            result.finish_reason = item.finish_reason
+                            result.usage = item.usage
+                        else:
+                            yield StreamDelta(item)
+                finally:
+                    timings.dispatch_ms = (time.perf_counter() - dispatch_start) * 1000
+            else:
+                yield StreamDecision(decision)
+        except BaseException as exc:  # recorded, then re-raised: cancellation and a closed stream included
+            timings.total_ms = (time.perf_counter() - start) * 1000
+            # GeneratorExit: the caller went away mid-stream, which the observer knows as a cancellation.
+            self.observer.failed(inp, decision, timings,
+                                 asyncio.CancelledError() if isinstance(exc, GeneratorExit) else exc)
+            raise
+        timings.total_ms = (time.perf_counter() - start) * 1000
+        self.observer.finished(inp, result)
+        yield StreamDone(result)
+
+
+def _apply_dispatch(decision: Decision, info: DispatchInfo) -> None:
+    """Records on the decision which tier answered, after how many calls, and any fallback."""
+    decision.tier = info.tier
+    decision.model = info.model
+    decision.attempts = info.attempts
+    decision.fell_back = info.fell_back
+    decision.fallback_reason = info.fallback_reason
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def _raise_if_expired(deadline: float | None) -> None:
+    remaining = _remaining(deadline)
+    if remaining is not None and remaining <= 0:
+        raise DeadlineExceeded("deadline exceeded before dispatch")

@@ -1,0 +1,105 @@
+"""decision_log: one JSON line per routed request, to stdout, stderr or a file.
+
+A line holds: ``request_id`` (the trace id when tracing is on), ``time`` (UTC, ISO 8601), ``outcome``
+(answered, decided for a dry run, failed, cancelled) and gRPC ``status``, the decision (``tier``,
+``routed_tier``, ``model``, ``win_probability``, ``threshold``, ``router_id``, ``router_version``,
+``degraded``, ``fallback``, their reasons, ``attempts``), ``ms`` per hop, token ``usage`` and ``cost_usd``,
+and the scored prompt as ``prompt_sha256`` and ``prompt_chars``; the prompt text itself only when
+prompt logging is on (``ORCHESTROUTER_LOG_PROMPTS``).
+
+Lines are built field by field from the plain decision objects, never from configuration or
+exception objects, so a credential has no way in. As a second guard, the configured API keys are
+masked should one ever appear (pasted into a prompt, say).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any, Iterable, TextIO
+
+from orchestrouter.router.model import Decision, RouteInput, Timings, Usage
+
+OFF = "off"
+STREAMS = ("stdout", "stderr")
+MASK = "[REDACTED]"
+# Shorter "keys" are placeholders ("unused", "x") whose masking would mangle ordinary words.
+_MIN_SECRET_CHARS = 8
+
+
+class DecisionLog:
+    """DecisionLog: writes decision records as JSON lines to one sink; off writes nothing."""
+
+    def __init__(self, sink: TextIO | None, log_prompts: bool = False, secrets: Iterable[str] = (),
+                 owns_sink: bool = False) -> None:
+        self._sink = sink
+        self.log_prompts = log_prompts
+        self._secrets = tuple(s for s in secrets if len(s) >= _MIN_SECRET_CHARS)
+        self._owns_sink = owns_sink
+
+    @classmethod
+    def open(cls, target: str, log_prompts: bool = False, secrets: Iterable[str] = ()) -> "DecisionLog":
+        """target: "off", "stdout", "stderr" or a file path (appended to, created if missing)."""
+        if target == OFF:
+            return cls(None)
+        if target in STREAMS:
+            return cls(getattr(sys, target), log_prompts, secrets)
+        return cls(open(target, "a", encoding="utf-8"), log_prompts, secrets, owns_sink=True)
+
+    @property
+    def enabled(self) -> bool:
+        return self._sink is not None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._sink is None:
+            return
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        for secret in self._secrets:
+            if secret in line:
+                line = line.replace(secret, MASK)
+        # One write per line, flushed, so that concurrent writers and log shippers see whole lines.
+        self._sink.write(line + "\n")
+        self._sink.flush()
+
+    def close(self) -> None:
+        if self._owns_sink and self._sink is not None:
+            self._sink.close()
+        self._sink = None
+
+
+def build_record(inp: RouteInput, request_id: str, decision: Decision | None, timings: Timings,
+                 usage: Usage | None, outcome: str, status: str, error: str = "",
+                 log_prompt: bool = False) -> dict[str, Any]:
+    """The decision record of one request; decision is None when it failed before deciding."""
+    record: dict[str, Any] = {
+        "request_id": request_id,
+        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "outcome": outcome,
+        "status": status,
+    }
+    if error:
+        record["error"] = error
+    if decision is not None:
+        record.update({
+            "tier": decision.tier, "routed_tier": decision.routed_tier or decision.tier, "model": decision.model,
+            "win_probability": round(decision.win_probability, 6), "threshold": round(decision.threshold, 6),
+            "router_id": decision.router_id, "router_version": decision.router_version,
+            "degraded": decision.degraded, "degraded_reason": decision.degraded_reason,
+            "fallback": decision.fell_back, "fallback_reason": decision.fallback_reason,
+            "attempts": decision.attempts,
+        })
+    record["dry_run"] = inp.dry_run
+    record["ms"] = {"embed": round(timings.embed_ms, 3), "score": round(timings.score_ms, 3),
+                    "dispatch": round(timings.dispatch_ms, 3), "total": round(timings.total_ms, 3)}
+    usage = usage or Usage()
+    record["usage"] = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+                       "total_tokens": usage.total_tokens}
+    record["cost_usd"] = usage.cost_usd
+    record["prompt_sha256"] = hashlib.sha256(inp.query.encode("utf-8")).hexdigest()
+    record["prompt_chars"] = len(inp.query)
+    if log_prompt:
+        record["prompt"] = inp.query
+    return record
+

@@ -1,0 +1,145 @@
+"""Upstream failures: what went wrong with one endpoint call, and the one place they become statuses."""
+
+from __future__ import annotations
+
+import enum
+import ssl
+from typing import Sequence
+
+import httpx
+
+from orchestrouter.runtime.errors import (DeadlineExceeded, FailedPrecondition, InvalidArgument,
+                                           ResourceExhausted, ServiceError, Unauthenticated, Unavailable)
+
+# 5xx answers worth another try; 501 (not implemented) and the rest will not get better.
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class FailureKind(enum.Enum):
+    """FailureKind: the classes of upstream failure that dispatch treats differently."""
+
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    CONNECTION = "connection"
+    TIMEOUT = "timeout"
+    REJECTED_CREDENTIALS = "rejected_credentials"
+    BAD_REQUEST = "bad_request"
+    MALFORMED = "malformed"
+    STREAM_CUT = "stream_cut"
+    CIRCUIT_OPEN = "circuit_open"
+    NOT_CONFIGURED = "not_configured"
+
+
+# Kinds that say nothing about the endpoint's health: the circuit breaker ignores them.
+NEUTRAL_FOR_BREAKER = frozenset({FailureKind.BAD_REQUEST, FailureKind.CIRCUIT_OPEN, FailureKind.NOT_CONFIGURED})
+# Kinds that never reached an endpoint; when every tier failed, a real upstream failure is reported first.
+NOT_TRIED = frozenset({FailureKind.CIRCUIT_OPEN, FailureKind.NOT_CONFIGURED})
+
+
+class UpstreamFailure(Exception):
+    """UpstreamFailure: one endpoint call (or a skipped tier) failed; the message is caller-safe.
+
+    The message never holds the request's headers, so never the bearer token.
+    """
+
+    def __init__(self, kind: FailureKind, tier: str, message: str, status: int = 0,
+                 retry_after_s: float | None = None, key_rotated: bool = False) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.tier = tier
+        self.status = status
+        self.retry_after_s = retry_after_s
+        # A rejected key whose secret file now holds another one: worth one more call.
+        self.key_rotated = key_rotated
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    @property
+    def retryable(self) -> bool:
+        if self.kind is FailureKind.SERVER_ERROR:
+            return self.status in RETRYABLE_STATUSES
+        if self.kind is FailureKind.REJECTED_CREDENTIALS:
+            return self.key_rotated
+        return self.kind in (FailureKind.RATE_LIMITED, FailureKind.CONNECTION)
+
+
+def from_status(tier: str, status: int, retry_after_s: float | None, detail: str,
+                key_rotated: bool = False) -> UpstreamFailure:
+    """The failure for an HTTP error answer; detail is the endpoint's own error message, if any."""
+    if status == 429:
+        return UpstreamFailure(FailureKind.RATE_LIMITED, tier, f"{tier} endpoint rate-limited the request (429)",
+                               status, retry_after_s)
+    if status in (401, 403):
+        return UpstreamFailure(FailureKind.REJECTED_CREDENTIALS, tier,
+                               f"{tier} endpoint rejected credentials ({status})", status,
+                               key_rotated=key_rotated)
+    if status == 408:
+        return UpstreamFailure(FailureKind.TIMEOUT, tier, f"{tier} endpoint timed out (408)", status)
+    if 400 <= status < 500:
+        suffix = f": {detail}" if detail else ""
+        return UpstreamFailure(FailureKind.BAD_REQUEST, tier, f"{tier} endpoint refused the request ({status}){suffix}",
+                               status)
+    return UpstreamFailure(FailureKind.SERVER_ERROR, tier, f"{tier} endpoint answered {status}", status)
+
+
+def from_exception(tier: str, exc: BaseException, timeout_s: float) -> UpstreamFailure:
+    """The failure for an exception raised while calling an endpoint (transport or our own timeout)."""
+    if isinstance(exc, (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
+        return UpstreamFailure(FailureKind.TIMEOUT, tier, f"{tier} endpoint timed out after {timeout_s:.2f}s")
+    if isinstance(exc, httpx.ConnectTimeout):
+        return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable (connect timed out)")
+    if _is_certificate_error(exc):
+        return UpstreamFailure(FailureKind.CONNECTION, tier,
+                               f"{tier} endpoint unreachable (its TLS certificate is not trusted)")
+    if isinstance(exc, httpx.ConnectError):
+        return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable (cannot connect)")
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint dropped the connection")
+    if isinstance(exc, httpx.TransportError):
+        return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable ({type(exc).__name__})")
+    raise exc
+
+
+def _is_certificate_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def not_configured(tier: str) -> UpstreamFailure:
+    return UpstreamFailure(FailureKind.NOT_CONFIGURED, tier, f"the {tier} tier has no endpoint configured "
+                                                             f"(set ORCHESTROUTER_{tier.upper()}_BASE_URL)")
+
+
+def circuit_open(tier: str) -> UpstreamFailure:
+    return UpstreamFailure(FailureKind.CIRCUIT_OPEN, tier, f"{tier} endpoint's circuit is open")
+
+
+_ERROR_FOR_KIND: dict[FailureKind, type[ServiceError]] = {
+    FailureKind.RATE_LIMITED: ResourceExhausted,
+    FailureKind.TIMEOUT: DeadlineExceeded,
+    FailureKind.SERVER_ERROR: Unavailable,
+    FailureKind.CONNECTION: Unavailable,
+    FailureKind.MALFORMED: Unavailable,
+    FailureKind.STREAM_CUT: Unavailable,
+    FailureKind.CIRCUIT_OPEN: Unavailable,
+    FailureKind.REJECTED_CREDENTIALS: Unauthenticated,
+    FailureKind.BAD_REQUEST: InvalidArgument,
+    FailureKind.NOT_CONFIGURED: FailedPrecondition,
+}
+
+
+def to_service_error(failures: Sequence[UpstreamFailure]) -> ServiceError:
+    """to_service_error: the status a caller sees when every tier it could use failed.
+
+    The code is that of the last tier actually called (the last skipped one when none was
+    called); the message lists what happened on each tier, in order.
+    """
+    tried = [f for f in failures if f.kind not in NOT_TRIED]
+    deciding = (tried or list(failures))[-1]
+    return _ERROR_FOR_KIND[deciding.kind]("; ".join(f.message for f in failures))

@@ -1,0 +1,248 @@
+"""TierEndpoint: one tier's calls with retries, its circuit breaker, counters and a span per call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+
+from orchestrouter.router.config import TierConfig
+from orchestrouter.router.dispatch import failures, instruments
+from orchestrouter.router.dispatch.accounting import TierCounters, priced_usage
+from orchestrouter.router.dispatch.breaker import CircuitBreaker, Permit
+from orchestrouter.router.dispatch.endpoint import ChunkStream, EndpointClient
+from orchestrouter.router.dispatch.failures import NEUTRAL_FOR_BREAKER, FailureKind, UpstreamFailure
+from orchestrouter.router.dispatch.retry import RetryPolicy
+from orchestrouter.router.dispatch.wire import WireChunk
+from orchestrouter.router.model import ChatTurn, Completion, GenerationParams
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CallCount:
+    """CallCount: endpoint calls made for one request, across retries and tiers."""
+
+    calls: int = 0
+
+
+class TierEndpoint:
+    """TierEndpoint: calls one tier until it answers, the retry policy gives up, or time runs out.
+
+    `until` (a time.monotonic() instant) is the end of the time this tier may use; each call is
+    also bounded by the tier's own timeouts. Every call gets a span and feeds the breaker.
+    """
+
+    def __init__(self, config: TierConfig, client: EndpointClient, breaker: CircuitBreaker,
+                 retry: RetryPolicy) -> None:
+        self.config = config
+        self.client = client
+        self.breaker = breaker
+        self.retry = retry
+        self.counters = TierCounters()
+        instruments.watch_circuit(breaker)
+
+    @property
+    def name(self) -> str:
+        return self.config.tier
+
+    async def complete(self, messages: Sequence[ChatTurn], params: GenerationParams, until: float,
+                       count: CallCount) -> Completion:
+        retries = 0
+        while True:
+            permit, timeout_s = self._begin(until, self.config.total_timeout_s)
+            count.calls += 1
+            with instruments.tracer.start_as_current_span(instruments.ATTEMPT_SPAN,
+                                                          attributes=self._span_attributes(count, False)) as span:
+                try:
+                    answer = await self.client.complete(messages, params, timeout_s)
+                except UpstreamFailure as failure:
+                    self._failed(permit, failure, span)
+                    delay = self.retry.delay_before_retry(failure, retries, until - time.monotonic())
+                    if delay is None:
+                        raise
+                    why = failure.message
+                except BaseException:
+                    self.breaker.on_neutral(permit)
+                    raise
+                else:
+                    usage = priced_usage(answer.usage, self.config)
+                    self._succeeded(permit, span, usage)
+                    return Completion(text=answer.text, finish_reason=answer.finish_reason, usage=usage,
+                                      model=answer.model)
+            log.info("%s call %d failed (%s); retrying in %.3fs", self.name, count.calls, why, delay)
+            retries += 1
+            await asyncio.sleep(delay)
+
+    async def start_stream(self, messages: Sequence[ChatTurn], params: GenerationParams, until: float,
+                           count: CallCount) -> "LiveStream":
+        """Opens a streamed call and reads up to its first token, retrying like complete()."""
+        retries = 0
+        while True:
+            first_token_s = min(self.config.first_token_timeout_s, self.config.total_timeout_s)
+            permit, timeout_s = self._begin(until, first_token_s)
+            count.calls += 1
+            started = time.monotonic()
+            span = instruments.tracer.start_span(instruments.ATTEMPT_SPAN, attributes=self._span_attributes(count, True))
+            stream: ChunkStream | None = None
+            try:
+                # Current only while the request goes out, so the HTTP client span nests under it;
+                # never across a yield to the caller.
+                with trace.use_span(span, end_on_exit=False):
+                    stream = await self.client.open_stream(messages, params, timeout_s)
+                first = await self._first_chunks(stream, started + timeout_s, timeout_s)
+            except UpstreamFailure as failure:
+                if stream is not None:
+                    await stream.aclose()
+                self._failed(permit, failure, span)
+                span.end()
+                delay = self.retry.delay_before_retry(failure, retries, until - time.monotonic())
+                if delay is None:
+                    raise
+                why = failure.message
+            except BaseException:
+                if stream is not None:
+                    await stream.aclose()
+                self.breaker.on_neutral(permit)
+                span.end()
+                raise
+            else:
+                return LiveStream(self, stream, permit, span, first, started)
+            log.info("%s call %d failed before its first token (%s); retrying in %.3fs",
+                     self.name, count.calls, why, delay)
+            retries += 1
+            await asyncio.sleep(delay)
+
+    async def _first_chunks(self, stream: ChunkStream, by: float, timeout_s: float) -> list[WireChunk]:
+        """Chunks up to and including the first with text or a finish reason (role-only ones carry none)."""
+        chunks: list[WireChunk] = []
+        while True:
+            try:
+                chunk = await stream.next_chunk(by - time.monotonic())
+            except UpstreamFailure as failure:
+                if failure.kind is not FailureKind.TIMEOUT:
+                    raise
+                raise UpstreamFailure(FailureKind.TIMEOUT, self.name,
+                                      f"{self.name} endpoint sent no first token within {timeout_s:.2f}s") from None
+            if chunk is None:
+                raise UpstreamFailure(FailureKind.STREAM_CUT, self.name,
+                                      f"{self.name} endpoint ended the stream before its first token")
+            chunks.append(chunk)
+            if chunk.text or chunk.finish_reason:
+                return chunks
+
+    def _begin(self, until: float, per_call_s: float) -> tuple[Permit, float]:
+        permit = self.breaker.acquire()
+        if permit is None:
+            raise failures.circuit_open(self.name)
+        timeout_s = min(per_call_s, until - time.monotonic())
+        if timeout_s <= 0:
+            self.breaker.on_neutral(permit)
+            raise UpstreamFailure(FailureKind.TIMEOUT, self.name, f"no time was left to call the {self.name} endpoint")
+        self.counters.requests += 1
+        return permit, timeout_s
+
+    def _span_attributes(self, count: CallCount, stream: bool) -> dict:
+        return {instruments.TIER: self.name, instruments.MODEL: self.config.model,
+                instruments.ATTEMPT: count.calls, instruments.STREAM: stream}
+
+    def _failed(self, permit: Permit, failure: UpstreamFailure, span: Span) -> None:
+        self.counters.failures += 1
+        if failure.kind in NEUTRAL_FOR_BREAKER:
+            self.breaker.on_neutral(permit)
+        else:
+            self.breaker.on_failure(permit)
+        span.set_attribute(instruments.OUTCOME, failure.kind.value)
+        span.set_status(Status(StatusCode.ERROR, failure.message))
+        instruments.attempts.add(1, {instruments.TIER: self.name, instruments.OUTCOME: failure.kind.value})
+
+    def _succeeded(self, permit: Permit, span: Span, usage) -> None:
+        self.breaker.on_success(permit)
+        self.counters.add_usage(usage)
+        span.set_attribute(instruments.OUTCOME, "ok")
+        instruments.attempts.add(1, {instruments.TIER: self.name, instruments.OUTCOME: "ok"})
+        instruments.tokens.add(usage.prompt_tokens, {instruments.TIER: self.name, "kind": "input"})
+        instruments.tokens.add(usage.completion_tokens, {instruments.TIER: self.name, "kind": "output"})
+        instruments.cost.add(usage.cost_usd, {instruments.TIER: self.name})
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class LiveStream:
+    """LiveStream: a streamed answer whose first token has arrived; no fallback is possible any more.
+
+    Iterate for the text deltas; `completion` holds finish reason and usage once it ended well.
+    A failure from here on is a cut stream: UpstreamFailure(STREAM_CUT), never a quiet end.
+    """
+
+    def __init__(self, tier: TierEndpoint, stream: ChunkStream, permit: Permit, span: Span,
+                 first: list[WireChunk], started: float) -> None:
+        self.tier = tier
+        self._stream = stream
+        self._permit = permit
+        self._span = span
+        self._pending = first
+        self._ends_by = started + tier.config.total_timeout_s
+        self._finish_reason = ""
+        self._usage = None
+        self._sent_chars = 0
+        self._outcome_recorded = False
+        self._closed = False
+        self.completion: Completion | None = None
+
+    async def deltas(self, deadline: float):
+        """Yields text deltas until the answer is complete; deadline is the request's, a monotonic instant."""
+        tier = self.tier
+        ends_by = min(self._ends_by, deadline)
+        gap_s = tier.config.first_token_timeout_s
+        try:
+            while True:
+                chunk = self._pending.pop(0) if self._pending else await self._next(ends_by, gap_s)
+                if chunk is None:
+                    break
+                if chunk.usage is not None:
+                    self._usage = chunk.usage
+                if chunk.finish_reason:
+                    self._finish_reason = chunk.finish_reason
+                if chunk.text:
+                    self._sent_chars += len(chunk.text)
+                    yield chunk.text
+            if not (self._finish_reason or self._stream.done):
+                raise self._cut(f"{tier.name} endpoint ended the stream without finishing the answer")
+            usage = priced_usage(self._usage, tier.config)
+            self._outcome_recorded = True
+            tier._succeeded(self._permit, self._span, usage)
+            self.completion = Completion(text="", finish_reason=self._finish_reason, usage=usage,
+                                         model=tier.config.model)
+        except UpstreamFailure as failure:
+            self._outcome_recorded = True
+            tier._failed(self._permit, failure, self._span)
+            raise
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Releases the connection; a stream left before its end (caller gone) counts as neutral."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._outcome_recorded:
+            self.tier.breaker.on_neutral(self._permit)
+        self._span.end()
+        await self._stream.aclose()
+
+    async def _next(self, ends_by: float, gap_s: float) -> WireChunk | None:
+        try:
+            return await self._stream.next_chunk(min(gap_s, ends_by - time.monotonic()))
+        except UpstreamFailure as failure:
+            raise self._cut(failure.message) from None
+
+    def _cut(self, why: str) -> UpstreamFailure:
+        return UpstreamFailure(FailureKind.STREAM_CUT, self.tier.name,
+                               f"the answer is incomplete: {why} after {self._sent_chars} characters")

@@ -1,0 +1,80 @@
+"""route_observer: the one place where a finished request is recorded.
+
+For each Route (and RouteStream) request it puts the decision on the Route server span as
+``orchestrouter.*`` attributes, records the metrics, and writes the decision-log line. RouterCore
+calls ``finished`` or ``failed`` exactly once per request, in the request's own context, where the
+current span is the Route server span.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from opentelemetry import trace
+
+from orchestrouter.router.decision_log import DecisionLog, build_record
+from orchestrouter.router.model import Decision, RouteInput, RouteResult, Timings, Usage
+from orchestrouter.router.route_metrics import RouteMetrics
+from orchestrouter.runtime import telemetry
+from orchestrouter.runtime.errors import status_for
+
+
+class RouteObserver:
+    """RouteObserver: span attributes, metrics and the decision log for each request."""
+
+    def __init__(self, decision_log: DecisionLog | None = None) -> None:
+        self.decision_log = decision_log or DecisionLog(None)
+        self._metrics = RouteMetrics()
+
+    @staticmethod
+    def new_request_id() -> str:
+        """The trace id when tracing is on, so a decision-log line leads to its trace; else random."""
+        return telemetry.current_trace_id() or uuid.uuid4().hex
+
+    def finished(self, inp: RouteInput, result: RouteResult) -> None:
+        outcome = "decided" if inp.dry_run else "answered"
+        self._observe(inp, result.request_id, result.decision, result.timings, result.usage, outcome, "OK")
+
+    def failed(self, inp: RouteInput, decision: Decision | None, timings: Timings, exc: BaseException) -> None:
+        if isinstance(exc, asyncio.CancelledError):
+            outcome, status, message = "cancelled", "CANCELLED", "the caller went away"
+        else:
+            code, message = status_for(exc)
+            outcome, status = "failed", code.name
+        self._observe(inp, self.new_request_id(), decision, timings, None, outcome, status, message)
+
+    def _observe(self, inp: RouteInput, request_id: str, decision: Decision | None, timings: Timings,
+                 usage: Usage | None, outcome: str, status: str, error: str = "") -> None:
+        if decision is not None:
+            _annotate(trace.get_current_span(), decision, usage, inp.dry_run)
+        self._metrics.record(decision, timings, outcome, status)
+        if self.decision_log.enabled:
+            self.decision_log.write(build_record(inp, request_id, decision, timings, usage, outcome, status,
+                                                 error, self.decision_log.log_prompts))
+
+
+def _annotate(span: trace.Span, d: Decision, usage: Usage | None, dry_run: bool) -> None:
+    if not span.is_recording():
+        return
+    span.set_attributes({
+        "orchestrouter.tier": d.tier,
+        "orchestrouter.routed_tier": d.routed_tier or d.tier,
+        "orchestrouter.model": d.model,
+        "orchestrouter.win_probability": d.win_probability,
+        "orchestrouter.threshold": d.threshold,
+        "orchestrouter.router_id": d.router_id,
+        "orchestrouter.router_version": d.router_version,
+        "orchestrouter.fallback": d.fell_back,
+        "orchestrouter.attempts": d.attempts,
+        "orchestrouter.degraded": d.degraded,
+        "orchestrouter.dry_run": dry_run,
+    })
+    if d.fell_back:
+        span.set_attribute("orchestrouter.fallback_reason", d.fallback_reason)
+    if d.degraded:
+        span.set_attribute("orchestrouter.degraded_reason", d.degraded_reason)
+    if usage is not None and usage.total_tokens:
+        span.set_attributes({"gen_ai.usage.input_tokens": usage.prompt_tokens,
+                             "gen_ai.usage.output_tokens": usage.completion_tokens,
+                             "orchestrouter.cost_usd": usage.cost_usd})

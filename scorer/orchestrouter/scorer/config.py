@@ -1,0 +1,65 @@
+"""Scorer configuration, read from ORCHESTROUTER_SCORER_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_str
+from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH
+
+DEFAULT_SCORER_PORT = 50052
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or out of range; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class ScorerConfig:
+    """ScorerConfig: where to listen, which model to load, how to batch."""
+
+    listen: str = f"[::]:{DEFAULT_SCORER_PORT}"
+    model_path: Path = DEFAULT_MODEL_PATH
+    # Rows one Score request may carry.
+    max_request_rows: int = 4096
+    # Rows one ONNX run may take when concurrent requests are micro-batched together.
+    batch_max_rows: int = 1024
+    # How long the batcher waits for more requests after the first; 0 batches only what has
+    # queued up meanwhile, which costs no latency at low load.
+    batch_max_wait_ms: float = 0.0
+    # Requests waiting for the batcher beyond this are refused with RESOURCE_EXHAUSTED.
+    max_queue: int = 10000
+    reflection: bool = False
+    grace_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.max_request_rows < 1:
+            raise ConfigError("ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS must be >= 1")
+        if self.batch_max_rows < 1:
+            raise ConfigError("ORCHESTROUTER_SCORER_BATCH_MAX_ROWS must be >= 1")
+        if not 0.0 <= self.batch_max_wait_ms <= 1000.0:
+            raise ConfigError("ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS must be in [0, 1000]")
+        if self.max_queue < 1:
+            raise ConfigError("ORCHESTROUTER_SCORER_MAX_QUEUE must be >= 1")
+        if self.grace_seconds < 0:
+            raise ConfigError("ORCHESTROUTER_GRACE_SECONDS must be >= 0")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "ScorerConfig":
+        env = os.environ if env is None else env
+        try:
+            return cls(
+                listen=env_listen(env, "ORCHESTROUTER_SCORER_LISTEN", cls.listen),
+                model_path=Path(env_str(env, "ORCHESTROUTER_SCORER_MODEL", str(DEFAULT_MODEL_PATH))),
+                max_request_rows=env_int(env, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS", cls.max_request_rows),
+                batch_max_rows=env_int(env, "ORCHESTROUTER_SCORER_BATCH_MAX_ROWS", cls.batch_max_rows),
+                batch_max_wait_ms=env_float(env, "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS", cls.batch_max_wait_ms),
+                max_queue=env_int(env, "ORCHESTROUTER_SCORER_MAX_QUEUE", cls.max_queue),
+                reflection=env_bool(env, "ORCHESTROUTER_REFLECTION", cls.reflection),
+                grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc

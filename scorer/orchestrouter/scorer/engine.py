@@ -1,0 +1,61 @@
+"""The scoring engine: one router model in one ONNX Runtime session, and input validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from orchestrouter.runtime.errors import InvalidArgument
+from orchestrouter.scorer.artifact import INPUT_NAME, OUTPUT_NAME, ArtifactError, RouterModelInfo, read_info
+
+
+class ScoringEngine:
+    """ScoringEngine: runs a router model on float32 [N, D] embeddings."""
+
+    def __init__(self, model_path: str | Path, expected_embedder: str | None = None) -> None:
+        self.info: RouterModelInfo = read_info(model_path)
+        if expected_embedder is not None and expected_embedder != self.info.embedder_name:
+            raise ArtifactError(
+                f"router model {self.info.router_id} expects embedder {self.info.embedder_name!r} "
+                f"({self.info.embedder_dim}-d), but this deployment embeds with {expected_embedder!r}")
+        options = ort.SessionOptions()
+        # Each run is a few matrix products: one thread per run and no spinning keeps the
+        # scorer from taking cores that the router and the embedder need.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._warm()
+
+    @property
+    def dim(self) -> int:
+        return self.info.embedder_dim
+
+    def _warm(self) -> None:
+        for rows in (1, 8, 64):
+            self.run(np.zeros((rows, self.dim), np.float32))
+
+    def run(self, embeddings: np.ndarray) -> np.ndarray:
+        (out,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: embeddings})
+        return out.reshape(-1)
+
+
+def parse_batch(data: bytes, rows: int, dim: int, expected_dim: int, max_rows: int) -> np.ndarray:
+    """Checks a packed batch and returns it as a float32 [rows, dim] array (no copy)."""
+    if rows == 0:
+        raise InvalidArgument("empty batch: embeddings.rows is 0")
+    if rows > max_rows:
+        raise InvalidArgument(f"batch of {rows} rows is over the limit of {max_rows}")
+    if dim != expected_dim:
+        raise InvalidArgument(f"embedding dimension {dim} does not match the router model's {expected_dim}")
+    expected_bytes = rows * dim * 4
+    if len(data) != expected_bytes:
+        raise InvalidArgument(
+            f"embeddings.data has {len(data)} bytes, but rows={rows} x dim={dim} float32 needs {expected_bytes}")
+    matrix = np.frombuffer(data, dtype="<f4").reshape(rows, dim)
+    if not np.isfinite(matrix).all():
+        bad = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
+        raise InvalidArgument(f"embeddings contain NaN or infinite values (first in row {bad})")
+    return matrix

@@ -1,0 +1,59 @@
+"""ScorerService: translates between protobuf and the scoring engine."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from grpc import aio
+
+from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
+from orchestrouter.runtime.errors import InvalidArgument, Unavailable
+from orchestrouter.scorer.batcher import MicroBatcher
+from orchestrouter.scorer.engine import ScoringEngine, parse_batch
+from orchestrouter.scorer.run_telemetry import RunTelemetry
+
+
+class ScorerState:
+    """ScorerState: the engine and batcher once the model is loaded; None before."""
+
+    def __init__(self, max_request_rows: int) -> None:
+        self.max_request_rows = max_request_rows
+        self.engine: ScoringEngine | None = None
+        self.batcher: MicroBatcher | None = None
+        self.telemetry = RunTelemetry()
+
+    def ready(self) -> tuple[ScoringEngine, MicroBatcher]:
+        if self.engine is None or self.batcher is None:
+            raise Unavailable("router model is not loaded yet")
+        return self.engine, self.batcher
+
+
+class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
+    def __init__(self, state: ScorerState) -> None:
+        self._state = state
+
+    async def Score(self, request: scorer_pb2.ScoreRequest, context: aio.ServicerContext) -> scorer_pb2.ScoreResponse:
+        engine, batcher = self._state.ready()
+        if not request.HasField("embeddings"):
+            raise InvalidArgument("empty batch: embeddings is not set")
+        batch = request.embeddings
+        matrix = parse_batch(batch.data, batch.rows, batch.dim, engine.dim, self._state.max_request_rows)
+        scores, run = await batcher.score_with_run(matrix)
+        self._state.telemetry.on_scored(run, batch.rows)
+        return scorer_pb2.ScoreResponse(
+            win_probabilities=np.asarray(scores, dtype=np.float32).tolist(),
+            router_id=engine.info.router_id, router_version=engine.info.version)
+
+    async def GetModelInfo(self, request: scorer_pb2.GetModelInfoRequest,
+                           context: aio.ServicerContext) -> scorer_pb2.GetModelInfoResponse:
+        engine, _ = self._state.ready()
+        info = engine.info
+        cal = info.calibration
+        return scorer_pb2.GetModelInfoResponse(
+            router_id=info.router_id, router_version=info.version,
+            embedder=scorer_pb2.EmbedderInfo(name=info.embedder_name, dim=info.embedder_dim),
+            model_names=list(info.model_names), strong_model=info.strong_model, weak_model=info.weak_model,
+            training_data_json=json.dumps(info.training_data, sort_keys=True),
+            calibration_quantiles=list(cal.quantiles) if cal else [],
+            calibration_reference=cal.reference if cal else "")
