@@ -14,8 +14,12 @@ from tests.support.models import linear_model
 def test_metadata_round_trips(tmp_path):
     path = linear_model(tmp_path / "m.onnx", version="9.9")
     info = read_info(path)
-    assert (info.router_id, info.version, info.embedder_name, info.embedder_dim) == \
-        ("test-linear", "9.9", "wordllama-l2-supercat-256", 256)
+    assert (info.router_id, info.version, info.embedder_name, info.embedder_dim) == (
+        "test-linear",
+        "9.9",
+        "wordllama-l2-supercat-256",
+        256,
+    )
     assert info.calibration is not None and len(info.calibration.quantiles) == 101
 
 

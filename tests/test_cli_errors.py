@@ -9,7 +9,9 @@ import pytest
 
 
 def orchestrouter(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "orchestrouter.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrouter.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture

@@ -13,8 +13,12 @@ from tests.support.fake_openai import Fault
 
 
 def cli(port: int, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "orchestrouter.cli", "route", "--router", f"127.0.0.1:{port}", *args],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrouter.cli", "route", "--router", f"127.0.0.1:{port}", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_route_prints_the_decision_and_the_answer(stack):
@@ -48,9 +52,21 @@ def test_a_cut_stream_is_an_error_not_a_short_answer(stack):
     s = stack()
     # The fake holds the reset until the CLI has printed the first words, so the cut is mid-answer.
     s.premium.enqueue(Fault.reset(after_deltas=2, hold=True))
-    proc = subprocess.Popen([sys.executable, "-m", "orchestrouter.cli", "route", "--router", f"127.0.0.1:{s.router.port}",
-                             "--stream", "What is six times seven?"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrouter.cli",
+            "route",
+            "--router",
+            f"127.0.0.1:{s.router.port}",
+            "--stream",
+            "What is six times seven?",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first_word = s.premium.answer_words()[0]
     assert proc.stdout.read(len(first_word)) == first_word
     s.premium.release_cut()
@@ -62,6 +78,10 @@ def test_a_cut_stream_is_an_error_not_a_short_answer(stack):
 
 @pytest.mark.parametrize("timeout", ["0", "-1", "nan", "inf"])
 def test_a_timeout_that_is_not_a_positive_number_is_a_usage_error(timeout):
-    out = subprocess.run([sys.executable, "-m", "orchestrouter.cli", "route", "--timeout", timeout, "hi"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "orchestrouter.cli", "route", "--timeout", timeout, "hi"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "positive number of seconds" in out.stderr

@@ -13,24 +13,53 @@ import grpc
 import numpy as np
 import pytest
 
-from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from orchestrouter.router.config import ConfigError, RouterConfig
 from orchestrouter.router.decision_log import MASK, DecisionLog, build_record
 from orchestrouter.router.model import Decision, RouteInput, Timings, Usage
 from orchestrouter.router.server import StartupError, create_server
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.chat_endpoint import COMPLETION_TOKENS, PROMPT_TOKENS, ChatEndpoint
 from tests.support.models import ConstantEmbedder, linear_model
 
 TOKEN = "sk-decision-log-test-0f9e8d7c6b5a"
 PROMPT = "What is the capital of France?"
-FIELDS = {"request_id", "time", "outcome", "status", "tier", "routed_tier", "model", "win_probability", "threshold",
-          "router_id", "router_version", "degraded", "degraded_reason", "fallback", "fallback_reason", "attempts",
-          "dry_run", "ms", "usage", "cost_usd", "prompt_sha256", "prompt_chars"}
+FIELDS = {
+    "request_id",
+    "time",
+    "outcome",
+    "status",
+    "tier",
+    "routed_tier",
+    "model",
+    "win_probability",
+    "threshold",
+    "router_id",
+    "router_version",
+    "degraded",
+    "degraded_reason",
+    "fallback",
+    "fallback_reason",
+    "attempts",
+    "dry_run",
+    "ms",
+    "usage",
+    "cost_usd",
+    "prompt_sha256",
+    "prompt_chars",
+}
 
 
 def decision(**overrides) -> Decision:
-    fields = dict(tier="premium", model="big", win_probability=0.4321, threshold=0.2, router_id="r",
-                  router_version="v7", routed_tier="premium", attempts=1)
+    fields = dict(
+        tier="premium",
+        model="big",
+        win_probability=0.4321,
+        threshold=0.2,
+        router_id="r",
+        router_version="v7",
+        routed_tier="premium",
+        attempts=1,
+    )
     return Decision(**{**fields, **overrides})
 
 
@@ -58,8 +87,16 @@ def test_the_prompt_appears_only_when_enabled():
 
 
 def test_a_request_that_failed_before_deciding_still_gets_a_line():
-    record = build_record(RouteInput(messages=(), query=PROMPT), "id", None, Timings(total_ms=3.0), None,
-                          "failed", "INTERNAL", "internal error")
+    record = build_record(
+        RouteInput(messages=(), query=PROMPT),
+        "id",
+        None,
+        Timings(total_ms=3.0),
+        None,
+        "failed",
+        "INTERNAL",
+        "internal error",
+    )
     assert record["outcome"] == "failed" and record["error"] == "internal error" and "tier" not in record
 
 
@@ -85,8 +122,9 @@ def test_off_writes_nothing_and_a_file_is_appended(tmp_path):
 
 
 def test_the_configuration_reads_the_decision_log_settings():
-    config = RouterConfig.from_env({"ORCHESTROUTER_DECISION_LOG": "/var/log/d.jsonl",
-                                    "ORCHESTROUTER_LOG_PROMPTS": "true"})
+    config = RouterConfig.from_env(
+        {"ORCHESTROUTER_DECISION_LOG": "/var/log/d.jsonl", "ORCHESTROUTER_LOG_PROMPTS": "true"}
+    )
     assert config.decision_log == "/var/log/d.jsonl" and config.log_prompts is True
     defaults = RouterConfig.from_env({})
     assert defaults.decision_log == "stdout" and defaults.log_prompts is False
@@ -97,13 +135,18 @@ def test_the_configuration_reads_the_decision_log_settings():
 
 
 def test_an_unwritable_decision_log_stops_startup_with_its_name(loop_thread, tmp_path):
-    config = RouterConfig.from_env({"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
-                                    "ORCHESTROUTER_DECISION_LOG": str(tmp_path / "no" / "such" / "dir.jsonl")})
+    config = RouterConfig.from_env(
+        {
+            "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
+            "ORCHESTROUTER_DECISION_LOG": str(tmp_path / "no" / "such" / "dir.jsonl"),
+        }
+    )
     with pytest.raises(StartupError, match="ORCHESTROUTER_DECISION_LOG: cannot open"):
         loop_thread.run(create_server(config, embedder=ConstantEmbedder()))
 
 
 # ------------------------------------------------------------------ through a real router, in process
+
 
 @pytest.fixture
 def endpoint():
@@ -121,12 +164,20 @@ def router_with_log(loop_thread, scorer_factory, endpoint, tmp_path):
 
     def start(**env):
         path = tmp_path / f"decisions-{len(started)}.jsonl"
-        config = RouterConfig.from_env({
-            "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0", "ORCHESTROUTER_SCORER_TARGET": f"127.0.0.1:{scorer.port}",
-            "ORCHESTROUTER_SMALL_BASE_URL": endpoint.base_url, "ORCHESTROUTER_PREMIUM_BASE_URL": endpoint.base_url,
-            "ORCHESTROUTER_SMALL_API_KEY": TOKEN, "ORCHESTROUTER_PREMIUM_API_KEY": TOKEN,
-            "ORCHESTROUTER_MAX_RETRIES": "0", "ORCHESTROUTER_GRACE_SECONDS": "0.5",
-            "ORCHESTROUTER_DECISION_LOG": str(path), **env})
+        config = RouterConfig.from_env(
+            {
+                "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
+                "ORCHESTROUTER_SCORER_TARGET": f"127.0.0.1:{scorer.port}",
+                "ORCHESTROUTER_SMALL_BASE_URL": endpoint.base_url,
+                "ORCHESTROUTER_PREMIUM_BASE_URL": endpoint.base_url,
+                "ORCHESTROUTER_SMALL_API_KEY": TOKEN,
+                "ORCHESTROUTER_PREMIUM_API_KEY": TOKEN,
+                "ORCHESTROUTER_MAX_RETRIES": "0",
+                "ORCHESTROUTER_GRACE_SECONDS": "0.5",
+                "ORCHESTROUTER_DECISION_LOG": str(path),
+                **env,
+            }
+        )
 
         async def boot():
             r = await create_server(config, embedder=ConstantEmbedder())

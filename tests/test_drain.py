@@ -29,14 +29,25 @@ def test_sigterm_drains_in_flight_requests(loop_thread, tmp_path):
     # Every query scores 0.9: all go premium, whose first answer takes 1.5 s.
     premium.enqueue(Fault.slow_first_token(1.5))
     model = linear_model(tmp_path / "p90.onnx", bias=2.1972246)
-    scorer = start("serve-scorer", {"ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
-                                    "ORCHESTROUTER_SCORER_MODEL": str(model)}, name="scorer")
+    scorer = start(
+        "serve-scorer",
+        {"ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0", "ORCHESTROUTER_SCORER_MODEL": str(model)},
+        name="scorer",
+    )
     router = None
     try:
-        router = start("serve-router", {
-            "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0", "ORCHESTROUTER_SCORER_TARGET": scorer.target,
-            "ORCHESTROUTER_SMALL_BASE_URL": small.base_url, "ORCHESTROUTER_PREMIUM_BASE_URL": premium.base_url,
-            "ORCHESTROUTER_GRACE_SECONDS": "20", "ORCHESTROUTER_DECISION_LOG": "off"}, name="router")
+        router = start(
+            "serve-router",
+            {
+                "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
+                "ORCHESTROUTER_SCORER_TARGET": scorer.target,
+                "ORCHESTROUTER_SMALL_BASE_URL": small.base_url,
+                "ORCHESTROUTER_PREMIUM_BASE_URL": premium.base_url,
+                "ORCHESTROUTER_GRACE_SECONDS": "20",
+                "ORCHESTROUTER_DECISION_LOG": "off",
+            },
+            name="router",
+        )
         with RouterClient(router.target, timeout_s=30) as client, concurrent.futures.ThreadPoolExecutor(1) as pool:
             in_flight = pool.submit(client.route, "Prove Fermat's little theorem.")
             wait_until(lambda: len(premium.requests) == 1)

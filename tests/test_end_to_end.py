@@ -12,9 +12,9 @@ import onnxruntime as ort
 import pytest
 
 from orchestrouter.client import RouterClient
-from orchestrouter.tools.launcher import start
 from orchestrouter.router.embedders import WordLlamaEmbedder
 from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH
+from orchestrouter.tools.launcher import start
 
 QUERY = "Write a recursive descent parser for arithmetic expressions in C++."
 
@@ -23,8 +23,11 @@ QUERY = "Write a recursive descent parser for arithmetic expressions in C++."
 def services():
     scorer = start("serve-scorer", {"ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0"}, name="scorer")
     try:
-        router = start("serve-router", {"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
-                                        "ORCHESTROUTER_SCORER_TARGET": scorer.target}, name="router")
+        router = start(
+            "serve-router",
+            {"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0", "ORCHESTROUTER_SCORER_TARGET": scorer.target},
+            name="router",
+        )
     except Exception:
         scorer.stop()
         raise
@@ -47,9 +50,25 @@ def test_dry_run_win_probability_equals_the_onnx_output(services):
 
 def test_cli_route_prints_one_json_decision(services):
     _, router = services
-    out = subprocess.run([sys.executable, "-m", "orchestrouter.cli", "route", "--router", router.target, "--dry-run",
-                          "--threshold", "0.05", "--json", "What is 2 + 2?"],
-                         capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestrouter.cli",
+            "route",
+            "--router",
+            router.target,
+            "--dry-run",
+            "--threshold",
+            "0.05",
+            "--json",
+            "What is 2 + 2?",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     decision = json.loads(out.stdout)
     assert {"tier", "model", "win_probability", "threshold", "router_version"} <= decision.keys()
     assert decision["threshold"] == pytest.approx(0.05)
@@ -58,8 +77,23 @@ def test_cli_route_prints_one_json_decision(services):
 
 def test_cli_route_reports_a_refused_request_without_a_traceback(services):
     _, router = services
-    out = subprocess.run([sys.executable, "-m", "orchestrouter.cli", "route", "--router", router.target, "--dry-run",
-                          "--threshold", "7", "hello"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestrouter.cli",
+            "route",
+            "--router",
+            router.target,
+            "--dry-run",
+            "--threshold",
+            "7",
+            "hello",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 1
     assert "INVALID_ARGUMENT" in out.stderr and "threshold" in out.stderr
     assert "Traceback" not in out.stderr
@@ -68,10 +102,17 @@ def test_cli_route_reports_a_refused_request_without_a_traceback(services):
 def test_scorer_refuses_to_start_with_a_broken_model(tmp_path):
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"not an onnx file")
-    proc = subprocess.run([sys.executable, "-m", "orchestrouter.cli", "serve-scorer"], capture_output=True, text=True,
-                          timeout=60, env={"ORCHESTROUTER_SCORER_MODEL": str(bad),
-                                           "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
-                                           "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrouter.cli", "serve-scorer"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "ORCHESTROUTER_SCORER_MODEL": str(bad),
+            "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
+            "PATH": "/usr/bin:/bin",
+        },
+    )
     assert proc.returncode == 2
     assert "cannot start" in proc.stderr and "not an ONNX model" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -93,8 +134,13 @@ def test_router_route_survives_many_concurrent_callers(services):
 
 
 def serve_scorer(env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "orchestrouter.cli", "serve-scorer"], capture_output=True, text=True,
-                          timeout=60, env={"PATH": "/usr/bin:/bin", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrouter.cli", "serve-scorer"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
 
 
 def test_a_listen_port_in_use_is_one_clear_line(services):

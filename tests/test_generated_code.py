@@ -20,8 +20,14 @@ def test_committed_generated_code_is_current(tmp_path, monkeypatch):
     assert protos, "no .proto files found"
     monkeypatch.chdir(PROTO_ROOT)
     # The same invocation as the Makefile's `proto` target, into a scratch folder.
-    args = ["protoc", "-I.", f"--python_out={tmp_path}", f"--pyi_out={tmp_path}", f"--grpc_python_out={tmp_path}",
-            *protos]
+    args = [
+        "protoc",
+        "-I.",
+        f"--python_out={tmp_path}",
+        f"--pyi_out={tmp_path}",
+        f"--grpc_python_out={tmp_path}",
+        *protos,
+    ]
     assert protoc.main(args) == 0
     generated, committed = _generated(tmp_path), _generated(PROTO_ROOT)
     assert generated == committed, "run `make proto`: the set of generated files differs"

@@ -7,10 +7,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from orchestrouter.router.config import RouterConfig
 from orchestrouter.router.embedders import EmbedderError, OpenAIEmbedder
 from orchestrouter.router.server import create_server
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.chat_endpoint import ChatEndpoint, fake_embedding
 from tests.support.models import linear_model
 
@@ -47,7 +47,8 @@ def test_embedder_refuses_a_wrong_dimension(endpoint):
 
 
 def test_router_scores_endpoint_embeddings_and_degrades_when_the_endpoint_fails(
-        endpoint, scorer_factory, loop_thread, tmp_path):
+    endpoint, scorer_factory, loop_thread, tmp_path
+):
     u = np.random.default_rng(5).normal(0, 1.0, 1536).astype(np.float32)
     model = linear_model(tmp_path / "te3.onnx", u=u, bias=-0.5, dim=1536, embedder="text-embedding-3-small")
     scorer = scorer_factory(model)
@@ -63,8 +64,7 @@ def test_router_scores_endpoint_embeddings_and_degrades_when_the_endpoint_fails(
     router = loop_thread.run(boot())
     try:
         text = "Implement Dijkstra's algorithm with a binary heap."
-        request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content=text)],
-                                          dry_run=True)
+        request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content=text)], dry_run=True)
         with grpc.insecure_channel(f"127.0.0.1:{router.port}") as channel:
             stub = router_pb2_grpc.RouterServiceStub(channel)
             decision = stub.Route(request, timeout=10).decision

@@ -10,7 +10,9 @@ from orchestrouter.router.embedders import WordLlamaEmbedder
 from orchestrouter.training.decontamination import normalise_text
 from orchestrouter.training.everyday import load_queries
 
-ANCHORS = Path(__file__).resolve().parents[1] / "scorer" / "orchestrouter" / "training" / "data" / "anchor_prompts.jsonl"
+ANCHORS = (
+    Path(__file__).resolve().parents[1] / "scorer" / "orchestrouter" / "training" / "data" / "anchor_prompts.jsonl"
+)
 
 
 def _anchors():
@@ -20,7 +22,7 @@ def _anchors():
 
 def _grams(text, n=8):
     words = normalise_text(text)
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def test_anchor_file_is_labelled_and_balanced():

@@ -13,8 +13,9 @@ from orchestrouter.training.recipes import PairRouter
 
 def random_router(rng: np.random.Generator, dim: int = 256, weight: float = 0.3) -> GatedRouter:
     pair = PairRouter(u=rng.normal(0, 1, dim), bias=-1.2, l2=100.0)
-    return GatedRouter(pair, task_u=rng.normal(0, 2, dim), task_b=0.4, gate_v=rng.normal(0, 3, dim),
-                       gate_c=-0.5, weight=weight)
+    return GatedRouter(
+        pair, task_u=rng.normal(0, 2, dim), task_b=0.4, gate_v=rng.normal(0, 3, dim), gate_c=-0.5, weight=weight
+    )
 
 
 def test_onnx_graph_matches_the_numpy_router(tmp_path):
@@ -41,8 +42,13 @@ def test_a_wrong_dimension_is_refused():
 
 def test_weight_is_the_largest_within_tolerance_of_the_pair_alone():
     base = 0.590
-    validation = {0.0: base, 0.1: base + 0.001, 0.2: base - LAMBDA_TOLERANCE + 0.001,
-                  0.3: base - LAMBDA_TOLERANCE - 0.001, 0.5: base - 0.05}
+    validation = {
+        0.0: base,
+        0.1: base + 0.001,
+        0.2: base - LAMBDA_TOLERANCE + 0.001,
+        0.3: base - LAMBDA_TOLERANCE - 0.001,
+        0.5: base - 0.05,
+    }
     assert choose_weight(validation) == 0.2
     assert choose_weight({0.0: base, 0.1: base - 0.2}) == 0.0
     assert choose_weight({}) == 0.0

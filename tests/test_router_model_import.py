@@ -14,8 +14,9 @@ from orchestrouter.training.routellm_import import ROUTELLM_MODELS, import_check
 
 def _checkpoint(folder, rng, text_dim=1536):
     folder.mkdir(exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(
-        {"dim": 128, "num_models": 64, "text_dim": text_dim, "num_classes": 1, "use_proj": True}))
+    (folder / "config.json").write_text(
+        json.dumps({"dim": 128, "num_models": 64, "text_dim": text_dim, "num_classes": 1, "use_proj": True})
+    )
     weights = {
         "P.weight": rng.normal(size=(64, 128)).astype(np.float32),
         "text_proj.0.weight": (rng.normal(size=(128, text_dim)) / np.sqrt(text_dim)).astype(np.float32),
@@ -38,8 +39,9 @@ def _reference(weights, e, strong, weak):
     return 1.0 / (1.0 + np.exp(-(s(strong) - s(weak))))
 
 
-@pytest.mark.parametrize("strong,weak", [("gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"),
-                                         ("claude-2.1", "llama-2-7b-chat")])
+@pytest.mark.parametrize(
+    "strong,weak", [("gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"), ("claude-2.1", "llama-2-7b-chat")]
+)
 def test_import_matches_reference_formula(tmp_path, strong, weak):
     rng = np.random.default_rng(7)
     weights = _checkpoint(tmp_path / "ckpt", rng)
@@ -69,8 +71,9 @@ def test_import_rejects_wrong_shapes_and_unknown_models(tmp_path):
         import_checkpoint(tmp_path / "ok", strong="gpt-9")
     bad = tmp_path / "bad"
     _checkpoint(bad, rng, text_dim=1536)
-    (bad / "config.json").write_text(json.dumps(
-        {"dim": 128, "num_models": 64, "text_dim": 768, "num_classes": 1, "use_proj": True}))
+    (bad / "config.json").write_text(
+        json.dumps({"dim": 128, "num_models": 64, "text_dim": 768, "num_classes": 1, "use_proj": True})
+    )
     with pytest.raises(artifact.ArtifactError, match="text_proj.0.weight has shape"):
         import_checkpoint(bad)
     with pytest.raises(artifact.ArtifactError, match="lacks config.json"):

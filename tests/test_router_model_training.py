@@ -29,12 +29,18 @@ def _fake_data_dir(tmp_path):
     mmlu.mkdir(parents=True)
     gsm.mkdir(parents=True)
     header = ["prompt", "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"]
-    _write_csv(mmlu / "mmlu_anatomy.csv", header, [["Which bone?\nA. a\nAnswer:", "False", "True"],
-                                                   ["Leaked question\nAnswer:", "True", "True"]])
+    _write_csv(
+        mmlu / "mmlu_anatomy.csv",
+        header,
+        [["Which bone?\nA. a\nAnswer:", "False", "True"], ["Leaked question\nAnswer:", "True", "True"]],
+    )
     _write_csv(mmlu / "mmlu_marketing.csv", header, [["What is a brand?\nAnswer:", "True", "False"]])
     (mmlu / "contaminated_prompts.jsonl").write_text(json.dumps({"eval_prompt": "Leaked question\nAnswer:"}) + "\n")
-    _write_csv(gsm / "gsm8k_responses.csv", header + ["x_response", "y_response"],
-               [["Tom has 3 apples and buys 4 more. How many apples does Tom have now?", "True", "True", "7", "7"]])
+    _write_csv(
+        gsm / "gsm8k_responses.csv",
+        header + ["x_response", "y_response"],
+        [["Tom has 3 apples and buys 4 more. How many apples does Tom have now?", "True", "True", "7", "7"]],
+    )
     return tmp_path
 
 
@@ -49,28 +55,34 @@ def test_loaders_normalise_models_and_drop_contaminated(tmp_path):
 
 def test_copies_of_finds_quoted_questions():
     question = "Tom has 3 apples and buys 4 more at the market today. How many apples does Tom have now?"
-    flags = copies_of([f"Q: {question.upper()} Let's think step by step.", "Write a poem about the sea.",
-                       "Tom has 3 apples."], [question])
+    flags = copies_of(
+        [f"Q: {question.upper()} Let's think step by step.", "Write a poem about the sea.", "Tom has 3 apples."],
+        [question],
+    )
     assert flags == [True, False, False]
 
 
 def test_gsm8k_split_drops_copies_and_gsm_tasks():
     q = "Tom has 3 apples and buys 4 more at the market today. How many apples does Tom have now?"
-    data = [ScoredPrompt(q, "gsm8k", "gsm8k", {STRONG: 1, WEAK: 0}),
-            ScoredPrompt("Question: " + q, "llmrouter", "math", {"a": 1, "b": 0}),
-            ScoredPrompt("a different grade school problem about trains", "llmrouter", "gsm8k", {"a": 1, "b": 0}),
-            ScoredPrompt("Name the capital of France please", "arena", "arena", {STRONG: 9, WEAK: 8})]
+    data = [
+        ScoredPrompt(q, "gsm8k", "gsm8k", {STRONG: 1, WEAK: 0}),
+        ScoredPrompt("Question: " + q, "llmrouter", "math", {"a": 1, "b": 0}),
+        ScoredPrompt("a different grade school problem about trains", "llmrouter", "gsm8k", {"a": 1, "b": 0}),
+        ScoredPrompt("Name the capital of France please", "arena", "arena", {STRONG: 9, WEAK: 8}),
+    ]
     split = gsm8k_split(data)
     assert [p.source for p in split.test] == ["gsm8k"]
     assert [p.prompt for p in split.train] == ["Name the capital of France please"]
 
 
 def test_holding_out_categories_excludes_them_from_every_set():
-    data = [ScoredPrompt("q1 anatomy", "mmlu", "anatomy", {STRONG: 1, WEAK: 0}),
-            ScoredPrompt("q2 marketing", "mmlu", "marketing", {STRONG: 1, WEAK: 1}),
-            ScoredPrompt("pro health", "mmlu-pro", "health:ori_mmlu-anatomy", {"a": 1, "b": 0}),
-            ScoredPrompt("pro business", "mmlu-pro", "business:stemez", {"a": 1, "b": 0}),
-            ScoredPrompt("router mmlu", "llmrouter", "mmlu", {"a": 1, "b": 0})]
+    data = [
+        ScoredPrompt("q1 anatomy", "mmlu", "anatomy", {STRONG: 1, WEAK: 0}),
+        ScoredPrompt("q2 marketing", "mmlu", "marketing", {STRONG: 1, WEAK: 1}),
+        ScoredPrompt("pro health", "mmlu-pro", "health:ori_mmlu-anatomy", {"a": 1, "b": 0}),
+        ScoredPrompt("pro business", "mmlu-pro", "business:stemez", {"a": 1, "b": 0}),
+        ScoredPrompt("router mmlu", "llmrouter", "mmlu", {"a": 1, "b": 0}),
+    ]
     split = holding_out_categories(data, ["health"])
     assert [p.prompt for p in split.test] == ["q1 anatomy"]
     assert [p.prompt for p in split.train] == ["q2 marketing", "pro business"]
@@ -78,9 +90,11 @@ def test_holding_out_categories_excludes_them_from_every_set():
 
 def test_battles_file_accepts_sides_names_and_ties(tmp_path):
     path = tmp_path / "battles.jsonl"
-    rows = [{"prompt": "p1", "model_a": "x", "model_b": "y", "winner": "model_a"},
-            {"prompt": "p1", "model_a": "y", "model_b": "x", "winner": "x"},
-            {"prompt": "p2", "model_a": "x", "model_b": "y", "winner": "tie"}]
+    rows = [
+        {"prompt": "p1", "model_a": "x", "model_b": "y", "winner": "model_a"},
+        {"prompt": "p1", "model_a": "y", "model_b": "x", "winner": "x"},
+        {"prompt": "p2", "model_a": "x", "model_b": "y", "winner": "tie"},
+    ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     builder = BattleBuilder()
     assert read_battles_jsonl(path, builder) == 3
@@ -110,8 +124,16 @@ def _rank_corr(a, b):
 
 
 def _info(dim):
-    return artifact.RouterModelInfo("test", "1", "synthetic", dim, (STRONG, WEAK), STRONG, WEAK,
-                                    calibration=artifact.Calibration("x", (0.1, 0.5, 0.9)))
+    return artifact.RouterModelInfo(
+        "test",
+        "1",
+        "synthetic",
+        dim,
+        (STRONG, WEAK),
+        STRONG,
+        WEAK,
+        calibration=artifact.Calibration("x", (0.1, 0.5, 0.9)),
+    )
 
 
 def _run(model, e):

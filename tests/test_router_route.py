@@ -6,9 +6,9 @@ import grpc
 import numpy as np
 import pytest
 
-from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from orchestrouter.router.config import RouterConfig
 from orchestrouter.router.server import StartupError, create_server
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.models import ConstantEmbedder, linear_model
 
 
@@ -21,8 +21,9 @@ def router_factory(loop_thread, scorer_factory):
     started = []
 
     def start(scorer_port: int, embedder=None, connect=True, **overrides):
-        config = RouterConfig(listen="127.0.0.1:0", scorer_target=f"127.0.0.1:{scorer_port}",
-                              grace_seconds=0.5, **overrides)
+        config = RouterConfig(
+            listen="127.0.0.1:0", scorer_target=f"127.0.0.1:{scorer_port}", grace_seconds=0.5, **overrides
+        )
 
         async def boot():
             r = await create_server(config, embedder=embedder or ConstantEmbedder())
@@ -47,8 +48,7 @@ def model_p30(tmp_path):
 
 def route(port: int, text: str = "hello", **fields) -> router_pb2.RouteResponse:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content=text)],
-                                          dry_run=True)
+        request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content=text)], dry_run=True)
         for k, v in fields.items():
             if k == "messages":
                 del request.messages[:]
@@ -95,15 +95,18 @@ def test_timings_and_request_id_are_reported(scorer_factory, router_factory, mod
     assert len(reply.request_id) == 32 and reply.answer == ""
 
 
-@pytest.mark.parametrize("fields, fragment", [
-    ({"messages": []}, "messages is empty"),
-    ({"messages": [router_pb2.ChatMessage(role="wizard", content="hi")]}, "role 'wizard'"),
-    ({"messages": [router_pb2.ChatMessage(role="system", content="be brief")]}, "non-empty user message"),
-    ({"messages": [router_pb2.ChatMessage(role="user", content="   ")]}, "non-empty user message"),
-    ({"threshold": 1.5}, "threshold must be in [0, 1]"),
-    ({"threshold": float("nan")}, "threshold must be in [0, 1]"),
-    ({"premium_share": -0.1}, "premium_share must be in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "fields, fragment",
+    [
+        ({"messages": []}, "messages is empty"),
+        ({"messages": [router_pb2.ChatMessage(role="wizard", content="hi")]}, "role 'wizard'"),
+        ({"messages": [router_pb2.ChatMessage(role="system", content="be brief")]}, "non-empty user message"),
+        ({"messages": [router_pb2.ChatMessage(role="user", content="   ")]}, "non-empty user message"),
+        ({"threshold": 1.5}, "threshold must be in [0, 1]"),
+        ({"threshold": float("nan")}, "threshold must be in [0, 1]"),
+        ({"premium_share": -0.1}, "premium_share must be in [0, 1]"),
+    ],
+)
 def test_bad_requests_are_invalid_argument(scorer_factory, router_factory, model_p30, fields, fragment):
     s = scorer_factory(model_p30)
     r = router_factory(s.port)
@@ -142,7 +145,8 @@ def test_no_endpoint_configured_is_a_clear_error(scorer_factory, router_factory,
 
 
 def test_a_callers_deadline_that_runs_out_is_deadline_exceeded_never_a_degraded_decision(
-        scorer_factory, router_factory, model_p30):
+    scorer_factory, router_factory, model_p30
+):
     s = scorer_factory(model_p30)
     r = router_factory(s.port)
     request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content="hi")], dry_run=True)

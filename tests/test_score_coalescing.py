@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient, Scores, ScorerUnavailable
+from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient, ScorerUnavailable, Scores
 
 
 class RecordingClient:
@@ -49,8 +49,7 @@ def test_a_lone_request_goes_out_at_once_and_concurrent_ones_share_rpcs():
 def test_a_failed_rpc_fails_every_request_in_it():
     async def main():
         c = CoalescingScorer(RecordingClient(fail=True))
-        return await asyncio.gather(*(c.score(np.zeros((1, 4), np.float32)) for _ in range(5)),
-                                    return_exceptions=True)
+        return await asyncio.gather(*(c.score(np.zeros((1, 4), np.float32)) for _ in range(5)), return_exceptions=True)
 
     assert all(isinstance(r, ScorerUnavailable) for r in asyncio.run(main()))
 

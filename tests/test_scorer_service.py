@@ -14,9 +14,13 @@ from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
 def batch(matrix: np.ndarray, rows: int | None = None, dim: int | None = None, data: bytes | None = None):
     m = np.ascontiguousarray(matrix, dtype="<f4")
-    return scorer_pb2.ScoreRequest(embeddings=scorer_pb2.EmbeddingBatch(
-        data=m.tobytes() if data is None else data,
-        rows=m.shape[0] if rows is None else rows, dim=m.shape[1] if dim is None else dim))
+    return scorer_pb2.ScoreRequest(
+        embeddings=scorer_pb2.EmbeddingBatch(
+            data=m.tobytes() if data is None else data,
+            rows=m.shape[0] if rows is None else rows,
+            dim=m.shape[1] if dim is None else dim,
+        )
+    )
 
 
 @pytest.fixture
@@ -94,5 +98,6 @@ def test_batch_over_the_limit_is_invalid(scorer):
 def test_a_bad_request_does_not_break_the_next_one(scorer, random_model):
     assert_invalid(scorer, batch(np.zeros((3, 128))), "dimension")
     m = np.ones((1, 256), np.float32)
-    np.testing.assert_allclose(scorer.Score(batch(m), timeout=10).win_probabilities, onnx_scores(random_model, m),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        scorer.Score(batch(m), timeout=10).win_probabilities, onnx_scores(random_model, m), atol=1e-6
+    )

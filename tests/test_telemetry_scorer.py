@@ -29,15 +29,27 @@ def batched(tmp_path_factory):
     """CALLERS concurrent Score requests, each in its own trace, then SIGTERM; the receiver and the
     callers' (trace id, span id) pairs."""
     receiver = OtlpReceiver().start()
-    model = linear_model(tmp_path_factory.mktemp("telemetry") / "random.onnx",
-                         u=np.random.default_rng(3).normal(0, 0.1, 256).astype(np.float32))
-    scorer = start("serve-scorer", {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-        "OTEL_BSP_SCHEDULE_DELAY": "60000", "OTEL_METRIC_EXPORT_INTERVAL": "60000",
-        "OTEL_SERVICE_NAME": "", "OTEL_RESOURCE_ATTRIBUTES": "", "OTEL_SDK_DISABLED": "false",
-        "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0", "ORCHESTROUTER_SCORER_MODEL": str(model),
-        # Long enough that requests sent together share a run.
-        "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS": "200"}, name="scorer")
+    model = linear_model(
+        tmp_path_factory.mktemp("telemetry") / "random.onnx",
+        u=np.random.default_rng(3).normal(0, 0.1, 256).astype(np.float32),
+    )
+    scorer = start(
+        "serve-scorer",
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_BSP_SCHEDULE_DELAY": "60000",
+            "OTEL_METRIC_EXPORT_INTERVAL": "60000",
+            "OTEL_SERVICE_NAME": "",
+            "OTEL_RESOURCE_ATTRIBUTES": "",
+            "OTEL_SDK_DISABLED": "false",
+            "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
+            "ORCHESTROUTER_SCORER_MODEL": str(model),
+            # Long enough that requests sent together share a run.
+            "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS": "200",
+        },
+        name="scorer",
+    )
     try:
         callers = [(secrets.token_hex(16), secrets.token_hex(8)) for _ in range(CALLERS)]
         with grpc.insecure_channel(scorer.target) as channel:
@@ -46,10 +58,12 @@ def batched(tmp_path_factory):
             for i, (trace_id, span_id) in enumerate(callers):
                 rows = 1 + i % 2
                 data = np.random.default_rng(i).normal(0, 1, (rows, 256)).astype("<f4")
-                request = scorer_pb2.ScoreRequest(embeddings=scorer_pb2.EmbeddingBatch(
-                    data=data.tobytes(), rows=rows, dim=256))
-                calls.append(stub.Score.future(request, timeout=10,
-                                               metadata=[("traceparent", f"00-{trace_id}-{span_id}-01")]))
+                request = scorer_pb2.ScoreRequest(
+                    embeddings=scorer_pb2.EmbeddingBatch(data=data.tobytes(), rows=rows, dim=256)
+                )
+                calls.append(
+                    stub.Score.future(request, timeout=10, metadata=[("traceparent", f"00-{trace_id}-{span_id}-01")])
+                )
             for call in calls:
                 call.result()
         exported_while_running = list(receiver.spans)
@@ -64,11 +78,13 @@ def test_spans_wait_for_the_batch_delay_and_sigterm_flushes_them(batched):
     receiver, callers, exported_while_running = batched
     assert not exported_while_running, "with a one-minute batch delay nothing leaves before shutdown"
     traces = {trace_id for trace_id, _ in callers}
-    spans = receiver.wait_for(lambda r: {s.trace_id for s in r.spans if s.name == "scorer.onnx_run"} >= traces
-                              and r.spans, timeout_s=5)
+    spans = receiver.wait_for(
+        lambda r: {s.trace_id for s in r.spans if s.name == "scorer.onnx_run"} >= traces and r.spans, timeout_s=5
+    )
     assert {s.service for s in spans} == {SCORER}
-    points = receiver.wait_for(lambda r: [p for p in r.points if p.metric == "orchestrouter.score.batch.requests"],
-                               timeout_s=5)
+    points = receiver.wait_for(
+        lambda r: [p for p in r.points if p.metric == "orchestrouter.score.batch.requests"], timeout_s=5
+    )
     assert sum(p.value for p in points) >= 1, "the last metrics collection was exported at shutdown too"
 
 
@@ -90,7 +106,8 @@ def test_each_request_trace_holds_the_onnx_run_that_served_it(batched):
         # One run, seen from each request it served: same times, same size, its own rows.
         assert len({(r.start_ns, r.end_ns) for r in runs}) == 1
         assert {r.attributes["orchestrouter.batch.requests"] for r in runs} >= {len(runs)}
-        offsets = sorted((r.attributes["orchestrouter.batch.offset"], r.attributes["orchestrouter.score.rows"])
-                         for r in runs)
+        offsets = sorted(
+            (r.attributes["orchestrouter.batch.offset"], r.attributes["orchestrouter.score.rows"]) for r in runs
+        )
         assert all(a + rows <= b for (a, rows), (b, _) in zip(offsets, offsets[1:])), "rows do not overlap"
         assert offsets[-1][0] + offsets[-1][1] <= runs[0].attributes["orchestrouter.batch.rows"]

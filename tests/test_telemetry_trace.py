@@ -34,9 +34,16 @@ CIRCUIT_STATE_NAMES = ("orchestrouter.endpoint.circuit_state",)
 
 def otel_env(receiver: OtlpReceiver, **extra: str) -> dict[str, str]:
     """Exports to the receiver, quickly; names and resources left to the services' defaults."""
-    return {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-            "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_METRIC_EXPORT_INTERVAL": "200",
-            "OTEL_SERVICE_NAME": "", "OTEL_RESOURCE_ATTRIBUTES": "", "OTEL_SDK_DISABLED": "false", **extra}
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+        "OTEL_METRIC_EXPORT_INTERVAL": "200",
+        "OTEL_SERVICE_NAME": "",
+        "OTEL_RESOURCE_ATTRIBUTES": "",
+        "OTEL_SDK_DISABLED": "false",
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +54,35 @@ def stack(tmp_path_factory):
     model = linear_model(tmp_path_factory.mktemp("telemetry") / "p70.onnx", bias=logit, version="trace-test-1")
     services = []
     try:
-        services.append(start("serve-scorer", {**otel_env(receiver), "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
-                                               "ORCHESTROUTER_SCORER_MODEL": str(model)}, name="scorer"))
-        services.append(start("serve-router", {
-            **otel_env(receiver), "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
-            "ORCHESTROUTER_SCORER_TARGET": services[0].target, "ORCHESTROUTER_THRESHOLD": "0.2",
-            "ORCHESTROUTER_SMALL_BASE_URL": endpoint.base_url, "ORCHESTROUTER_PREMIUM_BASE_URL": endpoint.base_url,
-            "ORCHESTROUTER_SMALL_API_KEY": TOKEN, "ORCHESTROUTER_PREMIUM_API_KEY": TOKEN,
-            "ORCHESTROUTER_PREMIUM_MODEL": PREMIUM_MODEL, "ORCHESTROUTER_DECISION_LOG": "stdout"}, name="router"))
+        services.append(
+            start(
+                "serve-scorer",
+                {
+                    **otel_env(receiver),
+                    "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
+                    "ORCHESTROUTER_SCORER_MODEL": str(model),
+                },
+                name="scorer",
+            )
+        )
+        services.append(
+            start(
+                "serve-router",
+                {
+                    **otel_env(receiver),
+                    "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
+                    "ORCHESTROUTER_SCORER_TARGET": services[0].target,
+                    "ORCHESTROUTER_THRESHOLD": "0.2",
+                    "ORCHESTROUTER_SMALL_BASE_URL": endpoint.base_url,
+                    "ORCHESTROUTER_PREMIUM_BASE_URL": endpoint.base_url,
+                    "ORCHESTROUTER_SMALL_API_KEY": TOKEN,
+                    "ORCHESTROUTER_PREMIUM_API_KEY": TOKEN,
+                    "ORCHESTROUTER_PREMIUM_MODEL": PREMIUM_MODEL,
+                    "ORCHESTROUTER_DECISION_LOG": "stdout",
+                },
+                name="router",
+            )
+        )
         yield receiver, endpoint, services[0], services[1]
     finally:
         for service in reversed(services):
@@ -71,7 +99,8 @@ def routed(stack):
     request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content=QUERY)])
     with grpc.insecure_channel(router.target) as channel:
         response = router_pb2_grpc.RouterServiceStub(channel).Route(
-            request, timeout=30, metadata=[("traceparent", f"00-{trace_id}-{parent_id}-01")])
+            request, timeout=30, metadata=[("traceparent", f"00-{trace_id}-{parent_id}-01")]
+        )
     return response, trace_id, parent_id
 
 
@@ -81,8 +110,13 @@ def is_http_client(span: ReceivedSpan) -> bool:
 
 def whole_trace(trace_id: str):
     """A receiver condition: the trace once every hop's spans are in, else None."""
-    need = {(ROUTER, ROUTE, SERVER), (ROUTER, "router.embed", INTERNAL), (ROUTER, SCORE, CLIENT),
-            (SCORER, SCORE, SERVER), (SCORER, "scorer.onnx_run", INTERNAL)}
+    need = {
+        (ROUTER, ROUTE, SERVER),
+        (ROUTER, "router.embed", INTERNAL),
+        (ROUTER, SCORE, CLIENT),
+        (SCORER, SCORE, SERVER),
+        (SCORER, "scorer.onnx_run", INTERNAL),
+    }
 
     def found(receiver: OtlpReceiver):
         spans = receiver.trace(trace_id)
@@ -131,8 +165,11 @@ def test_one_route_is_one_trace_across_both_processes_and_the_endpoint(stack, ro
         assert all(s.parent_span_id in {a.span_id for a in attempts} for s in http_spans)
 
     # The endpoint's side: the traceparent it received names the router's HTTP client span.
-    received = [r.headers["traceparent"].split("-") for r in endpoint.requests
-                if r.headers.get("traceparent", "").split("-")[1:2] == [trace_id]]
+    received = [
+        r.headers["traceparent"].split("-")
+        for r in endpoint.requests
+        if r.headers.get("traceparent", "").split("-")[1:2] == [trace_id]
+    ]
     assert received, "the model endpoint received this trace's context"
     assert {parent for _, _, parent, _ in received} == {s.span_id for s in http_spans}
     assert {s.trace_id for s in spans} == {trace_id}
@@ -176,13 +213,22 @@ def test_metrics_are_exported_from_both_services(stack, routed):
     receiver = stack[0]
 
     def exported(r: OtlpReceiver):
-        routes = [p for p in r.points if p.service == ROUTER and p.metric == "orchestrouter.routes"
-                  and p.attributes.get("orchestrouter.tier") == "premium"
-                  and p.attributes.get("orchestrouter.outcome") == "answered"]
+        routes = [
+            p
+            for p in r.points
+            if p.service == ROUTER
+            and p.metric == "orchestrouter.routes"
+            and p.attributes.get("orchestrouter.tier") == "premium"
+            and p.attributes.get("orchestrouter.outcome") == "answered"
+        ]
         names = {(p.service, p.metric) for p in r.points}
-        need = {(ROUTER, "orchestrouter.win_probability"), (ROUTER, "orchestrouter.hop.duration"),
-                (SCORER, "orchestrouter.score.batch.rows"), (SCORER, "orchestrouter.score.batch.requests"),
-                (SCORER, "orchestrouter.hop.duration")}
+        need = {
+            (ROUTER, "orchestrouter.win_probability"),
+            (ROUTER, "orchestrouter.hop.duration"),
+            (SCORER, "orchestrouter.score.batch.rows"),
+            (SCORER, "orchestrouter.score.batch.requests"),
+            (SCORER, "orchestrouter.hop.duration"),
+        }
         circuit = {(ROUTER, name) for name in CIRCUIT_STATE_NAMES} & names
         return routes if routes and need <= names and circuit else None
 
@@ -208,8 +254,11 @@ def test_a_streamed_route_is_traced_the_same_way(stack):
     trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
     request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content=QUERY)])
     with grpc.insecure_channel(router.target) as channel:
-        events = list(router_pb2_grpc.RouterServiceStub(channel).RouteStream(
-            request, timeout=30, metadata=[("traceparent", f"00-{trace_id}-{parent_id}-01")]))
+        events = list(
+            router_pb2_grpc.RouterServiceStub(channel).RouteStream(
+                request, timeout=30, metadata=[("traceparent", f"00-{trace_id}-{parent_id}-01")]
+            )
+        )
     assert events[-1].WhichOneof("event") == "done" and events[-1].done.request_id == trace_id
 
     stream_name = "/orchestrouter.v1.RouterService/RouteStream"
@@ -227,5 +276,6 @@ def test_a_streamed_route_is_traced_the_same_way(stack):
     assert route.attributes["gen_ai.usage.output_tokens"] == COMPLETION_TOKENS
     http_spans = [s for s in spans if is_http_client(s)]
     assert all(route.span_id in ancestors(s, spans) for s in http_spans)
-    assert any(r.headers.get("traceparent", "").split("-")[2:3] == [s.span_id]
-               for r in endpoint.requests for s in http_spans)
+    assert any(
+        r.headers.get("traceparent", "").split("-")[2:3] == [s.span_id] for r in endpoint.requests for s in http_spans
+    )

@@ -50,11 +50,12 @@ class ChatEndpoint:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
-                endpoint.requests.append(ReceivedRequest(
-                    self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                endpoint.requests.append(
+                    ReceivedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
                 if endpoint.status != 200:
                     self._send(endpoint.status, {"error": {"message": "injected failure", "type": "server_error"}})
                     return
@@ -64,30 +65,59 @@ class ChatEndpoint:
                 if body.get("stream"):
                     self._stream(body.get("model", ""))
                     return
-                self._send(200, {
-                    "id": "chatcmpl-test", "object": "chat.completion", "created": 0,
-                    "model": body.get("model", ""),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": REPLY}}],
-                    "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
-                              "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}})
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body.get("model", ""),
+                        "choices": [
+                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": REPLY}}
+                        ],
+                        "usage": {
+                            "prompt_tokens": PROMPT_TOKENS,
+                            "completion_tokens": COMPLETION_TOKENS,
+                            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+                        },
+                    },
+                )
 
             def _embeddings(self, body: dict) -> None:
                 inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-                data = [{"object": "embedding", "index": i,
-                         "embedding": fake_embedding(text, endpoint.embedding_dim).tolist()}
-                        for i, text in enumerate(inputs)]
-                self._send(200, {"object": "list", "model": body.get("model", ""), "data": data,
-                                 "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}})
+                data = [
+                    {
+                        "object": "embedding",
+                        "index": i,
+                        "embedding": fake_embedding(text, endpoint.embedding_dim).tolist(),
+                    }
+                    for i, text in enumerate(inputs)
+                ]
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "model": body.get("model", ""),
+                        "data": data,
+                        "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)},
+                    },
+                )
 
             def _stream(self, model: str) -> None:
                 chunk = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": model}
                 events = [
                     {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": REPLY}}]},
                     {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-                    {**chunk, "choices": [], "usage": {"prompt_tokens": PROMPT_TOKENS,
-                                                       "completion_tokens": COMPLETION_TOKENS,
-                                                       "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}}]
+                    {
+                        **chunk,
+                        "choices": [],
+                        "usage": {
+                            "prompt_tokens": PROMPT_TOKENS,
+                            "completion_tokens": COMPLETION_TOKENS,
+                            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+                        },
+                    },
+                ]
                 data = "".join(f"data: {json.dumps(e)}\n\n" for e in events).encode() + b"data: [DONE]\n\n"
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
@@ -114,7 +144,7 @@ class ChatEndpoint:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def start(self) -> "ChatEndpoint":
+    def start(self) -> ChatEndpoint:
         self._thread.start()
         return self
 

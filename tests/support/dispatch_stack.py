@@ -15,9 +15,9 @@ import grpc
 import numpy as np
 import pytest
 
-from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from orchestrouter.router.config import DispatchConfig, RouterConfig, TierConfig
 from orchestrouter.router.server import RouterServer, create_server
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.models import ConstantEmbedder, linear_model
 
@@ -30,9 +30,16 @@ FAST_DISPATCH = DispatchConfig(retry_base_delay_s=0.01, retry_max_delay_s=0.05)
 
 def tier_config(tier: str, fake: FakeOpenAI | None, **overrides: Any) -> TierConfig:
     price_in, price_out = PRICES[tier]
-    fields: dict[str, Any] = dict(base_url=fake.base_url if fake else "", model=f"{tier}-model", api_key=KEYS[tier],
-                                  connect_timeout_s=2.0, first_token_timeout_s=5.0, total_timeout_s=10.0,
-                                  price_input_per_mtok=price_in, price_output_per_mtok=price_out)
+    fields: dict[str, Any] = dict(
+        base_url=fake.base_url if fake else "",
+        model=f"{tier}-model",
+        api_key=KEYS[tier],
+        connect_timeout_s=2.0,
+        first_token_timeout_s=5.0,
+        total_timeout_s=10.0,
+        price_input_per_mtok=price_in,
+        price_output_per_mtok=price_out,
+    )
     fields.update(overrides)
     return TierConfig(tier, **fields)
 
@@ -102,15 +109,25 @@ def stack(loop_thread, scorer_factory, fakes, premium_leaning_model):
     """
     routers: list[tuple[RouterServer, grpc.Channel]] = []
 
-    def start(small: dict | None = None, premium: dict | None = None, fake_small: dict | None = None,
-              fake_premium: dict | None = None, **router_fields: Any) -> Stack:
+    def start(
+        small: dict | None = None,
+        premium: dict | None = None,
+        fake_small: dict | None = None,
+        fake_premium: dict | None = None,
+        **router_fields: Any,
+    ) -> Stack:
         small_fake = fakes("small", **(fake_small or {}))
         premium_fake = fakes("premium", **(fake_premium or {}))
         scorer = scorer_factory(premium_leaning_model)
         router_fields.setdefault("dispatch", FAST_DISPATCH)
-        config = RouterConfig(listen="127.0.0.1:0", scorer_target=f"127.0.0.1:{scorer.port}", grace_seconds=0.5,
-                              small=tier_config("small", small_fake, **(small or {})),
-                              premium=tier_config("premium", premium_fake, **(premium or {})), **router_fields)
+        config = RouterConfig(
+            listen="127.0.0.1:0",
+            scorer_target=f"127.0.0.1:{scorer.port}",
+            grace_seconds=0.5,
+            small=tier_config("small", small_fake, **(small or {})),
+            premium=tier_config("premium", premium_fake, **(premium or {})),
+            **router_fields,
+        )
 
         async def boot() -> RouterServer:
             r = await create_server(config, embedder=ConstantEmbedder())

@@ -14,8 +14,9 @@ import json
 import socket
 import ssl
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,26 +32,26 @@ class Fault:
     hold: bool = False
 
     @staticmethod
-    def status_code(code: int, retry_after: str | None = None) -> "Fault":
+    def status_code(code: int, retry_after: str | None = None) -> Fault:
         return Fault("status", status=code, headers=(("Retry-After", retry_after),) if retry_after else ())
 
     @staticmethod
-    def hang() -> "Fault":
+    def hang() -> Fault:
         """Accepts the request and never answers."""
         return Fault("hang")
 
     @staticmethod
-    def slow_first_token(delay_s: float) -> "Fault":
+    def slow_first_token(delay_s: float) -> Fault:
         """Sends the headers at once and the first token after delay_s."""
         return Fault("slow", delay_s=delay_s)
 
     @staticmethod
-    def reset(after_deltas: int, hold: bool = False) -> "Fault":
+    def reset(after_deltas: int, hold: bool = False) -> Fault:
         """Sends after_deltas deltas (or part of the body), then resets the connection (TCP RST)."""
         return Fault("reset", after_deltas=after_deltas, hold=hold)
 
     @staticmethod
-    def truncate(after_deltas: int) -> "Fault":
+    def truncate(after_deltas: int) -> Fault:
         """Ends the stream cleanly after after_deltas deltas, with no finish reason and no [DONE]."""
         return Fault("truncate", after_deltas=after_deltas)
 
@@ -115,7 +116,7 @@ class FakeOpenAI:
         assert self._loop is not None and self._cut is not None
         self._loop.call_soon_threadsafe(self._cut.set)
 
-    async def start(self) -> "FakeOpenAI":
+    async def start(self) -> FakeOpenAI:
         self._loop = asyncio.get_running_loop()
         self._stopping, self._cut = asyncio.Event(), asyncio.Event()
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.ssl_context)
@@ -172,7 +173,8 @@ class FakeOpenAI:
         body = json.loads(raw) if raw else {}
         fault = self._next_fault()
         if self.accepted_keys is not None and headers.get("authorization") not in {
-                f"Bearer {k}" for k in self.accepted_keys}:
+            f"Bearer {k}" for k in self.accepted_keys
+        }:
             fault = Fault.status_code(401)
         self.requests.append(RecordedRequest(path, headers, body, fault))
         if fault.injected:
@@ -191,7 +193,7 @@ class FakeOpenAI:
         if fault.kind == "slow" and await self._interrupted(fault.delay_s):
             return False
         if fault.kind == "reset":
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"id\":")
+            writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"id":')
             await writer.drain()
             await self._reset(writer, fault)
             return False
@@ -210,8 +212,9 @@ class FakeOpenAI:
             if fault.kind in ("reset", "truncate") and i == fault.after_deltas:
                 break
             text = word if i == 0 else " " + word
-            self._event(writer, {"model": model, "choices": [{"index": 0, "delta": {"content": text},
-                                                               "finish_reason": None}]})
+            self._event(
+                writer, {"model": model, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+            )
             await writer.drain()
         if fault.kind == "reset":
             await writer.drain()
@@ -253,17 +256,27 @@ class FakeOpenAI:
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
     def _completion(self, body: dict) -> dict:
-        return {"id": "chatcmpl-fake", "object": "chat.completion", "model": body.get("model", ""),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": self.answer_text()},
-                             "finish_reason": "stop"}],
-                "usage": self._usage(body)}
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "model": body.get("model", ""),
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": self.answer_text()}, "finish_reason": "stop"}
+            ],
+            "usage": self._usage(body),
+        }
 
     @staticmethod
-    async def _json(writer: asyncio.StreamWriter, status: int, obj: dict,
-                    extra: tuple[tuple[str, str], ...] = ()) -> None:
+    async def _json(
+        writer: asyncio.StreamWriter, status: int, obj: dict, extra: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         data = json.dumps(obj).encode()
-        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", "Content-Type: application/json",
-                f"Content-Length: {len(data)}", *(f"{k}: {v}" for k, v in extra)]
+        head = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(data)}",
+            *(f"{k}: {v}" for k, v in extra),
+        ]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
         await writer.drain()
 
@@ -272,6 +285,15 @@ def _chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-            504: "Gateway Timeout"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}

@@ -10,15 +10,27 @@ from orchestrouter.router.embedders import WORDLLAMA_DIM, WORDLLAMA_NAME
 from orchestrouter.scorer.artifact import Calibration, RouterModelInfo, build_linear_router, save
 
 
-def linear_model(path: Path, u: np.ndarray | None = None, bias: float = 0.0, dim: int = WORDLLAMA_DIM,
-                 embedder: str = WORDLLAMA_NAME, version: str = "test-1") -> Path:
+def linear_model(
+    path: Path,
+    u: np.ndarray | None = None,
+    bias: float = 0.0,
+    dim: int = WORDLLAMA_DIM,
+    embedder: str = WORDLLAMA_NAME,
+    version: str = "test-1",
+) -> Path:
     """A linear router P = sigmoid(e·u + bias); u = 0 gives every query sigmoid(bias)."""
     u = np.zeros(dim, np.float32) if u is None else u
     info = RouterModelInfo(
-        router_id="test-linear", version=version, embedder_name=embedder, embedder_dim=dim,
-        model_names=("premium", "small"), strong_model="premium", weak_model="small",
+        router_id="test-linear",
+        version=version,
+        embedder_name=embedder,
+        embedder_dim=dim,
+        model_names=("premium", "small"),
+        strong_model="premium",
+        weak_model="small",
         training_data={"source": "tests"},
-        calibration=Calibration("uniform", tuple(float(x) for x in np.linspace(0.0, 1.0, 101))))
+        calibration=Calibration("uniform", tuple(float(x) for x in np.linspace(0.0, 1.0, 101))),
+    )
     return save(build_linear_router(u, bias, info), path)
 
 

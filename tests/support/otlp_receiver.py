@@ -7,9 +7,10 @@ what they expect with wait_for(), a condition wait with a deadline, never a fixe
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
@@ -68,7 +69,7 @@ class OtlpReceiver:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "OtlpReceiver":
+    def start(self) -> OtlpReceiver:
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         self._server.start()
         return self
@@ -76,13 +77,15 @@ class OtlpReceiver:
     def stop(self) -> None:
         self._server.stop(0)
 
-    def wait_for(self, found: Callable[["OtlpReceiver"], T], timeout_s: float = 20.0) -> T:
+    def wait_for(self, found: Callable[[OtlpReceiver], T], timeout_s: float = 20.0) -> T:
         """Waits until found(self) is truthy (re-checked on each export) and returns it."""
         with self._changed:
             result = self._changed.wait_for(lambda: found(self), timeout_s)
         if not result:
-            raise AssertionError(f"not received within {timeout_s}s; spans: "
-                                 + ", ".join(sorted({f"{s.service}:{s.name}" for s in self.spans})))
+            raise AssertionError(
+                f"not received within {timeout_s}s; spans: "
+                + ", ".join(sorted({f"{s.service}:{s.name}" for s in self.spans}))
+            )
         return result
 
     def trace(self, trace_id: str) -> list[ReceivedSpan]:
@@ -120,10 +123,21 @@ class _TraceSink(trace_service_pb2_grpc.TraceServiceServicer):
             service = _service(rs.resource)
             for ss in rs.scope_spans:
                 for s in ss.spans:
-                    spans.append(ReceivedSpan(
-                        service, s.name, s.kind, s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(),
-                        _attributes(s.attributes), s.status.code, s.start_time_unix_nano, s.end_time_unix_nano,
-                        tuple((link.trace_id.hex(), link.span_id.hex()) for link in s.links)))
+                    spans.append(
+                        ReceivedSpan(
+                            service,
+                            s.name,
+                            s.kind,
+                            s.trace_id.hex(),
+                            s.span_id.hex(),
+                            s.parent_span_id.hex(),
+                            _attributes(s.attributes),
+                            s.status.code,
+                            s.start_time_unix_nano,
+                            s.end_time_unix_nano,
+                            tuple((link.trace_id.hex(), link.span_id.hex()) for link in s.links),
+                        )
+                    )
         self._receiver._add(spans=spans)
         return trace_service_pb2.ExportTraceServiceResponse()
 
@@ -140,8 +154,11 @@ class _MetricsSink(metrics_service_pb2_grpc.MetricsServiceServicer):
                 for m in sm.metrics:
                     kind = m.WhichOneof("data")
                     for p in getattr(m, kind).data_points:
-                        value = p.count if kind in ("histogram", "exponential_histogram") else (
-                            p.as_double if p.WhichOneof("value") == "as_double" else p.as_int)
+                        value = (
+                            p.count
+                            if kind in ("histogram", "exponential_histogram")
+                            else (p.as_double if p.WhichOneof("value") == "as_double" else p.as_int)
+                        )
                         points.append(ReceivedPoint(service, m.name, _attributes(p.attributes), float(value)))
         self._receiver._add(points=points)
         return metrics_service_pb2.ExportMetricsServiceResponse()

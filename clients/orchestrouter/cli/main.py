@@ -18,12 +18,14 @@ DEFAULT_ROUTER_TARGET = "localhost:50051"
 
 def _serve_scorer(args: argparse.Namespace) -> int:
     from orchestrouter.scorer.server import main
+
     main()
     return 0
 
 
 def _serve_router(args: argparse.Namespace) -> int:
     from orchestrouter.router.server import main
+
     main()
     return 0
 
@@ -66,9 +68,12 @@ def _route(args: argparse.Namespace) -> int:
 
 
 def _decision_line(answer) -> str:
-    return (f"{answer.tier:7s} p={answer.win_probability:.3f} (threshold {answer.threshold:.3f}) "
-            f"model={answer.model} router={answer.router_id}@{answer.router_version}"
-            + (" DEGRADED" if answer.degraded else "") + (" FELL-BACK" if answer.fell_back else ""))
+    return (
+        f"{answer.tier:7s} p={answer.win_probability:.3f} (threshold {answer.threshold:.3f}) "
+        f"model={answer.model} router={answer.router_id}@{answer.router_version}"
+        + (" DEGRADED" if answer.degraded else "")
+        + (" FELL-BACK" if answer.fell_back else "")
+    )
 
 
 def _positive_seconds(text: str) -> float:
@@ -89,14 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("route", help="route one query through a running router")
     p.add_argument("text", help="the user message")
-    p.add_argument("--router", default=os.environ.get("ORCHESTROUTER_ROUTER_TARGET", DEFAULT_ROUTER_TARGET),
-                   help="router address (default: $ORCHESTROUTER_ROUTER_TARGET or %(default)s)")
+    p.add_argument(
+        "--router",
+        default=os.environ.get("ORCHESTROUTER_ROUTER_TARGET", DEFAULT_ROUTER_TARGET),
+        help="router address (default: $ORCHESTROUTER_ROUTER_TARGET or %(default)s)",
+    )
     dial = p.add_mutually_exclusive_group()
     dial.add_argument("--threshold", type=float, help="raw threshold for this request")
     dial.add_argument("--premium-share", type=float, help="target premium share for this request")
     p.add_argument("--dry-run", action="store_true", help="decide only; call no model endpoint")
-    p.add_argument("--stream", action="store_true",
-                   help="print the answer as it streams (RouteStream); with --json, one object at the end")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="print the answer as it streams (RouteStream); with --json, one object at the end",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--timeout", type=_positive_seconds, default=120.0, help="deadline in seconds")
     p.set_defaults(func=_route)

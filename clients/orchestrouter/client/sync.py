@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import grpc
 import numpy as np
@@ -31,16 +31,31 @@ class RouteAnswer:
     usage: dict[str, float]
 
     @classmethod
-    def from_pb(cls, r: router_pb2.RouteResponse) -> "RouteAnswer":
+    def from_pb(cls, r: router_pb2.RouteResponse) -> RouteAnswer:
         d = r.decision
         return cls(
-            tier=TIER_NAMES.get(d.tier, "unspecified"), model=d.model, win_probability=d.win_probability,
-            threshold=d.threshold, router_id=d.router_id, router_version=d.router_version,
-            degraded=d.degraded, fell_back=d.fell_back, answer=r.answer, request_id=r.request_id,
-            timings_ms={"embed": r.timings.embed_ms, "score": r.timings.score_ms,
-                        "dispatch": r.timings.dispatch_ms, "total": r.timings.total_ms},
-            usage={"prompt_tokens": r.usage.prompt_tokens, "completion_tokens": r.usage.completion_tokens,
-                   "cost_usd": r.usage.cost_usd})
+            tier=TIER_NAMES.get(d.tier, "unspecified"),
+            model=d.model,
+            win_probability=d.win_probability,
+            threshold=d.threshold,
+            router_id=d.router_id,
+            router_version=d.router_version,
+            degraded=d.degraded,
+            fell_back=d.fell_back,
+            answer=r.answer,
+            request_id=r.request_id,
+            timings_ms={
+                "embed": r.timings.embed_ms,
+                "score": r.timings.score_ms,
+                "dispatch": r.timings.dispatch_ms,
+                "total": r.timings.total_ms,
+            },
+            usage={
+                "prompt_tokens": r.usage.prompt_tokens,
+                "completion_tokens": r.usage.completion_tokens,
+                "cost_usd": r.usage.cost_usd,
+            },
+        )
 
 
 class RouterClient:
@@ -51,15 +66,27 @@ class RouterClient:
         self._stub = router_pb2_grpc.RouterServiceStub(self._channel)
         self._timeout_s = timeout_s
 
-    def route(self, text: str | None = None, *, messages: Sequence[tuple[str, str]] = (),
-              threshold: float | None = None, premium_share: float | None = None,
-              dry_run: bool = False) -> RouteAnswer:
+    def route(
+        self,
+        text: str | None = None,
+        *,
+        messages: Sequence[tuple[str, str]] = (),
+        threshold: float | None = None,
+        premium_share: float | None = None,
+        dry_run: bool = False,
+    ) -> RouteAnswer:
         request = _fill(router_pb2.RouteRequest(), text, messages, threshold, premium_share, dry_run)
         return RouteAnswer.from_pb(self._stub.Route(request, timeout=self._timeout_s))
 
-    def route_stream(self, text: str | None = None, *, messages: Sequence[tuple[str, str]] = (),
-                     threshold: float | None = None, premium_share: float | None = None,
-                     dry_run: bool = False) -> Iterator[str | RouteAnswer]:
+    def route_stream(
+        self,
+        text: str | None = None,
+        *,
+        messages: Sequence[tuple[str, str]] = (),
+        threshold: float | None = None,
+        premium_share: float | None = None,
+        dry_run: bool = False,
+    ) -> Iterator[str | RouteAnswer]:
         """Yields the answer's text deltas as they arrive, then the final RouteAnswer.
 
         A stream cut after it began raises grpc.RpcError (UNAVAILABLE): never a silently short answer.
@@ -75,7 +102,7 @@ class RouterClient:
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> "RouterClient":
+    def __enter__(self) -> RouterClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -106,8 +133,12 @@ class ScorerClient:
         matrix = np.ascontiguousarray(embeddings, dtype="<f4")
         if matrix.ndim != 2:
             raise ValueError("embeddings must be a 2-d array")
-        reply = self._stub.Score(scorer_pb2.ScoreRequest(embeddings=scorer_pb2.EmbeddingBatch(
-            data=matrix.tobytes(), rows=matrix.shape[0], dim=matrix.shape[1])), timeout=self._timeout_s)
+        reply = self._stub.Score(
+            scorer_pb2.ScoreRequest(
+                embeddings=scorer_pb2.EmbeddingBatch(data=matrix.tobytes(), rows=matrix.shape[0], dim=matrix.shape[1])
+            ),
+            timeout=self._timeout_s,
+        )
         return np.asarray(reply.win_probabilities, dtype=np.float32)
 
     def model_info(self) -> scorer_pb2.GetModelInfoResponse:
@@ -116,7 +147,7 @@ class ScorerClient:
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> "ScorerClient":
+    def __enter__(self) -> ScorerClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

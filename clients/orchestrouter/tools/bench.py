@@ -16,14 +16,18 @@ import time
 import numpy as np
 from grpc import aio
 
+from orchestrouter.router.embedders import WordLlamaEmbedder
 from orchestrouter.tools.launcher import start
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
-from orchestrouter.router.embedders import WordLlamaEmbedder
 
 QUERIES = [
-    "What is the capital of France?", "hi!", "Write a SQL query that finds duplicate emails in a users table.",
-    "Prove that there are infinitely many primes.", "Give me three names for a bakery.",
-    "How do I reverse a linked list in Java?", "Summarise the causes of the First World War in two sentences.",
+    "What is the capital of France?",
+    "hi!",
+    "Write a SQL query that finds duplicate emails in a users table.",
+    "Prove that there are infinitely many primes.",
+    "Give me three names for a bakery.",
+    "How do I reverse a linked list in Java?",
+    "Summarise the causes of the First World War in two sentences.",
     "What is 17 * 23?",
 ]
 
@@ -98,15 +102,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--scorer-listen", default="127.0.0.1:0",
-                        help="e.g. unix:/tmp/orchestrouter-scorer.sock to measure a unix socket hop")
+    parser.add_argument(
+        "--scorer-listen",
+        default="127.0.0.1:0",
+        help="e.g. unix:/tmp/orchestrouter-scorer.sock to measure a unix socket hop",
+    )
     args = parser.parse_args(argv)
 
     print(f"local embedder alone:        {percentiles(embed_latency(2000))}")
     scorer = start("serve-scorer", {"ORCHESTROUTER_SCORER_LISTEN": args.scorer_listen}, name="scorer")
     try:
-        router = start("serve-router", {"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
-                                        "ORCHESTROUTER_SCORER_TARGET": scorer.target}, name="router")
+        router = start(
+            "serve-router",
+            {"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0", "ORCHESTROUTER_SCORER_TARGET": scorer.target},
+            name="router",
+        )
     except Exception:
         scorer.stop()
         raise

@@ -17,27 +17,42 @@ SAMPLE_QUERIES = [
     ("greeting", "Thanks, that was helpful. Have a nice evening!"),
     ("fact", "What is the capital of France?"),
     ("fact", "Who wrote Pride and Prejudice?"),
-    ("code", "Write a Python function that parses an ISO 8601 timestamp with a timezone offset and "
-             "returns a UTC datetime; include unit tests."),
-    ("code", "Why does this Rust code fail to compile with 'borrowed value does not live long enough', "
-             "and how do I fix it without cloning?"),
+    (
+        "code",
+        "Write a Python function that parses an ISO 8601 timestamp with a timezone offset and "
+        "returns a UTC datetime; include unit tests.",
+    ),
+    (
+        "code",
+        "Why does this Rust code fail to compile with 'borrowed value does not live long enough', "
+        "and how do I fix it without cloning?",
+    ),
     ("math", "Prove that the square root of 2 is irrational."),
-    ("math", "A train leaves at 3pm going 60 km/h and another at 4pm going 80 km/h on the same track. "
-             "When does the second catch up? Show your reasoning step by step."),
+    (
+        "math",
+        "A train leaves at 3pm going 60 km/h and another at 4pm going 80 km/h on the same track. "
+        "When does the second catch up? Show your reasoning step by step.",
+    ),
 ]
 
 
 def main() -> int:
     live = bool(os.environ.get("ORCHESTROUTER_SMALL_BASE_URL") and os.environ.get("ORCHESTROUTER_PREMIUM_BASE_URL"))
-    print(f"starting the scorer and the router ({'live endpoints' if live else 'dry run: no endpoints configured'})", flush=True)
+    print(
+        f"starting the scorer and the router ({'live endpoints' if live else 'dry run: no endpoints configured'})",
+        flush=True,
+    )
     try:
         scorer = start("serve-scorer", {"ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0"}, name="scorer")
     except LaunchError as exc:
         print(exc, file=sys.stderr)
         return 1
     try:
-        router = start("serve-router", {"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
-                                        "ORCHESTROUTER_SCORER_TARGET": scorer.target}, name="router")
+        router = start(
+            "serve-router",
+            {"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0", "ORCHESTROUTER_SCORER_TARGET": scorer.target},
+            name="router",
+        )
     except LaunchError as exc:
         print(exc, file=sys.stderr)
         scorer.stop()
@@ -52,8 +67,10 @@ def main() -> int:
                     failures += 1
                     print(f"{category:8s} ERROR {exc}")
                     continue
-                print(f"{category:8s} -> {a.tier:7s} p={a.win_probability:.3f} threshold={a.threshold:.3f} "
-                      f"model={a.model} ({a.timings_ms['total']:.2f} ms in router)  {text[:60]!r}")
+                print(
+                    f"{category:8s} -> {a.tier:7s} p={a.win_probability:.3f} threshold={a.threshold:.3f} "
+                    f"model={a.model} ({a.timings_ms['total']:.2f} ms in router)  {text[:60]!r}"
+                )
                 if a.answer:
                     print("          " + a.answer.strip().replace("\n", "\n          "))
     finally:

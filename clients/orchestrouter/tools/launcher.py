@@ -8,8 +8,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -47,11 +47,18 @@ class Service:
             return self.process.wait()
 
 
-def start(command: str, env: Mapping[str, str], name: str | None = None, ready_timeout_s: float = 120.0,
-          echo: bool = False) -> Service:
+def start(
+    command: str, env: Mapping[str, str], name: str | None = None, ready_timeout_s: float = 120.0, echo: bool = False
+) -> Service:
     """Runs `orchestrouter COMMAND` with env (listening on port 0) and waits for SERVING health."""
-    proc = subprocess.Popen([sys.executable, "-m", "orchestrouter.cli", command], env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrouter.cli", command],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
     listen = next((v for k, v in env.items() if k.endswith("_LISTEN")), "")
     service = Service(name or command, proc, 0, unix_address=listen if listen.startswith("unix:") else "")
     port_found = threading.Event()
@@ -85,8 +92,7 @@ def wait_serving(target: str, timeout_s: float) -> None:
     with grpc.insecure_channel(target) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
-            for reply in stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s,
-                                    wait_for_ready=True):
+            for reply in stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s, wait_for_ready=True):
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
         except grpc.RpcError as exc:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_secret, env_str
@@ -48,7 +48,7 @@ class TierConfig:
         return bool(self.base_url)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], tier: str) -> "TierConfig":
+    def from_env(cls, env: Mapping[str, str], tier: str) -> TierConfig:
         p = f"ORCHESTROUTER_{tier.upper()}_"
         cfg = cls(
             tier=tier,
@@ -66,9 +66,11 @@ class TierConfig:
         )
         if cfg.max_concurrency < 1:
             raise ConfigError(f"{p}MAX_CONCURRENCY must be >= 1")
-        for name, value in (("CONNECT_TIMEOUT_S", cfg.connect_timeout_s),
-                            ("FIRST_TOKEN_TIMEOUT_S", cfg.first_token_timeout_s),
-                            ("TIMEOUT_S", cfg.total_timeout_s)):
+        for name, value in (
+            ("CONNECT_TIMEOUT_S", cfg.connect_timeout_s),
+            ("FIRST_TOKEN_TIMEOUT_S", cfg.first_token_timeout_s),
+            ("TIMEOUT_S", cfg.total_timeout_s),
+        ):
             if value <= 0:
                 raise ConfigError(f"{p}{name} must be > 0")
         if cfg.price_input_per_mtok < 0 or cfg.price_output_per_mtok < 0:
@@ -91,7 +93,7 @@ class EmbedderConfig:
     api_key: str = field(default="", repr=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "EmbedderConfig":
+    def from_env(cls, env: Mapping[str, str]) -> EmbedderConfig:
         cfg = cls(
             kind=env_str(env, "ORCHESTROUTER_EMBEDDER", cls.kind),
             base_url=env_str(env, "ORCHESTROUTER_EMBEDDINGS_BASE_URL", ""),
@@ -132,9 +134,13 @@ class DispatchConfig:
     api_key_recheck_s: float = 1.0
 
     def __post_init__(self) -> None:
-        positive = (("RETRY_BASE_DELAY_S", self.retry_base_delay_s), ("RETRY_MAX_DELAY_S", self.retry_max_delay_s),
-                    ("DEFAULT_DEADLINE_S", self.default_deadline_s), ("BREAKER_WINDOW_S", self.breaker_window_s),
-                    ("BREAKER_COOLDOWN_S", self.breaker_cooldown_s))
+        positive = (
+            ("RETRY_BASE_DELAY_S", self.retry_base_delay_s),
+            ("RETRY_MAX_DELAY_S", self.retry_max_delay_s),
+            ("DEFAULT_DEADLINE_S", self.default_deadline_s),
+            ("BREAKER_WINDOW_S", self.breaker_window_s),
+            ("BREAKER_COOLDOWN_S", self.breaker_cooldown_s),
+        )
         for name, value in positive:
             if not value > 0:
                 raise ConfigError(f"ORCHESTROUTER_{name} must be > 0, got {value}")
@@ -152,7 +158,7 @@ class DispatchConfig:
             raise ConfigError("ORCHESTROUTER_BREAKER_MIN_CALLS must be >= 1")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "DispatchConfig":
+    def from_env(cls, env: Mapping[str, str]) -> DispatchConfig:
         def number(name: str, default: float) -> float:
             return env_float(env, "ORCHESTROUTER_" + name, default)
 
@@ -162,8 +168,9 @@ class DispatchConfig:
             retry_after_max_s=number("RETRY_AFTER_MAX_S", cls.retry_after_max_s),
             fallback_reserve=number("FALLBACK_RESERVE", cls.fallback_reserve),
             default_deadline_s=number("DEFAULT_DEADLINE_S", cls.default_deadline_s),
-            breaker_consecutive_failures=env_int(env, "ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES",
-                                                 cls.breaker_consecutive_failures),
+            breaker_consecutive_failures=env_int(
+                env, "ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES", cls.breaker_consecutive_failures
+            ),
             breaker_error_rate=number("BREAKER_ERROR_RATE", cls.breaker_error_rate),
             breaker_window_s=number("BREAKER_WINDOW_S", cls.breaker_window_s),
             breaker_min_calls=env_int(env, "ORCHESTROUTER_BREAKER_MIN_CALLS", cls.breaker_min_calls),
@@ -221,7 +228,7 @@ class RouterConfig:
         return {"small": self.small, "premium": self.premium}[name]
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "RouterConfig":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RouterConfig:
         env = os.environ if env is None else env
         try:
             return cls(

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from orchestrouter.v1 import router_pb2
 from orchestrouter.router.dispatch import EndpointSnapshot
 from orchestrouter.router.dispatch.breaker import CircuitState
-from orchestrouter.router.model import (PREMIUM, SMALL, ChatTurn, Decision, GenerationParams, RouteResult, StreamDecision,
-                                  StreamDelta, StreamEvent)
+from orchestrouter.router.model import (
+    PREMIUM,
+    SMALL,
+    ChatTurn,
+    Decision,
+    GenerationParams,
+    RouteResult,
+    StreamDecision,
+    StreamDelta,
+    StreamEvent,
+)
+from orchestrouter.v1 import router_pb2
 
 TIER_TO_PB = {SMALL: router_pb2.TIER_SMALL, PREMIUM: router_pb2.TIER_PREMIUM}
-CIRCUIT_TO_PB = {CircuitState.CLOSED: router_pb2.CIRCUIT_STATE_CLOSED, CircuitState.OPEN: router_pb2.CIRCUIT_STATE_OPEN,
-                 CircuitState.HALF_OPEN: router_pb2.CIRCUIT_STATE_HALF_OPEN}
+CIRCUIT_TO_PB = {
+    CircuitState.CLOSED: router_pb2.CIRCUIT_STATE_CLOSED,
+    CircuitState.OPEN: router_pb2.CIRCUIT_STATE_OPEN,
+    CircuitState.HALF_OPEN: router_pb2.CIRCUIT_STATE_HALF_OPEN,
+}
 
 
 def params_from_pb(pb: router_pb2.GenerationParams) -> GenerationParams:
@@ -19,7 +31,8 @@ def params_from_pb(pb: router_pb2.GenerationParams) -> GenerationParams:
         top_p=pb.top_p if pb.HasField("top_p") else None,
         max_tokens=pb.max_tokens if pb.HasField("max_tokens") else None,
         stop=tuple(pb.stop),
-        seed=pb.seed if pb.HasField("seed") else None)
+        seed=pb.seed if pb.HasField("seed") else None,
+    )
 
 
 def messages_from_pb(request: router_pb2.RouteRequest) -> list[ChatTurn]:
@@ -28,26 +41,48 @@ def messages_from_pb(request: router_pb2.RouteRequest) -> list[ChatTurn]:
 
 def dial_from_pb(request: router_pb2.RouteRequest) -> tuple[float | None, float | None]:
     which = request.WhichOneof("dial")
-    return (request.threshold if which == "threshold" else None,
-            request.premium_share if which == "premium_share" else None)
+    return (
+        request.threshold if which == "threshold" else None,
+        request.premium_share if which == "premium_share" else None,
+    )
 
 
 def decision_to_pb(d: Decision) -> router_pb2.Decision:
     return router_pb2.Decision(
-        tier=TIER_TO_PB[d.tier], model=d.model, win_probability=d.win_probability, threshold=d.threshold,
-        router_id=d.router_id, router_version=d.router_version, degraded=d.degraded,
-        degraded_reason=d.degraded_reason, routed_tier=TIER_TO_PB.get(d.routed_tier, router_pb2.TIER_UNSPECIFIED),
-        fell_back=d.fell_back, fallback_reason=d.fallback_reason, attempts=d.attempts)
+        tier=TIER_TO_PB[d.tier],
+        model=d.model,
+        win_probability=d.win_probability,
+        threshold=d.threshold,
+        router_id=d.router_id,
+        router_version=d.router_version,
+        degraded=d.degraded,
+        degraded_reason=d.degraded_reason,
+        routed_tier=TIER_TO_PB.get(d.routed_tier, router_pb2.TIER_UNSPECIFIED),
+        fell_back=d.fell_back,
+        fallback_reason=d.fallback_reason,
+        attempts=d.attempts,
+    )
 
 
 def result_to_pb(r: RouteResult) -> router_pb2.RouteResponse:
     return router_pb2.RouteResponse(
-        decision=decision_to_pb(r.decision), answer=r.answer, finish_reason=r.finish_reason,
-        usage=router_pb2.Usage(prompt_tokens=r.usage.prompt_tokens, completion_tokens=r.usage.completion_tokens,
-                               total_tokens=r.usage.total_tokens, cost_usd=r.usage.cost_usd),
-        timings=router_pb2.HopTimings(embed_ms=r.timings.embed_ms, score_ms=r.timings.score_ms,
-                                      dispatch_ms=r.timings.dispatch_ms, total_ms=r.timings.total_ms),
-        request_id=r.request_id)
+        decision=decision_to_pb(r.decision),
+        answer=r.answer,
+        finish_reason=r.finish_reason,
+        usage=router_pb2.Usage(
+            prompt_tokens=r.usage.prompt_tokens,
+            completion_tokens=r.usage.completion_tokens,
+            total_tokens=r.usage.total_tokens,
+            cost_usd=r.usage.cost_usd,
+        ),
+        timings=router_pb2.HopTimings(
+            embed_ms=r.timings.embed_ms,
+            score_ms=r.timings.score_ms,
+            dispatch_ms=r.timings.dispatch_ms,
+            total_ms=r.timings.total_ms,
+        ),
+        request_id=r.request_id,
+    )
 
 
 def stream_event_to_pb(event: StreamEvent) -> router_pb2.RouteStreamResponse:
@@ -60,6 +95,13 @@ def stream_event_to_pb(event: StreamEvent) -> router_pb2.RouteStreamResponse:
 
 def endpoint_status_to_pb(e: EndpointSnapshot) -> router_pb2.EndpointStatus:
     return router_pb2.EndpointStatus(
-        tier=TIER_TO_PB[e.tier], model=e.model, configured=e.configured, circuit=CIRCUIT_TO_PB[e.circuit],
-        requests=e.requests, failures=e.failures, prompt_tokens=e.prompt_tokens,
-        completion_tokens=e.completion_tokens, cost_usd=e.cost_usd)
+        tier=TIER_TO_PB[e.tier],
+        model=e.model,
+        configured=e.configured,
+        circuit=CIRCUIT_TO_PB[e.circuit],
+        requests=e.requests,
+        failures=e.failures,
+        prompt_tokens=e.prompt_tokens,
+        completion_tokens=e.completion_tokens,
+        cost_usd=e.cost_usd,
+    )

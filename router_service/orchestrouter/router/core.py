@@ -5,18 +5,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from opentelemetry import trace
 
-from orchestrouter.router.dispatch import DispatchInfo, Dispatcher
+from orchestrouter.router.dispatch import Dispatcher, DispatchInfo
 from orchestrouter.router.embedders import Embedder, EmbedderError
-from orchestrouter.router.model import (Completion, Decision, RouteInput, RouteResult, StreamDecision, StreamDelta,
-                                  StreamDone, StreamEvent, Timings)
+from orchestrouter.router.model import (
+    Completion,
+    Decision,
+    RouteInput,
+    RouteResult,
+    StreamDecision,
+    StreamDelta,
+    StreamDone,
+    StreamEvent,
+    Timings,
+)
 from orchestrouter.router.policy import ThresholdPolicy
 from orchestrouter.router.route_observer import RouteObserver
+from orchestrouter.router.scorer_client import CoalescingScorer, ScorerUnavailable, Scores
 from orchestrouter.runtime.errors import DeadlineExceeded
-from orchestrouter.router.scorer_client import CoalescingScorer, Scores, ScorerUnavailable
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -25,8 +34,15 @@ tracer = trace.get_tracer(__name__)
 class RouterCore:
     """RouterCore: turns a validated RouteInput into a RouteResult."""
 
-    def __init__(self, embedder: Embedder, scorer: CoalescingScorer, dispatcher: Dispatcher,
-                 policy: ThresholdPolicy, degraded_tier: str, observer: RouteObserver | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        scorer: CoalescingScorer,
+        dispatcher: Dispatcher,
+        policy: ThresholdPolicy,
+        degraded_tier: str,
+        observer: RouteObserver | None = None,
+    ) -> None:
         self.embedder = embedder
         self.scorer = scorer
         self.dispatcher = dispatcher
@@ -40,8 +56,10 @@ class RouterCore:
     async def _score(self, inp: RouteInput, timings: Timings, budget_s: float | None) -> Scores:
         start = time.perf_counter()
         try:
-            with tracer.start_as_current_span("router.embed", attributes={
-                    "orchestrouter.embedder": self.embedder.name, "orchestrouter.prompt_chars": len(inp.query)}):
+            with tracer.start_as_current_span(
+                "router.embed",
+                attributes={"orchestrouter.embedder": self.embedder.name, "orchestrouter.prompt_chars": len(inp.query)},
+            ):
                 embedding = await self.embedder.embed_async([inp.query])
         finally:
             timings.embed_ms = (time.perf_counter() - start) * 1000
@@ -62,15 +80,28 @@ class RouterCore:
                 raise DeadlineExceeded("deadline exceeded while scoring") from exc
             self.degraded_count += 1
             log.warning("cannot score, routing to %s: %s", self.degraded_tier, exc)
-            return Decision(tier=self.degraded_tier, model=self.dispatcher.model_name(self.degraded_tier),
-                            win_probability=0.0, threshold=threshold, router_id=self.router_id,
-                            router_version=self.router_version, degraded=True, degraded_reason=str(exc),
-                            routed_tier=self.degraded_tier)
+            return Decision(
+                tier=self.degraded_tier,
+                model=self.dispatcher.model_name(self.degraded_tier),
+                win_probability=0.0,
+                threshold=threshold,
+                router_id=self.router_id,
+                router_version=self.router_version,
+                degraded=True,
+                degraded_reason=str(exc),
+                routed_tier=self.degraded_tier,
+            )
         p = float(scores.win_probabilities[0])
         tier = self.policy.tier_for(p, threshold)
-        return Decision(tier=tier, model=self.dispatcher.model_name(tier), win_probability=p,
-                        threshold=threshold, router_id=scores.router_id,
-                        router_version=scores.router_version, routed_tier=tier)
+        return Decision(
+            tier=tier,
+            model=self.dispatcher.model_name(tier),
+            win_probability=p,
+            threshold=threshold,
+            router_id=scores.router_id,
+            router_version=scores.router_version,
+            routed_tier=tier,
+        )
 
     async def route(self, inp: RouteInput, deadline: float | None = None) -> RouteResult:
         """deadline is a time.monotonic() instant from the caller's gRPC deadline, or None."""
@@ -84,8 +115,9 @@ class RouterCore:
                 _raise_if_expired(deadline)
                 dispatch_start = time.perf_counter()
                 try:
-                    completion, info = await self.dispatcher.complete(decision.routed_tier, inp.messages,
-                                                                      inp.params, deadline)
+                    completion, info = await self.dispatcher.complete(
+                        decision.routed_tier, inp.messages, inp.params, deadline
+                    )
                 finally:
                     timings.dispatch_ms = (time.perf_counter() - dispatch_start) * 1000
                 _apply_dispatch(decision, info)
@@ -112,8 +144,7 @@ class RouterCore:
                 _raise_if_expired(deadline)
                 dispatch_start = time.perf_counter()
                 try:
-                    async for item in self.dispatcher.stream(decision.routed_tier, inp.messages, inp.params,
-                                                             deadline):
+                    async for item in self.dispatcher.stream(decision.routed_tier, inp.messages, inp.params, deadline):
                         if isinstance(item, DispatchInfo):
                             _apply_dispatch(decision, item)
                             yield StreamDecision(decision)
@@ -129,8 +160,9 @@ class RouterCore:
         except BaseException as exc:  # recorded, then re-raised: cancellation and a closed stream included
             timings.total_ms = (time.perf_counter() - start) * 1000
             # GeneratorExit: the caller went away mid-stream, which the observer knows as a cancellation.
-            self.observer.failed(inp, decision, timings,
-                                 asyncio.CancelledError() if isinstance(exc, GeneratorExit) else exc)
+            self.observer.failed(
+                inp, decision, timings, asyncio.CancelledError() if isinstance(exc, GeneratorExit) else exc
+            )
             raise
         timings.total_ms = (time.perf_counter() - start) * 1000
         self.observer.finished(inp, result)

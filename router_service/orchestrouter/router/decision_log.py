@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from datetime import datetime, timezone
-from typing import Any, Iterable, TextIO
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 from orchestrouter.router.model import Decision, RouteInput, Timings, Usage
 
@@ -32,15 +33,16 @@ _MIN_SECRET_CHARS = 8
 class DecisionLog:
     """DecisionLog: writes decision records as JSON lines to one sink; off writes nothing."""
 
-    def __init__(self, sink: TextIO | None, log_prompts: bool = False, secrets: Iterable[str] = (),
-                 owns_sink: bool = False) -> None:
+    def __init__(
+        self, sink: TextIO | None, log_prompts: bool = False, secrets: Iterable[str] = (), owns_sink: bool = False
+    ) -> None:
         self._sink = sink
         self.log_prompts = log_prompts
         self._secrets = tuple(s for s in secrets if len(s) >= _MIN_SECRET_CHARS)
         self._owns_sink = owns_sink
 
     @classmethod
-    def open(cls, target: str, log_prompts: bool = False, secrets: Iterable[str] = ()) -> "DecisionLog":
+    def open(cls, target: str, log_prompts: bool = False, secrets: Iterable[str] = ()) -> DecisionLog:
         """target: "off", "stdout", "stderr" or a file path (appended to, created if missing)."""
         if target == OFF:
             return cls(None)
@@ -69,37 +71,59 @@ class DecisionLog:
         self._sink = None
 
 
-def build_record(inp: RouteInput, request_id: str, decision: Decision | None, timings: Timings,
-                 usage: Usage | None, outcome: str, status: str, error: str = "",
-                 log_prompt: bool = False) -> dict[str, Any]:
+def build_record(
+    inp: RouteInput,
+    request_id: str,
+    decision: Decision | None,
+    timings: Timings,
+    usage: Usage | None,
+    outcome: str,
+    status: str,
+    error: str = "",
+    log_prompt: bool = False,
+) -> dict[str, Any]:
     """The decision record of one request; decision is None when it failed before deciding."""
     record: dict[str, Any] = {
         "request_id": request_id,
-        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "outcome": outcome,
         "status": status,
     }
     if error:
         record["error"] = error
     if decision is not None:
-        record.update({
-            "tier": decision.tier, "routed_tier": decision.routed_tier or decision.tier, "model": decision.model,
-            "win_probability": round(decision.win_probability, 6), "threshold": round(decision.threshold, 6),
-            "router_id": decision.router_id, "router_version": decision.router_version,
-            "degraded": decision.degraded, "degraded_reason": decision.degraded_reason,
-            "fallback": decision.fell_back, "fallback_reason": decision.fallback_reason,
-            "attempts": decision.attempts,
-        })
+        record.update(
+            {
+                "tier": decision.tier,
+                "routed_tier": decision.routed_tier or decision.tier,
+                "model": decision.model,
+                "win_probability": round(decision.win_probability, 6),
+                "threshold": round(decision.threshold, 6),
+                "router_id": decision.router_id,
+                "router_version": decision.router_version,
+                "degraded": decision.degraded,
+                "degraded_reason": decision.degraded_reason,
+                "fallback": decision.fell_back,
+                "fallback_reason": decision.fallback_reason,
+                "attempts": decision.attempts,
+            }
+        )
     record["dry_run"] = inp.dry_run
-    record["ms"] = {"embed": round(timings.embed_ms, 3), "score": round(timings.score_ms, 3),
-                    "dispatch": round(timings.dispatch_ms, 3), "total": round(timings.total_ms, 3)}
+    record["ms"] = {
+        "embed": round(timings.embed_ms, 3),
+        "score": round(timings.score_ms, 3),
+        "dispatch": round(timings.dispatch_ms, 3),
+        "total": round(timings.total_ms, 3),
+    }
     usage = usage or Usage()
-    record["usage"] = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-                       "total_tokens": usage.total_tokens}
+    record["usage"] = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
     record["cost_usd"] = usage.cost_usd
     record["prompt_sha256"] = hashlib.sha256(inp.query.encode("utf-8")).hexdigest()
     record["prompt_chars"] = len(inp.query)
     if log_prompt:
         record["prompt"] = inp.query
     return record
-

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import openai
@@ -44,8 +45,7 @@ class WordLlamaEmbedder:
         from wordllama import WordLlama
 
         package_dir = Path(wordllama.__file__).parent
-        self._model = WordLlama.load(config="l2_supercat", dim=self.dim, cache_dir=package_dir,
-                                     disable_download=True)
+        self._model = WordLlama.load(config="l2_supercat", dim=self.dim, cache_dir=package_dir, disable_download=True)
         # The tokenizers library is not safe to call from several threads at once.
         self._lock = threading.Lock()
 
@@ -65,8 +65,9 @@ class OpenAIEmbedder:
     ``embed_async`` is what the router uses, so a remote call never blocks its event loop.
     """
 
-    def __init__(self, base_url: str, model: str, dim: int, api_key: str = "", timeout_s: float = 10.0,
-                 max_retries: int = 1) -> None:
+    def __init__(
+        self, base_url: str, model: str, dim: int, api_key: str = "", timeout_s: float = 10.0, max_retries: int = 1
+    ) -> None:
         self.name = model
         self.dim = dim
         self._model = model

@@ -14,10 +14,12 @@ class ThresholdPolicy:
     router model's metadata), so a premium share s maps to the quantile at 1 - s.
     """
 
-    def __init__(self, threshold: float, premium_share: float | None = None,
-                 calibration_quantiles: tuple[float, ...] = ()) -> None:
-        self._calibration = (Calibration("router model", tuple(calibration_quantiles))
-                             if len(calibration_quantiles) >= 2 else None)
+    def __init__(
+        self, threshold: float, premium_share: float | None = None, calibration_quantiles: tuple[float, ...] = ()
+    ) -> None:
+        self._calibration = (
+            Calibration("router model", tuple(calibration_quantiles)) if len(calibration_quantiles) >= 2 else None
+        )
         self._default_threshold = threshold if premium_share is None else self.threshold_for_share(premium_share)
 
     @property

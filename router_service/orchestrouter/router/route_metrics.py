@@ -25,24 +25,42 @@ class RouteMetrics:
 
     def __init__(self) -> None:
         meter = metrics.get_meter("orchestrouter.router")
-        self._routes = meter.create_counter("orchestrouter.routes", unit="{request}",
-                                            description="Route requests by tier, model and outcome")
+        self._routes = meter.create_counter(
+            "orchestrouter.routes", unit="{request}", description="Route requests by tier, model and outcome"
+        )
         self._win_probability = meter.create_histogram(
-            "orchestrouter.win_probability", unit="1", description="The router's P(premium answer better)",
-            explicit_bucket_boundaries_advisory=_PROBABILITY_BUCKETS)
-        self._hop = meter.create_histogram("orchestrouter.hop.duration", unit="ms",
-                                           description="Time a request spent in each hop",
-                                           explicit_bucket_boundaries_advisory=_MS_BUCKETS)
+            "orchestrouter.win_probability",
+            unit="1",
+            description="The router's P(premium answer better)",
+            explicit_bucket_boundaries_advisory=_PROBABILITY_BUCKETS,
+        )
+        self._hop = meter.create_histogram(
+            "orchestrouter.hop.duration",
+            unit="ms",
+            description="Time a request spent in each hop",
+            explicit_bucket_boundaries_advisory=_MS_BUCKETS,
+        )
 
     def record(self, decision: Decision | None, timings: Timings, outcome: str, status: str) -> None:
         tier = decision.tier if decision else ""
         model = decision.model if decision else ""
-        self._routes.add(1, {
-            "orchestrouter.tier": tier, "orchestrouter.model": model, "orchestrouter.outcome": outcome,
-            "orchestrouter.status": status, "orchestrouter.fallback": bool(decision and decision.fell_back),
-            "orchestrouter.degraded": bool(decision and decision.degraded)})
-        for hop, ms in (("embed", timings.embed_ms), ("score", timings.score_ms),
-                        ("dispatch", timings.dispatch_ms), ("total", timings.total_ms)):
+        self._routes.add(
+            1,
+            {
+                "orchestrouter.tier": tier,
+                "orchestrouter.model": model,
+                "orchestrouter.outcome": outcome,
+                "orchestrouter.status": status,
+                "orchestrouter.fallback": bool(decision and decision.fell_back),
+                "orchestrouter.degraded": bool(decision and decision.degraded),
+            },
+        )
+        for hop, ms in (
+            ("embed", timings.embed_ms),
+            ("score", timings.score_ms),
+            ("dispatch", timings.dispatch_ms),
+            ("total", timings.total_ms),
+        ):
             if ms > 0:
                 self._hop.record(ms, {"orchestrouter.hop": hop})
         if decision is not None and not decision.degraded:

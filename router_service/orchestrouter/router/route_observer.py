@@ -44,37 +44,55 @@ class RouteObserver:
             outcome, status = "failed", code.name
         self._observe(inp, self.new_request_id(), decision, timings, None, outcome, status, message)
 
-    def _observe(self, inp: RouteInput, request_id: str, decision: Decision | None, timings: Timings,
-                 usage: Usage | None, outcome: str, status: str, error: str = "") -> None:
+    def _observe(
+        self,
+        inp: RouteInput,
+        request_id: str,
+        decision: Decision | None,
+        timings: Timings,
+        usage: Usage | None,
+        outcome: str,
+        status: str,
+        error: str = "",
+    ) -> None:
         if decision is not None:
             _annotate(trace.get_current_span(), decision, usage, inp.dry_run)
         self._metrics.record(decision, timings, outcome, status)
         if self.decision_log.enabled:
-            self.decision_log.write(build_record(inp, request_id, decision, timings, usage, outcome, status,
-                                                 error, self.decision_log.log_prompts))
+            self.decision_log.write(
+                build_record(
+                    inp, request_id, decision, timings, usage, outcome, status, error, self.decision_log.log_prompts
+                )
+            )
 
 
 def _annotate(span: trace.Span, d: Decision, usage: Usage | None, dry_run: bool) -> None:
     if not span.is_recording():
         return
-    span.set_attributes({
-        "orchestrouter.tier": d.tier,
-        "orchestrouter.routed_tier": d.routed_tier or d.tier,
-        "orchestrouter.model": d.model,
-        "orchestrouter.win_probability": d.win_probability,
-        "orchestrouter.threshold": d.threshold,
-        "orchestrouter.router_id": d.router_id,
-        "orchestrouter.router_version": d.router_version,
-        "orchestrouter.fallback": d.fell_back,
-        "orchestrouter.attempts": d.attempts,
-        "orchestrouter.degraded": d.degraded,
-        "orchestrouter.dry_run": dry_run,
-    })
+    span.set_attributes(
+        {
+            "orchestrouter.tier": d.tier,
+            "orchestrouter.routed_tier": d.routed_tier or d.tier,
+            "orchestrouter.model": d.model,
+            "orchestrouter.win_probability": d.win_probability,
+            "orchestrouter.threshold": d.threshold,
+            "orchestrouter.router_id": d.router_id,
+            "orchestrouter.router_version": d.router_version,
+            "orchestrouter.fallback": d.fell_back,
+            "orchestrouter.attempts": d.attempts,
+            "orchestrouter.degraded": d.degraded,
+            "orchestrouter.dry_run": dry_run,
+        }
+    )
     if d.fell_back:
         span.set_attribute("orchestrouter.fallback_reason", d.fallback_reason)
     if d.degraded:
         span.set_attribute("orchestrouter.degraded_reason", d.degraded_reason)
     if usage is not None and usage.total_tokens:
-        span.set_attributes({"gen_ai.usage.input_tokens": usage.prompt_tokens,
-                             "gen_ai.usage.output_tokens": usage.completion_tokens,
-                             "orchestrouter.cost_usd": usage.cost_usd})
+        span.set_attributes(
+            {
+                "gen_ai.usage.input_tokens": usage.prompt_tokens,
+                "gen_ai.usage.output_tokens": usage.completion_tokens,
+                "orchestrouter.cost_usd": usage.cost_usd,
+            }
+        )

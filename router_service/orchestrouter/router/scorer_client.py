@@ -11,9 +11,9 @@ import numpy as np
 from grpc import aio
 from opentelemetry import trace
 
-from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 from orchestrouter.runtime import telemetry
 from orchestrouter.runtime.serving import MAX_MESSAGE_BYTES
+from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
 _tracer = trace.get_tracer(__name__)
 
@@ -35,22 +35,27 @@ class ScorerClient:
     """ScorerClient: an aio channel to the scorer sidecar (host:port or unix:PATH)."""
 
     def __init__(self, target: str, timeout_s: float) -> None:
-        self._channel = aio.insecure_channel(target, options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            # The scorer is a sidecar: after a restart, reconnect within a second rather than
-            # after gRPC's default backoff (up to two minutes of degraded routing).
-            ("grpc.initial_reconnect_backoff_ms", 100),
-            ("grpc.min_reconnect_backoff_ms", 100),
-            ("grpc.max_reconnect_backoff_ms", 1000),
-        ], interceptors=telemetry.grpc_client_interceptors() or None)
+        self._channel = aio.insecure_channel(
+            target,
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                # The scorer is a sidecar: after a restart, reconnect within a second rather than
+                # after gRPC's default backoff (up to two minutes of degraded routing).
+                ("grpc.initial_reconnect_backoff_ms", 100),
+                ("grpc.min_reconnect_backoff_ms", 100),
+                ("grpc.max_reconnect_backoff_ms", 1000),
+            ],
+            interceptors=telemetry.grpc_client_interceptors() or None,
+        )
         self._stub = scorer_pb2_grpc.ScorerServiceStub(self._channel)
         self.timeout_s = timeout_s
 
     async def score(self, embeddings: np.ndarray, timeout_s: float | None = None) -> Scores:
         matrix = np.ascontiguousarray(embeddings, dtype="<f4")
-        request = scorer_pb2.ScoreRequest(embeddings=scorer_pb2.EmbeddingBatch(
-            data=matrix.tobytes(), rows=matrix.shape[0], dim=matrix.shape[1]))
+        request = scorer_pb2.ScoreRequest(
+            embeddings=scorer_pb2.EmbeddingBatch(data=matrix.tobytes(), rows=matrix.shape[0], dim=matrix.shape[1])
+        )
         try:
             reply = await self._stub.Score(request, timeout=self.timeout_for(timeout_s))
         except aio.AioRpcError as exc:
@@ -97,7 +102,7 @@ class CoalescingScorer:
         timeout = self.client.timeout_for(timeout_s)
         try:
             return await asyncio.wait_for(asyncio.shield(future), max(timeout, 0.0))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ScorerUnavailable(f"scorer did not answer within {timeout * 1000:.0f} ms") from None
 
     def _launch(self) -> None:
@@ -116,8 +121,9 @@ class CoalescingScorer:
                 scores = await self.client.score(batch[0][0])
             else:
                 links = [trace.Link(ctx.run(trace.get_current_span).get_span_context()) for _, _, ctx in batch[1:]]
-                with _tracer.start_as_current_span("router.score_coalesced", links=links,
-                                                   attributes={"orchestrouter.score.requests": len(batch)}):
+                with _tracer.start_as_current_span(
+                    "router.score_coalesced", links=links, attributes={"orchestrouter.score.requests": len(batch)}
+                ):
                     scores = await self.client.score(np.concatenate([e for e, _, _ in batch]))
         except ScorerUnavailable as exc:
             for _, future, _ in batch:
@@ -128,8 +134,9 @@ class CoalescingScorer:
             for embeddings, future, _ in batch:
                 end = start + embeddings.shape[0]
                 if not future.done():
-                    future.set_result(Scores(scores.win_probabilities[start:end], scores.router_id,
-                                             scores.router_version))
+                    future.set_result(
+                        Scores(scores.win_probabilities[start:end], scores.router_id, scores.router_version)
+                    )
                 start = end
         finally:
             self._in_flight -= 1

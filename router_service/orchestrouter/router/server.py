@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import grpc
 from grpc import aio
 
-from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from orchestrouter.router.config import ConfigError, RouterConfig
 from orchestrouter.router.core import RouterCore
 from orchestrouter.router.decision_log import DecisionLog
@@ -17,9 +16,10 @@ from orchestrouter.router.dispatch import Dispatcher
 from orchestrouter.router.embedders import Embedder, OpenAIEmbedder, WordLlamaEmbedder
 from orchestrouter.router.policy import ThresholdPolicy
 from orchestrouter.router.route_observer import RouteObserver
-from orchestrouter.runtime import serving
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
+from orchestrouter.runtime import serving
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,7 @@ def open_decision_log(config: RouterConfig) -> DecisionLog:
     try:
         return DecisionLog.open(config.decision_log, config.log_prompts, keys)
     except OSError as exc:
-        raise StartupError(f"ORCHESTROUTER_DECISION_LOG: cannot open {config.decision_log} "
-                           f"({exc.strerror})") from exc
+        raise StartupError(f"ORCHESTROUTER_DECISION_LOG: cannot open {config.decision_log} ({exc.strerror})") from exc
 
 
 @dataclass
@@ -65,13 +64,19 @@ class RouterServer:
             raise StartupError(
                 f"router model {info.router_id} {info.router_version} expects embedder "
                 f"{info.embedder.name!r} ({info.embedder.dim}-d) but the router embeds with "
-                f"{embedder.name!r} ({embedder.dim}-d)")
+                f"{embedder.name!r} ({embedder.dim}-d)"
+            )
         self.core.router_id, self.core.router_version = info.router_id, info.router_version
-        self.core.policy = ThresholdPolicy(self.config.threshold, self.config.premium_share,
-                                           tuple(info.calibration_quantiles))
+        self.core.policy = ThresholdPolicy(
+            self.config.threshold, self.config.premium_share, tuple(info.calibration_quantiles)
+        )
         await self.health.set(serving.SERVING)
-        log.info("router ready: model %s %s, threshold %.4f", info.router_id, info.router_version,
-                 self.core.policy.default_threshold)
+        log.info(
+            "router ready: model %s %s, threshold %.4f",
+            info.router_id,
+            info.router_version,
+            self.core.policy.default_threshold,
+        )
 
     async def _wait_for_model_info(self, timeout_s: float):
         # In a pod the scorer sidecar may still be loading its model: it answers UNAVAILABLE.
@@ -82,10 +87,14 @@ class RouterServer:
             try:
                 return await self.core.scorer.model_info(timeout_s=max(0.1, deadline - loop.time()))
             except aio.AioRpcError as exc:
-                if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) \
-                        or loop.time() + delay >= deadline:
-                    raise StartupError(f"scorer at {self.config.scorer_target} not ready after "
-                                       f"{timeout_s:.0f}s: {exc.code().name} {exc.details()}") from exc
+                if (
+                    exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+                    or loop.time() + delay >= deadline
+                ):
+                    raise StartupError(
+                        f"scorer at {self.config.scorer_target} not ready after "
+                        f"{timeout_s:.0f}s: {exc.code().name} {exc.details()}"
+                    ) from exc
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
@@ -103,8 +112,14 @@ async def create_server(config: RouterConfig, embedder: Embedder | None = None) 
     scorer = CoalescingScorer(ScorerClient(config.scorer_target, config.scorer_timeout_ms / 1000.0))
     dispatcher = Dispatcher.from_config(config)
     # The premium-share dial needs the model's calibration table: it is set in connect_scorer().
-    core = RouterCore(embedder, scorer, dispatcher, ThresholdPolicy(config.threshold), config.degraded_tier,
-                      RouteObserver(open_decision_log(config)))
+    core = RouterCore(
+        embedder,
+        scorer,
+        dispatcher,
+        ThresholdPolicy(config.threshold),
+        config.degraded_tier,
+        RouteObserver(open_decision_log(config)),
+    )
     server = serving.new_server()
     router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(core, config), server)
     health = serving.Health([SERVICE_NAME])

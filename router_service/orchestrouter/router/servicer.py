@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from grpc import aio
 
-from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from orchestrouter.router import convert
 from orchestrouter.router.config import RouterConfig
 from orchestrouter.router.core import RouterCore
 from orchestrouter.router.model import RouteInput
 from orchestrouter.router.validation import build_route_input
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
 
 
 class RouterServicer(router_pb2_grpc.RouterServiceServicer):
@@ -22,28 +22,39 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
 
     def _input(self, request: router_pb2.RouteRequest) -> RouteInput:
         threshold, share = convert.dial_from_pb(request)
-        return build_route_input(convert.messages_from_pb(request), threshold, share, request.dry_run,
-                                 convert.params_from_pb(request.params), self._config.max_prompt_chars)
+        return build_route_input(
+            convert.messages_from_pb(request),
+            threshold,
+            share,
+            request.dry_run,
+            convert.params_from_pb(request.params),
+            self._config.max_prompt_chars,
+        )
 
     async def Route(self, request: router_pb2.RouteRequest, context: aio.ServicerContext) -> router_pb2.RouteResponse:
         inp = self._input(request)
         result = await self._core.route(inp, _deadline(context))
         return convert.result_to_pb(result)
 
-    async def RouteStream(self, request: router_pb2.RouteRequest,
-                          context: aio.ServicerContext) -> AsyncIterator[router_pb2.RouteStreamResponse]:
+    async def RouteStream(
+        self, request: router_pb2.RouteRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[router_pb2.RouteStreamResponse]:
         inp = self._input(request)
         async for event in self._core.route_stream(inp, _deadline(context)):
             yield convert.stream_event_to_pb(event)
 
-    async def GetStatus(self, request: router_pb2.GetStatusRequest,
-                        context: aio.ServicerContext) -> router_pb2.GetStatusResponse:
+    async def GetStatus(
+        self, request: router_pb2.GetStatusRequest, context: aio.ServicerContext
+    ) -> router_pb2.GetStatusResponse:
         dispatcher = self._core.dispatcher
         return router_pb2.GetStatusResponse(
-            threshold=self._core.policy.default_threshold, router_id=self._core.router_id,
+            threshold=self._core.policy.default_threshold,
+            router_id=self._core.router_id,
             router_version=self._core.router_version,
             endpoints=[convert.endpoint_status_to_pb(e) for e in dispatcher.status()],
-            fallbacks=dispatcher.fallbacks, degraded=self._core.degraded_count)
+            fallbacks=dispatcher.fallbacks,
+            degraded=self._core.degraded_count,
+        )
 
 
 def _deadline(context: aio.ServicerContext) -> float | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from orchestrouter.router.model import ChatTurn, GenerationParams, RouteInput
 from orchestrouter.runtime.errors import InvalidArgument
@@ -53,11 +53,23 @@ def check_params(params: GenerationParams) -> None:
         raise InvalidArgument("params.stop sequences must be non-empty")
 
 
-def build_route_input(messages: Sequence[ChatTurn], threshold: float | None, premium_share: float | None,
-                      dry_run: bool, params: GenerationParams, max_prompt_chars: int) -> RouteInput:
+def build_route_input(
+    messages: Sequence[ChatTurn],
+    threshold: float | None,
+    premium_share: float | None,
+    dry_run: bool,
+    params: GenerationParams,
+    max_prompt_chars: int,
+) -> RouteInput:
     check_messages(messages)
     check_unit_interval("threshold", threshold)
     check_unit_interval("premium_share", premium_share)
     check_params(params)
-    return RouteInput(messages=tuple(messages), query=query_text(messages, max_prompt_chars),
-                      threshold=threshold, premium_share=premium_share, dry_run=dry_run, params=params)
+    return RouteInput(
+        messages=tuple(messages),
+        query=query_text(messages, max_prompt_chars),
+        threshold=threshold,
+        premium_share=premium_share,
+        dry_run=dry_run,
+        params=params,
+    )

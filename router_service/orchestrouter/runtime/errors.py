@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import grpc
 from grpc import aio
@@ -54,8 +55,9 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
 class ErrorMappingInterceptor(aio.ServerInterceptor):
     """Turns exceptions escaping a servicer into a status, never a stack trace to the caller."""
 
-    async def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-                                details: grpc.HandlerCallDetails) -> Any:
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]], details: grpc.HandlerCallDetails
+    ) -> Any:
         handler = await continuation(details)
         if handler is None:
             return None
@@ -70,8 +72,10 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
                     await _abort(context, method, exc)
 
             return grpc.unary_unary_rpc_method_handler(
-                unary_unary, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
+                unary_unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         # Handlers that write through context (health's Watch) are left as they are.
         if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
             inner_stream = handler.unary_stream
@@ -84,8 +88,10 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
                     await _abort(context, method, exc)
 
             return grpc.unary_stream_rpc_method_handler(
-                unary_stream, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
+                unary_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         return handler
 
 

@@ -6,9 +6,8 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-import grpc
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -53,12 +52,12 @@ def new_server(interceptors: Iterable[aio.ServerInterceptor] = ()) -> aio.Server
     )
 
 
-def add_health_and_reflection(server: aio.Server, health: Health, full_names: Sequence[str],
-                              enable_reflection: bool) -> None:
+def add_health_and_reflection(
+    server: aio.Server, health: Health, full_names: Sequence[str], enable_reflection: bool
+) -> None:
     health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
     if enable_reflection:
-        names = (*full_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                 reflection.SERVICE_NAME)
+        names = (*full_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)
 
 
@@ -96,8 +95,9 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def run_main(service_name: str, serve: Callable[[], Awaitable[None]],
-             startup_errors: tuple[type[Exception], ...]) -> None:
+def run_main(
+    service_name: str, serve: Callable[[], Awaitable[None]], startup_errors: tuple[type[Exception], ...]
+) -> None:
     """A service's main(): telemetry, serve() until SIGTERM has drained it, then flush telemetry.
 
     A configuration or model problem (one of startup_errors) ends the process with one clear

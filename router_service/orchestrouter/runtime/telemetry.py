@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Mapping
+from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor, filters
@@ -94,15 +95,19 @@ def setup(default_service_name: str, env: Mapping[str, str] | None = None) -> Te
         trace.set_tracer_provider(provider)
         _current.tracer_provider = provider
     if metric_exporter is not None:
-        meter_provider = MeterProvider(resource=resource,
-                                       metric_readers=[PeriodicExportingMetricReader(metric_exporter)])
+        meter_provider = MeterProvider(
+            resource=resource, metric_readers=[PeriodicExportingMetricReader(metric_exporter)]
+        )
         metrics.set_meter_provider(meter_provider)
         _current.meter_provider = meter_provider
     # After both providers exist: the instrumentation takes its meter from the global one.
     _instrument_httpx(_current.tracer_provider)
-    log.info("telemetry: service %s, traces %s, metrics %s", _current.service_name,
-             type(span_exporter).__name__ if span_exporter else "off",
-             type(metric_exporter).__name__ if metric_exporter else "off")
+    log.info(
+        "telemetry: service %s, traces %s, metrics %s",
+        _current.service_name,
+        type(span_exporter).__name__ if span_exporter else "off",
+        type(metric_exporter).__name__ if metric_exporter else "off",
+    )
     return _current
 
 
@@ -142,8 +147,9 @@ def exporter_for(env: Mapping[str, str], signal: str) -> Any | None:
         return ConsoleSpanExporter() if signal == "traces" else ConsoleMetricExporter()
     if names[0] != "otlp":
         raise TelemetryConfigError(f"OTEL_{upper}_EXPORTER must be otlp, console or none, got {names[0]!r}")
-    protocol = (env.get(f"OTEL_EXPORTER_OTLP_{upper}_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-                or "grpc").strip()
+    protocol = (
+        env.get(f"OTEL_EXPORTER_OTLP_{upper}_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
+    ).strip()
     if protocol not in _PROTOCOLS:
         raise TelemetryConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL must be grpc or http/protobuf, got {protocol!r}")
     # The exporters read their endpoint, headers, timeout and TLS settings from OTEL_* themselves.

@@ -62,7 +62,7 @@ class Calibration:
         return float(1.0 - np.interp(threshold, q, grid, left=0.0, right=1.0))
 
     @classmethod
-    def from_scores(cls, scores: np.ndarray, reference: str, points: int = 101) -> "Calibration":
+    def from_scores(cls, scores: np.ndarray, reference: str, points: int = 101) -> Calibration:
         qs = np.quantile(np.asarray(scores, dtype=np.float64), np.linspace(0.0, 1.0, points))
         return cls(reference=reference, quantiles=tuple(round(float(x), 6) for x in qs))
 
@@ -100,10 +100,18 @@ class RouterModelInfo:
         return {_PREFIX + k: v for k, v in meta.items()}
 
     @classmethod
-    def from_metadata(cls, props: dict[str, str], source: str = "model") -> "RouterModelInfo":
-        meta = {k[len(_PREFIX):]: v for k, v in props.items() if k.startswith(_PREFIX)}
-        required = ["format_version", "router_id", "version", "embedder_name", "embedder_dim",
-                    "model_names", "strong_model", "weak_model"]
+    def from_metadata(cls, props: dict[str, str], source: str = "model") -> RouterModelInfo:
+        meta = {k[len(_PREFIX) :]: v for k, v in props.items() if k.startswith(_PREFIX)}
+        required = [
+            "format_version",
+            "router_id",
+            "version",
+            "embedder_name",
+            "embedder_dim",
+            "model_names",
+            "strong_model",
+            "weak_model",
+        ]
         missing = [k for k in required if k not in meta]
         if missing:
             raise ArtifactError(f"{source}: metadata lacks {', '.join(_PREFIX + k for k in missing)}")
@@ -122,15 +130,20 @@ class RouterModelInfo:
         if dim <= 0:
             raise ArtifactError(f"{source}: embedder_dim must be positive, got {dim}")
         return cls(
-            router_id=meta["router_id"], version=meta["version"], embedder_name=meta["embedder_name"],
-            embedder_dim=dim, model_names=names, strong_model=meta["strong_model"],
-            weak_model=meta["weak_model"], training_data=training, calibration=calibration,
+            router_id=meta["router_id"],
+            version=meta["version"],
+            embedder_name=meta["embedder_name"],
+            embedder_dim=dim,
+            model_names=names,
+            strong_model=meta["strong_model"],
+            weak_model=meta["weak_model"],
+            training_data=training,
+            calibration=calibration,
         )
 
 
 def _finish(graph: onnx.GraphProto, info: RouterModelInfo) -> onnx.ModelProto:
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)],
-                              producer_name="orchestrouter")
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)], producer_name="orchestrouter")
     model.ir_version = 8
     helper.set_model_props(model, info.to_metadata())
     onnx.checker.check_model(model)
@@ -164,13 +177,16 @@ def _features(normalize_input: bool) -> tuple[str, list[onnx.NodeProto], list[on
 
 def _probability_nodes(logit: str) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
     """logit [N, 1] -> win_probability [N]."""
-    nodes = [helper.make_node("Reshape", [logit, "flat"], ["logit_flat"]),
-             helper.make_node("Sigmoid", ["logit_flat"], [OUTPUT_NAME])]
+    nodes = [
+        helper.make_node("Reshape", [logit, "flat"], ["logit_flat"]),
+        helper.make_node("Sigmoid", ["logit_flat"], [OUTPUT_NAME]),
+    ]
     return nodes, [numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat")]
 
 
-def build_linear_router(u: np.ndarray, bias: float, info: RouterModelInfo,
-                        normalize_input: bool = False) -> onnx.ModelProto:
+def build_linear_router(
+    u: np.ndarray, bias: float, info: RouterModelInfo, normalize_input: bool = False
+) -> onnx.ModelProto:
     """A router folded to one direction: P = sigmoid(x · u + bias), x = e (or e/|e| if normalize_input)."""
     u = np.asarray(u, dtype=np.float32).reshape(-1, 1)
     if u.shape[0] != info.embedder_dim:
@@ -181,7 +197,8 @@ def build_linear_router(u: np.ndarray, bias: float, info: RouterModelInfo,
     inits = [
         numpy_helper.from_array(u, "u"),
         numpy_helper.from_array(np.array([bias], dtype=np.float32), "bias"),
-        *tail_inits, *feature_inits,
+        *tail_inits,
+        *feature_inits,
     ]
     nodes = prelude + [
         helper.make_node("MatMul", [features, "u"], ["dot"]),
@@ -191,8 +208,16 @@ def build_linear_router(u: np.ndarray, bias: float, info: RouterModelInfo,
     return _finish(helper.make_graph(nodes, "linear_router", [inp], [out], inits), info)
 
 
-def build_gated_router(u_pair: np.ndarray, b_pair: float, u_task: np.ndarray, b_task: float,
-                       v_gate: np.ndarray, c_gate: float, weight: float, info: RouterModelInfo) -> onnx.ModelProto:
+def build_gated_router(
+    u_pair: np.ndarray,
+    b_pair: float,
+    u_task: np.ndarray,
+    b_task: float,
+    v_gate: np.ndarray,
+    c_gate: float,
+    weight: float,
+    info: RouterModelInfo,
+) -> onnx.ModelProto:
     """A pair direction plus a gated task prior, on unit-length embeddings x = e/|e|:
 
     P = sigmoid(x·u_pair + b_pair + weight · (1 - sigmoid(x·v_gate + c_gate)) · (x·u_task + b_task)).
@@ -225,9 +250,17 @@ def build_gated_router(u_pair: np.ndarray, b_pair: float, u_task: np.ndarray, b_
     return _finish(helper.make_graph(nodes, "gated_router", [inp], [out], inits), info)
 
 
-def build_mf_router(P: np.ndarray, W: np.ndarray, c: np.ndarray, strong: int, weak: int,
-                    info: RouterModelInfo, model_bias: np.ndarray | None = None,
-                    normalize_input: bool = False, logit_offset: float = 0.0) -> onnx.ModelProto:
+def build_mf_router(
+    P: np.ndarray,
+    W: np.ndarray,
+    c: np.ndarray,
+    strong: int,
+    weak: int,
+    info: RouterModelInfo,
+    model_bias: np.ndarray | None = None,
+    normalize_input: bool = False,
+    logit_offset: float = 0.0,
+) -> onnx.ModelProto:
     """RouteLLM's MF router in its general form, scoring all M models.
 
     s(m, e) = c · (P[m]/|P[m]| ⊙ W e) (+ b[m]);  P(strong wins | e) = sigmoid(s(strong) - s(weak) + offset).
@@ -255,7 +288,8 @@ def build_mf_router(P: np.ndarray, W: np.ndarray, c: np.ndarray, strong: int, we
         numpy_helper.from_array(bias, "model_bias"),
         numpy_helper.from_array(diff.reshape(-1, 1), "pair"),
         numpy_helper.from_array(np.array([logit_offset], dtype=np.float32), "logit_offset"),
-        *tail_inits, *feature_inits,
+        *tail_inits,
+        *feature_inits,
     ]
     nodes = prelude + [
         helper.make_node("MatMul", [features, "W_T"], ["projected"]),

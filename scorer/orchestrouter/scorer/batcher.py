@@ -6,8 +6,8 @@ import asyncio
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -48,8 +48,14 @@ class MicroBatcher:
     request: batches form from the requests that arrived while the previous run executed.
     """
 
-    def __init__(self, run: Callable[[np.ndarray], np.ndarray], max_rows: int, max_wait_s: float,
-                 max_queue: int, on_batch: Callable[[int, int], None] | None = None) -> None:
+    def __init__(
+        self,
+        run: Callable[[np.ndarray], np.ndarray],
+        max_rows: int,
+        max_wait_s: float,
+        max_queue: int,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> None:
         self._run = run
         self._max_rows = max_rows
         self._max_wait_s = max_wait_s
@@ -103,7 +109,7 @@ class MicroBatcher:
                     break
                 try:
                     item = await asyncio.wait_for(self._queue.get(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             batch.append(item)
             rows += item.matrix.shape[0]
@@ -128,7 +134,7 @@ class MicroBatcher:
             # A run is a few small matrix products (microseconds), so it runs on the event
             # loop; a thread hop would cost more than the work.
             scores = self._run(matrix)
-        except Exception as exc:  # noqa: BLE001 - delivered to every waiting caller
+        except Exception as exc:
             log.exception("router model run failed")
             for p in live:
                 p.future.set_exception(exc)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_str
 from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH
@@ -48,7 +48,7 @@ class ScorerConfig:
             raise ConfigError("ORCHESTROUTER_GRACE_SECONDS must be >= 0")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "ScorerConfig":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ScorerConfig:
         env = os.environ if env is None else env
         try:
             return cls(

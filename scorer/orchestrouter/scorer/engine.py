@@ -19,7 +19,8 @@ class ScoringEngine:
         if expected_embedder is not None and expected_embedder != self.info.embedder_name:
             raise ArtifactError(
                 f"router model {self.info.router_id} expects embedder {self.info.embedder_name!r} "
-                f"({self.info.embedder_dim}-d), but this deployment embeds with {expected_embedder!r}")
+                f"({self.info.embedder_dim}-d), but this deployment embeds with {expected_embedder!r}"
+            )
         options = ort.SessionOptions()
         # Each run is a few matrix products: one thread per run and no spinning keeps the
         # scorer from taking cores that the router and the embedder need.
@@ -53,7 +54,8 @@ def parse_batch(data: bytes, rows: int, dim: int, expected_dim: int, max_rows: i
     expected_bytes = rows * dim * 4
     if len(data) != expected_bytes:
         raise InvalidArgument(
-            f"embeddings.data has {len(data)} bytes, but rows={rows} x dim={dim} float32 needs {expected_bytes}")
+            f"embeddings.data has {len(data)} bytes, but rows={rows} x dim={dim} float32 needs {expected_bytes}"
+        )
     matrix = np.frombuffer(data, dtype="<f4").reshape(rows, dim)
     if not np.isfinite(matrix).all():
         bad = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])

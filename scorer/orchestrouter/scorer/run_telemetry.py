@@ -30,14 +30,23 @@ class RunTelemetry:
         meter = metrics.get_meter("orchestrouter.scorer")
         self._tracer = trace.get_tracer("orchestrouter.scorer")
         self._batch_requests = meter.create_histogram(
-            "orchestrouter.score.batch.requests", unit="{request}",
-            description="Score requests served by one ONNX run", explicit_bucket_boundaries_advisory=_SIZE_BUCKETS)
+            "orchestrouter.score.batch.requests",
+            unit="{request}",
+            description="Score requests served by one ONNX run",
+            explicit_bucket_boundaries_advisory=_SIZE_BUCKETS,
+        )
         self._batch_rows = meter.create_histogram(
-            "orchestrouter.score.batch.rows", unit="{row}",
-            description="Embeddings scored by one ONNX run", explicit_bucket_boundaries_advisory=_SIZE_BUCKETS)
+            "orchestrouter.score.batch.rows",
+            unit="{row}",
+            description="Embeddings scored by one ONNX run",
+            explicit_bucket_boundaries_advisory=_SIZE_BUCKETS,
+        )
         self._hop = meter.create_histogram(
-            "orchestrouter.hop.duration", unit="ms", description="Time a request spent in each hop",
-            explicit_bucket_boundaries_advisory=_MS_BUCKETS)
+            "orchestrouter.hop.duration",
+            unit="ms",
+            description="Time a request spent in each hop",
+            explicit_bucket_boundaries_advisory=_MS_BUCKETS,
+        )
         # Batch ids count per process; the prefix keeps replicas' ids apart in one Jaeger.
         self._instance = secrets.token_hex(4)
 
@@ -51,12 +60,16 @@ class RunTelemetry:
         run_ms = (run.end_ns - run.start_ns) / 1e6
         self._hop.record(queue_ms, {"orchestrouter.hop": "scorer.queue"})
         self._hop.record(run_ms, {"orchestrouter.hop": "scorer.onnx_run"})
-        span = self._tracer.start_span("scorer.onnx_run", start_time=run.start_ns, attributes={
-            "orchestrouter.batch.id": f"{self._instance}-{run.batch_id}",
-            "orchestrouter.batch.requests": run.requests,
-            "orchestrouter.batch.rows": run.rows,
-            "orchestrouter.batch.offset": run.offset,
-            "orchestrouter.score.rows": request_rows,
-            "orchestrouter.queue_wait_ms": queue_ms,
-        })
+        span = self._tracer.start_span(
+            "scorer.onnx_run",
+            start_time=run.start_ns,
+            attributes={
+                "orchestrouter.batch.id": f"{self._instance}-{run.batch_id}",
+                "orchestrouter.batch.requests": run.requests,
+                "orchestrouter.batch.rows": run.rows,
+                "orchestrouter.batch.offset": run.offset,
+                "orchestrouter.score.rows": request_rows,
+                "orchestrouter.queue_wait_ms": queue_ms,
+            },
+        )
         span.end(end_time=run.end_ns)

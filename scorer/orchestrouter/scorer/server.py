@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 from grpc import aio
 
-from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 from orchestrouter.runtime import serving
-from orchestrouter.scorer.batcher import MicroBatcher
 from orchestrouter.scorer.artifact import ArtifactError
+from orchestrouter.scorer.batcher import MicroBatcher
 from orchestrouter.scorer.config import ConfigError, ScorerConfig
 from orchestrouter.scorer.engine import ScoringEngine
 from orchestrouter.scorer.servicer import ScorerServicer, ScorerState
+from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,24 @@ class ScorerServer:
     async def load_model(self) -> None:
         """Loads and warms the model off the event loop, then reports SERVING."""
         engine = await asyncio.to_thread(ScoringEngine, self.config.model_path)
-        batcher = MicroBatcher(engine.run, self.config.batch_max_rows,
-                               self.config.batch_max_wait_ms / 1000.0, self.config.max_queue,
-                               on_batch=self.state.telemetry.on_batch)
+        batcher = MicroBatcher(
+            engine.run,
+            self.config.batch_max_rows,
+            self.config.batch_max_wait_ms / 1000.0,
+            self.config.max_queue,
+            on_batch=self.state.telemetry.on_batch,
+        )
         batcher.start()
         self.state.engine, self.state.batcher = engine, batcher
         await self.health.set(serving.SERVING)
-        log.info("router model %s %s loaded from %s (embedder %s, %d-d)", engine.info.router_id,
-                 engine.info.version, self.config.model_path, engine.info.embedder_name, engine.dim)
+        log.info(
+            "router model %s %s loaded from %s (embedder %s, %d-d)",
+            engine.info.router_id,
+            engine.info.version,
+            self.config.model_path,
+            engine.info.embedder_name,
+            engine.dim,
+        )
 
     async def stop(self, grace_seconds: float | None = None) -> None:
         grace = self.config.grace_seconds if grace_seconds is None else grace_seconds

@@ -7,11 +7,11 @@ import json
 import numpy as np
 from grpc import aio
 
-from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 from orchestrouter.runtime.errors import InvalidArgument, Unavailable
 from orchestrouter.scorer.batcher import MicroBatcher
 from orchestrouter.scorer.engine import ScoringEngine, parse_batch
 from orchestrouter.scorer.run_telemetry import RunTelemetry
+from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
 
 class ScorerState:
@@ -43,17 +43,24 @@ class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
         self._state.telemetry.on_scored(run, batch.rows)
         return scorer_pb2.ScoreResponse(
             win_probabilities=np.asarray(scores, dtype=np.float32).tolist(),
-            router_id=engine.info.router_id, router_version=engine.info.version)
+            router_id=engine.info.router_id,
+            router_version=engine.info.version,
+        )
 
-    async def GetModelInfo(self, request: scorer_pb2.GetModelInfoRequest,
-                           context: aio.ServicerContext) -> scorer_pb2.GetModelInfoResponse:
+    async def GetModelInfo(
+        self, request: scorer_pb2.GetModelInfoRequest, context: aio.ServicerContext
+    ) -> scorer_pb2.GetModelInfoResponse:
         engine, _ = self._state.ready()
         info = engine.info
         cal = info.calibration
         return scorer_pb2.GetModelInfoResponse(
-            router_id=info.router_id, router_version=info.version,
+            router_id=info.router_id,
+            router_version=info.version,
             embedder=scorer_pb2.EmbedderInfo(name=info.embedder_name, dim=info.embedder_dim),
-            model_names=list(info.model_names), strong_model=info.strong_model, weak_model=info.weak_model,
+            model_names=list(info.model_names),
+            strong_model=info.strong_model,
+            weak_model=info.weak_model,
             training_data_json=json.dumps(info.training_data, sort_keys=True),
             calibration_quantiles=list(cal.quantiles) if cal else [],
-            calibration_reference=cal.reference if cal else "")
+            calibration_reference=cal.reference if cal else "",
+        )

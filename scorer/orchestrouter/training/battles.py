@@ -9,9 +9,9 @@ tie width per group.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -39,9 +39,14 @@ class Battles:
         return int(self.outcome.size)
 
     def counts(self) -> dict[str, int]:
-        return {"battles": len(self), "prompts": len(self.prompts), "models": len(self.models),
-                "a_wins": int((self.outcome == A_WINS).sum()), "b_wins": int((self.outcome == B_WINS).sum()),
-                "ties": int((self.outcome == TIE).sum())}
+        return {
+            "battles": len(self),
+            "prompts": len(self.prompts),
+            "models": len(self.models),
+            "a_wins": int((self.outcome == A_WINS).sum()),
+            "b_wins": int((self.outcome == B_WINS).sum()),
+            "ties": int((self.outcome == TIE).sum()),
+        }
 
 
 class BattleBuilder:
@@ -57,21 +62,32 @@ class BattleBuilder:
     def _id(table: dict[str, int], key: str) -> int:
         return table.setdefault(key, len(table))
 
-    def add(self, prompt: str, model_a: str, model_b: str, outcome: int, tie_group: str,
-            weight: float = 1.0) -> None:
+    def add(self, prompt: str, model_a: str, model_b: str, outcome: int, tie_group: str, weight: float = 1.0) -> None:
         if model_a == model_b:
             raise ValueError(f"a battle needs two different models, got {model_a!r} twice")
-        self._rows.append((self._id(self._prompt_ids, prompt), self._id(self._model_ids, model_a),
-                           self._id(self._model_ids, model_b), outcome,
-                           self._id(self._group_ids, tie_group), weight))
+        self._rows.append(
+            (
+                self._id(self._prompt_ids, prompt),
+                self._id(self._model_ids, model_a),
+                self._id(self._model_ids, model_b),
+                outcome,
+                self._id(self._group_ids, tie_group),
+                weight,
+            )
+        )
 
     def build(self) -> Battles:
         rows = np.array(self._rows, dtype=np.float64).reshape(-1, 6)
         return Battles(
-            prompts=list(self._prompt_ids), models=list(self._model_ids), tie_groups=list(self._group_ids),
-            prompt=rows[:, 0].astype(np.int64), model_a=rows[:, 1].astype(np.int64),
-            model_b=rows[:, 2].astype(np.int64), outcome=rows[:, 3].astype(np.int64),
-            tie_group=rows[:, 4].astype(np.int64), weight=rows[:, 5],
+            prompts=list(self._prompt_ids),
+            models=list(self._model_ids),
+            tie_groups=list(self._group_ids),
+            prompt=rows[:, 0].astype(np.int64),
+            model_a=rows[:, 1].astype(np.int64),
+            model_b=rows[:, 2].astype(np.int64),
+            outcome=rows[:, 3].astype(np.int64),
+            tie_group=rows[:, 4].astype(np.int64),
+            weight=rows[:, 5],
         )
 
 
@@ -81,10 +97,14 @@ def outcome_of(score_a: float, score_b: float) -> int:
     return B_WINS if score_b > score_a else TIE
 
 
-def add_scored_prompts(builder: BattleBuilder, prompts: Iterable[ScoredPrompt],
-                       pairs: dict[str, Sequence[tuple[str, str]] | None],
-                       weights: dict[str, float] | None = None, max_pairs_per_prompt: int = 0,
-                       seed: int = 0) -> None:
+def add_scored_prompts(
+    builder: BattleBuilder,
+    prompts: Iterable[ScoredPrompt],
+    pairs: dict[str, Sequence[tuple[str, str]] | None],
+    weights: dict[str, float] | None = None,
+    max_pairs_per_prompt: int = 0,
+    seed: int = 0,
+) -> None:
     """Turns each scored prompt into battles.
 
     ``pairs[source]`` lists the model pairs to take from that source, or None for every pair of
@@ -100,13 +120,12 @@ def add_scored_prompts(builder: BattleBuilder, prompts: Iterable[ScoredPrompt],
         chosen = pairs[p.source]
         if chosen is None:
             names = sorted(p.scores)
-            chosen = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+            chosen = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
             if 0 < max_pairs_per_prompt < len(chosen):
                 chosen = [chosen[i] for i in rng.choice(len(chosen), max_pairs_per_prompt, replace=False)]
         for a, b in chosen:
             if a in p.scores and b in p.scores:
-                builder.add(p.prompt, a, b, outcome_of(p.scores[a], p.scores[b]), p.source,
-                            weights.get(p.source, 1.0))
+                builder.add(p.prompt, a, b, outcome_of(p.scores[a], p.scores[b]), p.source, weights.get(p.source, 1.0))
 
 
 def read_battles_jsonl(path: Path, builder: BattleBuilder, tie_group: str = "user") -> int:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from orchestrouter.scorer import artifact
+
 from .battles import BattleBuilder, read_battles_jsonl
 from .calibration import REFERENCE_NAME, reference_prompts
 from .datasets import STRONG, WEAK, ScoredPrompt
 from .embedding_cache import EmbeddingCache
-from .pipeline import build_battles, choose_l2
 from .gated import train_gated
+from .pipeline import build_battles, choose_l2
 from .recipes import DEFAULT_L2, DEFAULT_RECIPE, train_recipe
 
 ROUTER_ID = "orchestrouter-mf-wordllama"
@@ -33,7 +34,9 @@ class TrainRequest:
     version: str = VERSION
 
 
-def train_artifact(request: TrainRequest, data: Sequence[ScoredPrompt], cache: EmbeddingCache) -> artifact.RouterModelInfo:
+def train_artifact(
+    request: TrainRequest, data: Sequence[ScoredPrompt], cache: EmbeddingCache
+) -> artifact.RouterModelInfo:
     builder = BattleBuilder([request.strong, request.weak])
     user_battles = read_battles_jsonl(request.battles_file, builder) if request.battles_file else 0
     battles = build_battles(data, request.recipe, builder)
@@ -44,25 +47,40 @@ def train_artifact(request: TrainRequest, data: Sequence[ScoredPrompt], cache: E
     weight_validation: dict[float, float] = {}
     if request.recipe == "gated":
         if user_battles or (request.strong, request.weak) != (STRONG, WEAK):
-            raise ValueError("the gated recipe learns from the data sets' GPT-4/Mixtral pair; "
-                             "train your own battles or pair with --recipe pair")
+            raise ValueError(
+                "the gated recipe learns from the data sets' GPT-4/Mixtral pair; "
+                "train your own battles or pair with --recipe pair"
+            )
         router, weight_validation = train_gated(data, cache, l2)
     else:
-        router = train_recipe(request.recipe, battles, cache.embed(battles.prompts), request.strong, request.weak,
-                              l2=l2)
+        router = train_recipe(
+            request.recipe, battles, cache.embed(battles.prompts), request.strong, request.weak, l2=l2
+        )
     reference = reference_prompts(data) or battles.prompts[:1000]
-    calibration = artifact.Calibration.from_scores(router.win_probability(cache.embed(reference, progress=False)),
-                                                   REFERENCE_NAME if data else "training prompts (first 1000)")
+    calibration = artifact.Calibration.from_scores(
+        router.win_probability(cache.embed(reference, progress=False)),
+        REFERENCE_NAME if data else "training prompts (first 1000)",
+    )
     sources = sorted({p.source for p in data})
     info = artifact.RouterModelInfo(
-        router_id=request.router_id, version=request.version, embedder_name=cache.embedder.name,
-        embedder_dim=cache.embedder.dim, model_names=tuple(battles.models), strong_model=request.strong,
-        weak_model=request.weak, calibration=calibration,
-        training_data={"sets": sources, "battles_file": str(request.battles_file or ""),
-                       "user_battles": user_battles, "battle_counts": battles.counts(),
-                       "validation_apgr_by_l2": {str(k): round(v, 4) for k, v in validation.items()},
-                       "validation_apgr_by_task_weight": {str(k): round(v, 4) for k, v in weight_validation.items()},
-                       "output": "P(strong answer strictly better than weak)", **router.describe()},
+        router_id=request.router_id,
+        version=request.version,
+        embedder_name=cache.embedder.name,
+        embedder_dim=cache.embedder.dim,
+        model_names=tuple(battles.models),
+        strong_model=request.strong,
+        weak_model=request.weak,
+        calibration=calibration,
+        training_data={
+            "sets": sources,
+            "battles_file": str(request.battles_file or ""),
+            "user_battles": user_battles,
+            "battle_counts": battles.counts(),
+            "validation_apgr_by_l2": {str(k): round(v, 4) for k, v in validation.items()},
+            "validation_apgr_by_task_weight": {str(k): round(v, 4) for k, v in weight_validation.items()},
+            "output": "P(strong answer strictly better than weak)",
+            **router.describe(),
+        },
     )
     artifact.save(router.to_onnx(info), request.out)
     return artifact.read_info(request.out)

@@ -7,11 +7,12 @@ router can turn "send about 20% to the premium model" into a threshold without s
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from orchestrouter.scorer.artifact import Calibration
+
 from .datasets import ScoredPrompt
 
 DEFAULT_PREMIUM_SHARE = 0.22

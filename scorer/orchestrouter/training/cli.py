@@ -11,19 +11,22 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from orchestrouter.scorer import artifact
-from .datasets import DATA_DIR_ENV, STRONG, WEAK, default_data_dir
+
 from .build import VERSION
+from .datasets import DATA_DIR_ENV, STRONG, WEAK, default_data_dir
 from .embedding_cache import default_cache_dir
 
 _LOCAL_ONLY = "(in-process, no servers)"
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help=f"benchmark data folder (default ${DATA_DIR_ENV} or {default_data_dir()})")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"benchmark data folder (default ${DATA_DIR_ENV} or {default_data_dir()})",
+    )
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
@@ -45,12 +48,21 @@ def _train(args: argparse.Namespace) -> int:
     from .datasets import load_all
 
     data = [] if args.no_data else load_all(args.data_dir)
-    request = TrainRequest(out=args.out, recipe=args.recipe, battles_file=args.battles, strong=args.strong,
-                           weak=args.weak, l2=args.l2, version=args.version)
+    request = TrainRequest(
+        out=args.out,
+        recipe=args.recipe,
+        battles_file=args.battles,
+        strong=args.strong,
+        weak=args.weak,
+        l2=args.l2,
+        version=args.version,
+    )
     info = train_artifact(request, data, _wordllama_cache())
-    print(f"wrote {args.out}: {info.router_id} {info.version}, embedder {info.embedder_name} ({info.embedder_dim}), "
-          f"P({info.strong_model} strictly better than {info.weak_model}); "
-          f"threshold for 22% premium {info.calibration.threshold_for_share(0.22):.4f}")
+    print(
+        f"wrote {args.out}: {info.router_id} {info.version}, embedder {info.embedder_name} ({info.embedder_dim}), "
+        f"P({info.strong_model} strictly better than {info.weak_model}); "
+        f"threshold for 22% premium {info.calibration.threshold_for_share(0.22):.4f}"
+    )
     return 0
 
 
@@ -58,8 +70,14 @@ def _eval(args: argparse.Namespace) -> int:
     from .datasets import load_all
     from .evaluate import format_table, run_evaluation, write_outputs
 
-    report = run_evaluation(load_all(args.data_dir), _wordllama_cache(), args.recipe, args.mmlu_folds,
-                            args.arena_folds, tuple(args.only or ()))
+    report = run_evaluation(
+        load_all(args.data_dir),
+        _wordllama_cache(),
+        args.recipe,
+        args.mmlu_folds,
+        args.arena_folds,
+        tuple(args.only or ()),
+    )
     written = write_outputs(report, args.out_dir)
     if args.json:
         print(json.dumps({k: v for k, v in report.items()}, separators=(",", ":")))
@@ -99,12 +117,21 @@ def _calibrate(args: argparse.Namespace) -> int:
     scorer, embedder = _load_scorer(args)
     scores = score_prompts([r["prompt"] for r in rows], scorer, embedder)
     threshold = threshold_for_share(scores, args.premium_share)
-    result = {"premium_share": args.premium_share, "threshold": round(threshold, 6), "prompts": len(rows),
-              "model": str(args.model)}
+    result = {
+        "premium_share": args.premium_share,
+        "threshold": round(threshold, 6),
+        "prompts": len(rows),
+        "model": str(args.model),
+    }
     if scorer.info.calibration is not None:
-        result["artifact_reference_threshold"] = round(scorer.info.calibration.threshold_for_share(args.premium_share), 6)
-    print(json.dumps(result) if args.json else
-          f"threshold {threshold:.6f} sends {args.premium_share:.0%} of {len(rows)} prompts to the premium tier")
+        result["artifact_reference_threshold"] = round(
+            scorer.info.calibration.threshold_for_share(args.premium_share), 6
+        )
+    print(
+        json.dumps(result)
+        if args.json
+        else f"threshold {threshold:.6f} sends {args.premium_share:.0%} of {len(rows)} prompts to the premium tier"
+    )
     return 0
 
 
@@ -129,8 +156,10 @@ def _import_routellm(args: argparse.Namespace) -> int:
 
     model, info = import_checkpoint(args.dir, args.strong, args.weak, args.version)
     artifact.save(model, args.out)
-    print(f"wrote {args.out}: RouteLLM MF, P({info.strong_model} beats {info.weak_model}), "
-          f"embedder {info.embedder_name} ({info.embedder_dim}): route with an OpenAI-compatible embeddings endpoint")
+    print(
+        f"wrote {args.out}: RouteLLM MF, P({info.strong_model} beats {info.weak_model}), "
+        f"embedder {info.embedder_name} ({info.embedder_dim}): route with an OpenAI-compatible embeddings endpoint"
+    )
     return 0
 
 
@@ -156,8 +185,12 @@ def register(subparsers) -> None:
     p.add_argument("--mmlu-folds", type=int, default=5)
     p.add_argument("--arena-folds", type=int, default=5)
     p.add_argument("--only", nargs="*", choices=("mmlu", "gsm8k", "arena"))
-    p.add_argument("--out-dir", type=Path, default=default_cache_dir() / "eval",
-                   help="where eval.json and pgr_curves.png go (default: the cache folder, outside the repo)")
+    p.add_argument(
+        "--out-dir",
+        type=Path,
+        default=default_cache_dir() / "eval",
+        help="where eval.json and pgr_curves.png go (default: the cache folder, outside the repo)",
+    )
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     _add_data_dir(p)
     p.set_defaults(func=_eval)

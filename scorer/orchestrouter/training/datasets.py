@@ -66,7 +66,7 @@ def load_mmlu(data_dir: Path) -> list[ScoredPrompt]:
     csv.field_size_limit(sys.maxsize)
     out = []
     for path in sorted(folder.glob("mmlu_*.csv")):
-        domain = path.stem[len("mmlu_"):]
+        domain = path.stem[len("mmlu_") :]
         with path.open(newline="") as f:
             for row in csv.DictReader(f):
                 if row["prompt"] in contaminated:
@@ -86,8 +86,9 @@ def load_gsm8k(data_dir: Path) -> list[ScoredPrompt]:
         for row in csv.DictReader(f):
             if row["prompt"] in contaminated:
                 continue
-            scores = {normalise_model(k): _bool(v) for k, v in row.items()
-                      if k != "prompt" and not k.endswith("_response")}
+            scores = {
+                normalise_model(k): _bool(v) for k, v in row.items() if k != "prompt" and not k.endswith("_response")
+            }
             out.append(ScoredPrompt(row["prompt"], "gsm8k", "gsm8k", scores))
     return out
 
@@ -119,8 +120,7 @@ def load_mmlu_pro(data_dir: Path) -> list[ScoredPrompt]:
             q = questions.get(row["question_id"])
             if q is None:
                 continue
-            scores = {normalise_model(k): float(v) for k, v in row.items()
-                      if k != "question_id" and v.strip() != ""}
+            scores = {normalise_model(k): float(v) for k, v in row.items() if k != "question_id" and v.strip() != ""}
             out.append(ScoredPrompt(_mmlu_pro_prompt(q), "mmlu-pro", f"{q['category']}:{q['src']}", scores))
     return out
 
@@ -128,8 +128,11 @@ def load_mmlu_pro(data_dir: Path) -> list[ScoredPrompt]:
 def load_llmrouter(data_dir: Path) -> list[ScoredPrompt]:
     """LLMRouter: 9 open models' 0..1 scores on 14 tasks (train and test files both)."""
     folder = data_dir / "llmrouter"
-    task_of = {q["query"]: q["task_name"] for split in ("train", "test")
-               for q in read_jsonl(folder / f"default_query_{split}.jsonl")}
+    task_of = {
+        q["query"]: q["task_name"]
+        for split in ("train", "test")
+        for q in read_jsonl(folder / f"default_query_{split}.jsonl")
+    }
     out = []
     for split in ("train", "test"):
         with (folder / f"dcrouter_{split}.json").open() as f:

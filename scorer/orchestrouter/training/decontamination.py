@@ -9,7 +9,7 @@ prompts (after folding case, quotes and punctuation) to be a copy.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 _WORD = re.compile(r"[a-z0-9]+")
 NGRAM = 8
@@ -22,11 +22,12 @@ def normalise_text(text: str) -> list[str]:
 def _ngrams(words: Sequence[str], n: int = NGRAM) -> set[tuple[str, ...]]:
     if len(words) < n:
         return {tuple(words)} if words else set()
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-def copies_of(candidates: Sequence[str], references: Iterable[str], min_shared: int = 5,
-              min_fraction: float = 0.5) -> list[bool]:
+def copies_of(
+    candidates: Sequence[str], references: Iterable[str], min_shared: int = 5, min_fraction: float = 0.5
+) -> list[bool]:
     """For each candidate: does it copy one of ``references``?
 
     A copy shares at least ``min_shared`` 8-grams with the references (a quoted question inside

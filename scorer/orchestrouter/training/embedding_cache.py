@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -47,7 +47,7 @@ class EmbeddingCache:
         if todo:
             steps = range(0, len(todo), self.batch_size)
             for start in tqdm(steps, desc=f"embedding ({self.embedder.name})", disable=not progress):
-                chunk = todo[start:start + self.batch_size]
+                chunk = todo[start : start + self.batch_size]
                 vectors = self.embedder.embed([t for _, t in chunk])
                 for (k, _), v in zip(chunk, vectors):
                     self._rows[k] = np.asarray(v, dtype=np.float32)

@@ -5,8 +5,8 @@ curve and a random router's APGR beside them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -31,24 +31,41 @@ def evaluate_split(split: Split, cache: EmbeddingCache, recipe: str) -> dict:
     rand_mean, rand_std = random_router_apgr(strong, weak)
     grid = np.linspace(0.0, 1.0, CURVE_POINTS)
     return {
-        "split": split.name, "n_test": len(test), "n_train_prompts": len(split.train),
-        "apgr": round(curve.apgr(), 4), "cpt50": round(curve.cpt(0.5), 4), "cpt80": round(curve.cpt(0.8), 4),
-        "random_apgr_mean": round(rand_mean, 4), "random_apgr_std": round(rand_std, 4),
-        "chosen_l2": l2 if recipe in ("pair", "gated") else None, "router": router.describe(), "validation_apgr": {str(k): round(v, 4) for k, v in validation.items()},
+        "split": split.name,
+        "n_test": len(test),
+        "n_train_prompts": len(split.train),
+        "apgr": round(curve.apgr(), 4),
+        "cpt50": round(curve.cpt(0.5), 4),
+        "cpt80": round(curve.cpt(0.8), 4),
+        "random_apgr_mean": round(rand_mean, 4),
+        "random_apgr_std": round(rand_std, 4),
+        "chosen_l2": l2 if recipe in ("pair", "gated") else None,
+        "router": router.describe(),
+        "validation_apgr": {str(k): round(v, 4) for k, v in validation.items()},
         "mean_win_probability": round(float(scores.mean()), 4),
-        "curve": {"premium_share": grid.round(4).tolist(),
-                  "pgr": np.interp(grid, curve.strong_share, curve.pgr).round(4).tolist()},
+        "curve": {
+            "premium_share": grid.round(4).tolist(),
+            "pgr": np.interp(grid, curve.strong_share, curve.pgr).round(4).tolist(),
+        },
     }
 
 
 def _summary(rows: list[dict]) -> dict:
-    return {"apgr_mean": round(float(np.mean([r["apgr"] for r in rows])), 4),
-            "random_apgr_mean": round(float(np.mean([r["random_apgr_mean"] for r in rows])), 4),
-            "folds": rows}
+    return {
+        "apgr_mean": round(float(np.mean([r["apgr"] for r in rows])), 4),
+        "random_apgr_mean": round(float(np.mean([r["random_apgr_mean"] for r in rows])), 4),
+        "folds": rows,
+    }
 
 
-def run_evaluation(data: Sequence[ScoredPrompt], cache: EmbeddingCache, recipe: str = "pair",
-                   mmlu_folds: int = 5, arena_folds: int = 5, only: Sequence[str] = ()) -> dict:
+def run_evaluation(
+    data: Sequence[ScoredPrompt],
+    cache: EmbeddingCache,
+    recipe: str = "pair",
+    mmlu_folds: int = 5,
+    arena_folds: int = 5,
+    only: Sequence[str] = (),
+) -> dict:
     families = evaluation_splits(data, mmlu_folds, arena_folds)
     if only:
         families = {k: v for k, v in families.items() if k in only}
@@ -56,20 +73,30 @@ def run_evaluation(data: Sequence[ScoredPrompt], cache: EmbeddingCache, recipe: 
     results: dict[str, list[dict]] = {name: [] for name in families}
     for name, split in tqdm(todo, desc=f"evaluating recipe {recipe!r}"):
         results[name].append(evaluate_split(split, cache, recipe))
-    return {"recipe": recipe, "embedder": cache.embedder.name, "strong": STRONG, "weak": WEAK,
-            "sets": {name: _summary(rows) for name, rows in results.items()}}
+    return {
+        "recipe": recipe,
+        "embedder": cache.embedder.name,
+        "strong": STRONG,
+        "weak": WEAK,
+        "sets": {name: _summary(rows) for name, rows in results.items()},
+    }
 
 
 def format_table(report: dict) -> str:
-    lines = [f"recipe {report['recipe']}, embedder {report['embedder']} ({report['strong']} vs {report['weak']})",
-             f"{'split':<14}{'n':>6}{'APGR':>8}{'CPT50':>8}{'CPT80':>8}{'random':>16}{'L2':>8}"]
+    lines = [
+        f"recipe {report['recipe']}, embedder {report['embedder']} ({report['strong']} vs {report['weak']})",
+        f"{'split':<14}{'n':>6}{'APGR':>8}{'CPT50':>8}{'CPT80':>8}{'random':>16}{'L2':>8}",
+    ]
     for name, summary in report["sets"].items():
         for r in summary["folds"]:
             rand = f"{r['random_apgr_mean']:.3f}±{r['random_apgr_std']:.3f}"
-            lines.append(f"{r['split']:<14}{r['n_test']:>6}{r['apgr']:>8.3f}{r['cpt50']:>8.3f}{r['cpt80']:>8.3f}"
-                         f"{rand:>16}{r['chosen_l2']:>8g}")
-        lines.append(f"{name + ' mean':<14}{'':>6}{summary['apgr_mean']:>8.3f}{'':>16}"
-                     f"{summary['random_apgr_mean']:>16.3f}")
+            lines.append(
+                f"{r['split']:<14}{r['n_test']:>6}{r['apgr']:>8.3f}{r['cpt50']:>8.3f}{r['cpt80']:>8.3f}"
+                f"{rand:>16}{r['chosen_l2']:>8g}"
+            )
+        lines.append(
+            f"{name + ' mean':<14}{'':>6}{summary['apgr_mean']:>8.3f}{'':>16}{summary['random_apgr_mean']:>16.3f}"
+        )
     return "\n".join(lines)
 
 

@@ -4,8 +4,8 @@ point calibrated on this traffic itself (what `orchestrouter calibrate` does wit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -34,23 +34,39 @@ def category_report(categories: Sequence[str], scores: np.ndarray, table_thresho
     def shares(s: np.ndarray) -> dict:
         return {f"premium_share@{name}": round(share_at(s, t), 3) for name, t in points.items()}
 
-    rows = {cat: {"n": int((cats == cat).sum()), "mean_win_probability": round(float(scores[cats == cat].mean()), 4),
-                  **shares(scores[cats == cat])} for cat in dict.fromkeys(categories)}
-    return {"table_threshold": round(float(table_threshold), 4), "default_threshold": round(default_threshold, 4),
-            "default_premium_share_target": DEFAULT_PREMIUM_SHARE, "categories": rows, "overall": shares(scores)}
+    rows = {
+        cat: {
+            "n": int((cats == cat).sum()),
+            "mean_win_probability": round(float(scores[cats == cat].mean()), 4),
+            **shares(scores[cats == cat]),
+        }
+        for cat in dict.fromkeys(categories)
+    }
+    return {
+        "table_threshold": round(float(table_threshold), 4),
+        "default_threshold": round(default_threshold, 4),
+        "default_premium_share_target": DEFAULT_PREMIUM_SHARE,
+        "categories": rows,
+        "overall": shares(scores),
+    }
 
 
 def format_report(report: dict) -> str:
     columns = [str(t) for t in RAW_THRESHOLDS] + ["table", "default"]
     head = f"{'category':<28}{'n':>4}{'mean P':>8}" + "".join(f"{'@' + c:>9}" for c in columns)
     share = report["default_premium_share_target"]
-    lines = [f"@table: the artifact's threshold for {share:.0%} premium on its reference set, "
-             f"{report['table_threshold']:.4f}",
-             f"@default: the threshold for {share:.0%} premium on these queries (the default operating point), "
-             f"{report['default_threshold']:.4f}", head]
+    lines = [
+        f"@table: the artifact's threshold for {share:.0%} premium on its reference set, "
+        f"{report['table_threshold']:.4f}",
+        f"@default: the threshold for {share:.0%} premium on these queries (the default operating point), "
+        f"{report['default_threshold']:.4f}",
+        head,
+    ]
     for cat, r in report["categories"].items():
-        lines.append(f"{cat:<28}{r['n']:>4}{r['mean_win_probability']:>8.3f}"
-                     + "".join(f"{r[f'premium_share@{c}']:>9.2f}" for c in columns))
+        lines.append(
+            f"{cat:<28}{r['n']:>4}{r['mean_win_probability']:>8.3f}"
+            + "".join(f"{r[f'premium_share@{c}']:>9.2f}" for c in columns)
+        )
     o = report["overall"]
     lines.append(f"{'overall':<28}{'':>12}" + "".join(f"{o[f'premium_share@{c}']:>9.2f}" for c in columns))
     return "\n".join(lines)

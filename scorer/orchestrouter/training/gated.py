@@ -24,14 +24,15 @@ query set is never used to fit or choose anything.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import onnx
 
 from orchestrouter.scorer import artifact
+
 from .datasets import STRONG, WEAK, ScoredPrompt, read_jsonl
 from .embedding_cache import EmbeddingCache
 from .logistic import fit_logistic, sigmoid
@@ -43,8 +44,20 @@ ANCHORS_PATH = Path(__file__).parent / "data" / "anchor_prompts.jsonl"
 PREMIUM_TASKS = frozenset({"math", "human_eval", "mbpp", "agentverse-logicgrid", "gpqa", "gsm8k", "agentverse-mgsm"})
 SMALL_TASKS = frozenset({"trivia_qa", "natural_qa", "commonsense_qa", "openbook_qa", "arc_challenge", "commongen"})
 # Open (non-multiple-choice) LLMRouter tasks: the gate's "not an exam question" side.
-OPEN_TASKS = frozenset({"math", "human_eval", "mbpp", "gsm8k", "agentverse-mgsm", "natural_qa", "trivia_qa",
-                        "commongen", "gpqa", "agentverse-logicgrid"})
+OPEN_TASKS = frozenset(
+    {
+        "math",
+        "human_eval",
+        "mbpp",
+        "gsm8k",
+        "agentverse-mgsm",
+        "natural_qa",
+        "trivia_qa",
+        "commongen",
+        "gpqa",
+        "agentverse-logicgrid",
+    }
+)
 # GSM8K copies: dropped when GSM8K is held out (the split code removes source "gsm8k" itself).
 GSM8K_TASKS = frozenset({"gsm8k", "agentverse-mgsm"})
 TASK_L2 = 10.0
@@ -55,8 +68,22 @@ GATE_SHARPNESS = 3.0
 GATE_EXAM_SAMPLE = 4000
 GATE_DRESSED_SAMPLE = 2000
 # Answer options for open requests dressed as exam questions (see ``dress_as_exam``).
-_OPTION_FILLERS = ("0", "1", "2", "4", "6", "12", "-1", "7.5", "x = 3", "True", "False", "Paris",
-                   "none of these", "all of the above")
+_OPTION_FILLERS = (
+    "0",
+    "1",
+    "2",
+    "4",
+    "6",
+    "12",
+    "-1",
+    "7.5",
+    "x = 3",
+    "True",
+    "False",
+    "Paris",
+    "none of these",
+    "all of the above",
+)
 LAMBDA_GRID = (0.0, 0.1, 0.2, 0.3, 0.5)
 LAMBDA_TOLERANCE = 0.01
 
@@ -89,14 +116,27 @@ class GatedRouter:
         return sigmoid(self.logit(embeddings))
 
     def to_onnx(self, info: artifact.RouterModelInfo) -> onnx.ModelProto:
-        return artifact.build_gated_router(self.pair.u, self.pair.bias, self.task_u, self.task_b,
-                                           self.sharpness * self.gate_v, self.sharpness * self.gate_c,
-                                           self.weight, info)
+        return artifact.build_gated_router(
+            self.pair.u,
+            self.pair.bias,
+            self.task_u,
+            self.task_b,
+            self.sharpness * self.gate_v,
+            self.sharpness * self.gate_c,
+            self.weight,
+            info,
+        )
 
     def describe(self) -> dict:
-        return {"recipe": "gated", "l2": self.pair.l2, "task_weight": self.weight,
-                "gate_sharpness": self.sharpness, "task_l2": TASK_L2, "anchor_weight": ANCHOR_WEIGHT,
-                "anchors": len(load_anchors())}
+        return {
+            "recipe": "gated",
+            "l2": self.pair.l2,
+            "task_weight": self.weight,
+            "gate_sharpness": self.sharpness,
+            "task_l2": TASK_L2,
+            "anchor_weight": ANCHOR_WEIGHT,
+            "anchors": len(load_anchors()),
+        }
 
 
 @dataclass
@@ -114,12 +154,16 @@ class _Heads:
 def _llmrouter(prompts: Sequence[ScoredPrompt], tasks: frozenset[str]) -> list[ScoredPrompt]:
     # Without GSM8K in the training data (GSM8K held out), its copies inside LLMRouter go too.
     gsm8k_held_out = not any(p.source == "gsm8k" for p in prompts)
-    return [p for p in prompts if p.source == "llmrouter" and p.group in tasks
-            and not (gsm8k_held_out and p.group in GSM8K_TASKS)]
+    return [
+        p
+        for p in prompts
+        if p.source == "llmrouter" and p.group in tasks and not (gsm8k_held_out and p.group in GSM8K_TASKS)
+    ]
 
 
-def train_task_head(prompts: Sequence[ScoredPrompt], cache: EmbeddingCache,
-                    anchors: Sequence[dict]) -> tuple[np.ndarray, float]:
+def train_task_head(
+    prompts: Sequence[ScoredPrompt], cache: EmbeddingCache, anchors: Sequence[dict]
+) -> tuple[np.ndarray, float]:
     tasks = _llmrouter(prompts, PREMIUM_TASKS | SMALL_TASKS)
     texts = [p.prompt for p in tasks] + [a["prompt"] for a in anchors]
     y = np.r_[[p.group in PREMIUM_TASKS for p in tasks], [a["label"] == "premium" for a in anchors]].astype(float)
@@ -133,20 +177,25 @@ def dress_as_exam(texts: Sequence[str], rng: np.random.Generator) -> list[str]:
     Seen on both sides of the gate, the same content teaches it the exam *format* rather than
     the exam domains, so it also closes on subjects held out of its training data.
     """
+
     def options() -> str:
         return "\n".join(f"{letter}. {_OPTION_FILLERS[rng.integers(len(_OPTION_FILLERS))]}" for letter in "ABCD")
 
     return [f"{text}\n{options()}\nAnswer:" for text in texts]
 
 
-def train_gate(prompts: Sequence[ScoredPrompt], cache: EmbeddingCache,
-               anchors: Sequence[dict]) -> tuple[np.ndarray, float]:
+def train_gate(
+    prompts: Sequence[ScoredPrompt], cache: EmbeddingCache, anchors: Sequence[dict]
+) -> tuple[np.ndarray, float]:
     rng = np.random.default_rng(0)
     exam = [p.prompt for p in prompts if p.source in ("mmlu", "mmlu-pro")]
     if len(exam) > GATE_EXAM_SAMPLE:
         exam = list(rng.choice(exam, GATE_EXAM_SAMPLE, replace=False))
-    open_requests = ([p.prompt for p in _llmrouter(prompts, OPEN_TASKS)]
-                     + [p.prompt for p in prompts if p.source == "arena"] + [a["prompt"] for a in anchors])
+    open_requests = (
+        [p.prompt for p in _llmrouter(prompts, OPEN_TASKS)]
+        + [p.prompt for p in prompts if p.source == "arena"]
+        + [a["prompt"] for a in anchors]
+    )
     if not exam or not open_requests:
         raise ValueError("the gated recipe needs exam questions and open requests in its training data")
     picked = rng.choice(len(open_requests), min(len(open_requests), GATE_DRESSED_SAMPLE), replace=False)
@@ -157,15 +206,17 @@ def train_gate(prompts: Sequence[ScoredPrompt], cache: EmbeddingCache,
     return fit_logistic(unit_rows(cache.embed(exam + open_requests, progress=False)), y, weight=w, l2=GATE_L2)
 
 
-def train_heads(prompts: Sequence[ScoredPrompt], pair: PairRouter, cache: EmbeddingCache,
-                anchors: Sequence[dict]) -> _Heads:
+def train_heads(
+    prompts: Sequence[ScoredPrompt], pair: PairRouter, cache: EmbeddingCache, anchors: Sequence[dict]
+) -> _Heads:
     task_u, task_b = train_task_head(prompts, cache, anchors)
     gate_v, gate_c = train_gate(prompts, cache, anchors)
     return _Heads(pair, task_u, task_b, gate_v, gate_c)
 
 
-def validation_apgr_by_weight(prompts: Sequence[ScoredPrompt], cache: EmbeddingCache, l2: float,
-                              anchors: Sequence[dict], folds: int = 3) -> dict[float, float]:
+def validation_apgr_by_weight(
+    prompts: Sequence[ScoredPrompt], cache: EmbeddingCache, l2: float, anchors: Sequence[dict], folds: int = 3
+) -> dict[float, float]:
     """Mean held-out-category MMLU APGR for each λ, on folds inside ``prompts``."""
     from .pipeline import build_battles
 
@@ -194,8 +245,9 @@ def choose_weight(validation: dict[float, float]) -> float:
     return max(w for w, apgr in validation.items() if apgr >= floor)
 
 
-def train_gated(prompts: Sequence[ScoredPrompt], cache: EmbeddingCache, l2: float,
-                weight: float | None = None) -> tuple[GatedRouter, dict[float, float]]:
+def train_gated(
+    prompts: Sequence[ScoredPrompt], cache: EmbeddingCache, l2: float, weight: float | None = None
+) -> tuple[GatedRouter, dict[float, float]]:
     """Trains all three heads on ``prompts``; λ from nested validation unless given."""
     from .pipeline import build_battles
 

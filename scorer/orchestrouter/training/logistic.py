@@ -9,8 +9,9 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64)))
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, l2: float = 1.0,
-                 max_iter: int = 50) -> tuple[np.ndarray, float]:
+def fit_logistic(
+    X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, l2: float = 1.0, max_iter: int = 50
+) -> tuple[np.ndarray, float]:
     """Minimises Σ w·logloss(y, σ(Xβ + β0)) + l2/2 |β|² (intercept unpenalised); y may be soft."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)

@@ -54,8 +54,7 @@ def summarise(scores: np.ndarray, strong: np.ndarray, weak: np.ndarray) -> dict[
     return {"apgr": curve.apgr(), "cpt50": curve.cpt(0.5), "cpt80": curve.cpt(0.8), "n": int(len(scores))}
 
 
-def random_router_apgr(strong: np.ndarray, weak: np.ndarray, trials: int = 200,
-                       seed: int = 0) -> tuple[float, float]:
+def random_router_apgr(strong: np.ndarray, weak: np.ndarray, trials: int = 200, seed: int = 0) -> tuple[float, float]:
     """Mean and standard deviation of APGR over ``trials`` random orderings."""
     rng = np.random.default_rng(seed)
     values = [pgr_curve(rng.random(len(strong)), strong, weak).apgr() for _ in range(trials)]

@@ -41,9 +41,18 @@ class MFConfig:
     seed: int = 0
 
     @classmethod
-    def routellm(cls, **overrides) -> "MFConfig":
-        base = cls(dim=128, keep_ties=False, model_bias=False, normalize_input=False,
-                   weight_decay=0.0, noise_std=0.01, lr=3e-3, steps=400, batch_size=8192)
+    def routellm(cls, **overrides) -> MFConfig:
+        base = cls(
+            dim=128,
+            keep_ties=False,
+            model_bias=False,
+            normalize_input=False,
+            weight_decay=0.0,
+            noise_std=0.01,
+            lr=3e-3,
+            steps=400,
+            batch_size=8192,
+        )
         return replace(base, **overrides)
 
     def to_dict(self) -> dict:
@@ -96,7 +105,7 @@ class _Adam:
             m += 0.1 * g
             v *= 0.999
             v += 0.001 * g * g
-            p -= self.lr * (m / (1 - 0.9 ** self.t)) / (np.sqrt(v / (1 - 0.999 ** self.t)) + 1e-8)
+            p -= self.lr * (m / (1 - 0.9**self.t)) / (np.sqrt(v / (1 - 0.999**self.t)) + 1e-8)
 
 
 def _outcome_grads(d: np.ndarray, theta: np.ndarray, outcome: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -109,8 +118,7 @@ def _outcome_grads(d: np.ndarray, theta: np.ndarray, outcome: np.ndarray) -> tup
     return nll, ga - gb, -(ga + gb)
 
 
-def train_mf(battles: Battles, embeddings: np.ndarray, config: MFConfig = MFConfig(),
-             progress: bool = True) -> MFModel:
+def train_mf(battles: Battles, embeddings: np.ndarray, config: MFConfig = MFConfig(), progress: bool = True) -> MFModel:
     """Fits the MF router on ``battles``; ``embeddings[i]`` embeds ``battles.prompts[i]``."""
     rng = np.random.default_rng(config.seed)
     keep = np.ones(len(battles), bool) if config.keep_ties else battles.outcome != TIE
@@ -118,8 +126,9 @@ def train_mf(battles: Battles, embeddings: np.ndarray, config: MFConfig = MFConf
     outcome, group, weight = battles.outcome[keep], battles.tie_group[keep], battles.weight[keep]
     if prompt.size == 0:
         raise ValueError("no battles to train on")
-    x_all = MFModel(np.ones((1, 1)), np.ones((1, 1)), np.ones(1), np.zeros(1), {}, [],
-                    config.normalize_input).features(embeddings)
+    x_all = MFModel(np.ones((1, 1)), np.ones((1, 1)), np.ones(1), np.zeros(1), {}, [], config.normalize_input).features(
+        embeddings
+    )
     n_models, k, dim = len(battles.models), config.dim, x_all.shape[1]
     P = rng.normal(0.0, 1.0, (n_models, k))
     W = rng.normal(0.0, 1.0 / np.sqrt(dim), (k, dim))
@@ -132,8 +141,11 @@ def train_mf(battles: Battles, embeddings: np.ndarray, config: MFConfig = MFConf
     total_w = weight.sum()
     steps = tqdm(range(config.steps), desc="training MF router", disable=not progress)
     for _ in steps:
-        batch = rng.choice(prompt.size, size=min(config.batch_size, prompt.size), replace=False) \
-            if config.batch_size < prompt.size else np.arange(prompt.size)
+        batch = (
+            rng.choice(prompt.size, size=min(config.batch_size, prompt.size), replace=False)
+            if config.batch_size < prompt.size
+            else np.arange(prompt.size)
+        )
         scale = prompt.size / (batch.size * total_w)
         x = x_all[prompt[batch]]
         if config.noise_std:
@@ -167,5 +179,12 @@ def train_mf(battles: Battles, embeddings: np.ndarray, config: MFConfig = MFConf
         if progress:
             steps.set_postfix(loss=f"{float((nll * wb).sum()):.4f}", refresh=False)
     theta = np.logaddexp(0.0, phi) if config.keep_ties else np.zeros_like(phi)
-    return MFModel(P=P, W=W, c=c, bias=bias, theta=dict(zip(battles.tie_groups, map(float, theta))),
-                   models=list(battles.models), normalize_input=config.normalize_input)
+    return MFModel(
+        P=P,
+        W=W,
+        c=c,
+        bias=bias,
+        theta=dict(zip(battles.tie_groups, map(float, theta))),
+        models=list(battles.models),
+        normalize_input=config.normalize_input,
+    )

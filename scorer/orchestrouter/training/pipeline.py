@@ -3,7 +3,7 @@ choice of the regularisation strength on a validation split inside the training 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -30,18 +30,28 @@ def build_battles(prompts: Sequence[ScoredPrompt], recipe: str, builder: BattleB
     return builder.build()
 
 
-def train_on(prompts: Sequence[ScoredPrompt], cache: EmbeddingCache, recipe: str, l2: float = DEFAULT_L2,
-             strong: str = STRONG, weak: str = WEAK, progress: bool = False) -> TrainedRouter:
+def train_on(
+    prompts: Sequence[ScoredPrompt],
+    cache: EmbeddingCache,
+    recipe: str,
+    l2: float = DEFAULT_L2,
+    strong: str = STRONG,
+    weak: str = WEAK,
+    progress: bool = False,
+) -> TrainedRouter:
     if recipe == "gated":
         from .gated import train_gated
+
         return train_gated(prompts, cache, l2)[0]
     battles = build_battles(prompts, recipe)
-    return train_recipe(recipe, battles, cache.embed(battles.prompts, progress=progress), strong, weak,
-                        l2=l2, progress=progress)
+    return train_recipe(
+        recipe, battles, cache.embed(battles.prompts, progress=progress), strong, weak, l2=l2, progress=progress
+    )
 
 
-def validation_apgr(prompts: Sequence[ScoredPrompt], cache: EmbeddingCache, recipe: str, l2: float,
-                    folds: int = 3) -> float:
+def validation_apgr(
+    prompts: Sequence[ScoredPrompt], cache: EmbeddingCache, recipe: str, l2: float, folds: int = 3
+) -> float:
     """Mean APGR over leave-categories-out folds of the MMLU prompts *inside* ``prompts``."""
     values = []
     for held in category_folds(prompts, folds):
@@ -56,14 +66,21 @@ def validation_apgr(prompts: Sequence[ScoredPrompt], cache: EmbeddingCache, reci
     return float(np.mean(values)) if values else float("nan")
 
 
-def choose_l2(prompts: Sequence[ScoredPrompt], cache: EmbeddingCache, recipe: str = "pair",
-              grid: Sequence[float] = L2_GRID, progress: bool = True) -> tuple[float, dict[float, float]]:
+def choose_l2(
+    prompts: Sequence[ScoredPrompt],
+    cache: EmbeddingCache,
+    recipe: str = "pair",
+    grid: Sequence[float] = L2_GRID,
+    progress: bool = True,
+) -> tuple[float, dict[float, float]]:
     """The L2 strength with the best validation APGR; the default when there is no MMLU to validate on.
 
     For ``gated`` this is the L2 of its pair direction, chosen as for ``pair``.
     """
     if recipe not in ("pair", "gated") or not any(p.source == "mmlu" for p in prompts):
         return DEFAULT_L2, {}
-    scores = {l2: validation_apgr(prompts, cache, "pair", l2)
-              for l2 in tqdm(grid, desc="choosing L2 on validation folds", disable=not progress)}
+    scores = {
+        l2: validation_apgr(prompts, cache, "pair", l2)
+        for l2 in tqdm(grid, desc="choosing L2 on validation folds", disable=not progress)
+    }
     return max(scores, key=scores.get), scores

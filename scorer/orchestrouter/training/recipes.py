@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 
 from orchestrouter.scorer import artifact
+
 from .battles import A_WINS, B_WINS, Battles
 from .logistic import fit_logistic, sigmoid
 from .mf import MFConfig, MFModel, train_mf
@@ -72,8 +73,7 @@ def _pair_rows(battles: Battles, strong: str, weak: str) -> tuple[np.ndarray, np
     return battles.prompt[rows], np.where(forward[rows], sign[rows], -sign[rows])
 
 
-def train_pair(battles: Battles, embeddings: np.ndarray, strong: str, weak: str,
-               l2: float = DEFAULT_L2) -> PairRouter:
+def train_pair(battles: Battles, embeddings: np.ndarray, strong: str, weak: str, l2: float = DEFAULT_L2) -> PairRouter:
     prompt, result = _pair_rows(battles, strong, weak)
     x = unit_rows(embeddings)[prompt]
     decisive = result != 0
@@ -100,17 +100,36 @@ class MFRouter:
     def to_onnx(self, info: artifact.RouterModelInfo) -> onnx.ModelProto:
         m = self.model
         theta = m.theta.get(self.tie_group, 0.0) if self.tie_group else 0.0
-        return artifact.build_mf_router(m.P, m.W, m.c, m.models.index(self.strong), m.models.index(self.weak),
-                                        info, model_bias=m.bias, normalize_input=m.normalize_input,
-                                        logit_offset=-theta)
+        return artifact.build_mf_router(
+            m.P,
+            m.W,
+            m.c,
+            m.models.index(self.strong),
+            m.models.index(self.weak),
+            info,
+            model_bias=m.bias,
+            normalize_input=m.normalize_input,
+            logit_offset=-theta,
+        )
 
     def describe(self) -> dict:
-        return {"recipe": "mf" if self.config.keep_ties else "routellm", "config": self.config.to_dict(),
-                "tie_width": self.model.theta.get(self.tie_group, 0.0) if self.tie_group else 0.0}
+        return {
+            "recipe": "mf" if self.config.keep_ties else "routellm",
+            "config": self.config.to_dict(),
+            "tie_width": self.model.theta.get(self.tie_group, 0.0) if self.tie_group else 0.0,
+        }
 
 
-def train_recipe(recipe: str, battles: Battles, embeddings: np.ndarray, strong: str, weak: str,
-                 l2: float = DEFAULT_L2, tie_group: str | None = "mmlu", progress: bool = True) -> TrainedRouter:
+def train_recipe(
+    recipe: str,
+    battles: Battles,
+    embeddings: np.ndarray,
+    strong: str,
+    weak: str,
+    l2: float = DEFAULT_L2,
+    tie_group: str | None = "mmlu",
+    progress: bool = True,
+) -> TrainedRouter:
     if recipe == "pair":
         return train_pair(battles, embeddings, strong, weak, l2)
     if recipe == "mf":

@@ -17,19 +17,70 @@ import onnx
 from orchestrouter.scorer import artifact
 
 ROUTELLM_MODELS = (
-    "RWKV-4-Raven-14B", "alpaca-13b", "chatglm-6b", "chatglm2-6b", "chatglm3-6b", "claude-1", "claude-2.0",
-    "claude-2.1", "claude-instant-1", "codellama-34b-instruct", "deepseek-llm-67b-chat", "dolly-v2-12b",
-    "dolphin-2.2.1-mistral-7b", "falcon-180b-chat", "fastchat-t5-3b", "gemini-pro", "gemini-pro-dev-api",
-    "gpt-3.5-turbo-0125", "gpt-3.5-turbo-0314", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106",
-    "gpt-4-0125-preview", "gpt-4-0314", "gpt-4-0613", "gpt-4-1106-preview", "gpt4all-13b-snoozy",
-    "guanaco-33b", "koala-13b", "llama-13b", "llama-2-13b-chat", "llama-2-70b-chat", "llama-2-7b-chat",
-    "llama2-70b-steerlm-chat", "mistral-7b-instruct", "mistral-7b-instruct-v0.2", "mistral-medium",
-    "mixtral-8x7b-instruct-v0.1", "mpt-30b-chat", "mpt-7b-chat", "nous-hermes-2-mixtral-8x7b-dpo",
-    "oasst-pythia-12b", "openchat-3.5", "openchat-3.5-0106", "openhermes-2.5-mistral-7b", "palm-2",
-    "pplx-70b-online", "pplx-7b-online", "qwen-14b-chat", "qwen1.5-4b-chat", "qwen1.5-72b-chat",
-    "qwen1.5-7b-chat", "solar-10.7b-instruct-v1.0", "stablelm-tuned-alpha-7b", "starling-lm-7b-alpha",
-    "stripedhyena-nous-7b", "tulu-2-dpo-70b", "vicuna-13b", "vicuna-33b", "vicuna-7b", "wizardlm-13b",
-    "wizardlm-70b", "yi-34b-chat", "zephyr-7b-alpha", "zephyr-7b-beta",
+    "RWKV-4-Raven-14B",
+    "alpaca-13b",
+    "chatglm-6b",
+    "chatglm2-6b",
+    "chatglm3-6b",
+    "claude-1",
+    "claude-2.0",
+    "claude-2.1",
+    "claude-instant-1",
+    "codellama-34b-instruct",
+    "deepseek-llm-67b-chat",
+    "dolly-v2-12b",
+    "dolphin-2.2.1-mistral-7b",
+    "falcon-180b-chat",
+    "fastchat-t5-3b",
+    "gemini-pro",
+    "gemini-pro-dev-api",
+    "gpt-3.5-turbo-0125",
+    "gpt-3.5-turbo-0314",
+    "gpt-3.5-turbo-0613",
+    "gpt-3.5-turbo-1106",
+    "gpt-4-0125-preview",
+    "gpt-4-0314",
+    "gpt-4-0613",
+    "gpt-4-1106-preview",
+    "gpt4all-13b-snoozy",
+    "guanaco-33b",
+    "koala-13b",
+    "llama-13b",
+    "llama-2-13b-chat",
+    "llama-2-70b-chat",
+    "llama-2-7b-chat",
+    "llama2-70b-steerlm-chat",
+    "mistral-7b-instruct",
+    "mistral-7b-instruct-v0.2",
+    "mistral-medium",
+    "mixtral-8x7b-instruct-v0.1",
+    "mpt-30b-chat",
+    "mpt-7b-chat",
+    "nous-hermes-2-mixtral-8x7b-dpo",
+    "oasst-pythia-12b",
+    "openchat-3.5",
+    "openchat-3.5-0106",
+    "openhermes-2.5-mistral-7b",
+    "palm-2",
+    "pplx-70b-online",
+    "pplx-7b-online",
+    "qwen-14b-chat",
+    "qwen1.5-4b-chat",
+    "qwen1.5-72b-chat",
+    "qwen1.5-7b-chat",
+    "solar-10.7b-instruct-v1.0",
+    "stablelm-tuned-alpha-7b",
+    "starling-lm-7b-alpha",
+    "stripedhyena-nous-7b",
+    "tulu-2-dpo-70b",
+    "vicuna-13b",
+    "vicuna-33b",
+    "vicuna-7b",
+    "wizardlm-13b",
+    "wizardlm-70b",
+    "yi-34b-chat",
+    "zephyr-7b-alpha",
+    "zephyr-7b-beta",
 )
 DEFAULT_STRONG = "gpt-4-1106-preview"
 DEFAULT_WEAK = "mixtral-8x7b-instruct-v0.1"
@@ -58,7 +109,9 @@ def read_checkpoint(folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
         if key not in weights:
             raise artifact.ArtifactError(f"{weights_path}: no tensor {key!r}")
         if tuple(weights[key].shape) != shape:
-            raise artifact.ArtifactError(f"{weights_path}: {key} has shape {tuple(weights[key].shape)}, expected {shape}")
+            raise artifact.ArtifactError(
+                f"{weights_path}: {key} has shape {tuple(weights[key].shape)}, expected {shape}"
+            )
     if int(config["num_classes"]) != 1:
         raise artifact.ArtifactError(f"{config_path}: num_classes {config['num_classes']}, only 1 is supported")
     return config, weights
@@ -70,9 +123,13 @@ def model_names(num_models: int) -> tuple[str, ...]:
     return ROUTELLM_MODELS + tuple(f"model-{i}" for i in range(len(ROUTELLM_MODELS), num_models))
 
 
-def import_checkpoint(folder: Path, strong: str = DEFAULT_STRONG, weak: str = DEFAULT_WEAK,
-                      version: str = "routellm-mf", calibration: artifact.Calibration | None = None
-                      ) -> tuple[onnx.ModelProto, artifact.RouterModelInfo]:
+def import_checkpoint(
+    folder: Path,
+    strong: str = DEFAULT_STRONG,
+    weak: str = DEFAULT_WEAK,
+    version: str = "routellm-mf",
+    calibration: artifact.Calibration | None = None,
+) -> tuple[onnx.ModelProto, artifact.RouterModelInfo]:
     config, weights = read_checkpoint(folder)
     names = model_names(int(config["num_models"]))
     for name in (strong, weak):
@@ -81,12 +138,21 @@ def import_checkpoint(folder: Path, strong: str = DEFAULT_STRONG, weak: str = DE
     text_dim = int(config["text_dim"])
     W = weights["text_proj.0.weight"] if config["use_proj"] else np.eye(text_dim, dtype=np.float32)
     info = artifact.RouterModelInfo(
-        router_id="routellm-mf", version=version, embedder_name=EMBEDDER_NAME, embedder_dim=text_dim,
-        model_names=names, strong_model=strong, weak_model=weak,
-        training_data={"source": "RouteLLM MF checkpoint", "folder": Path(folder).name,
-                       "config": {k: config[k] for k in _REQUIRED_CONFIG}},
+        router_id="routellm-mf",
+        version=version,
+        embedder_name=EMBEDDER_NAME,
+        embedder_dim=text_dim,
+        model_names=names,
+        strong_model=strong,
+        weak_model=weak,
+        training_data={
+            "source": "RouteLLM MF checkpoint",
+            "folder": Path(folder).name,
+            "config": {k: config[k] for k in _REQUIRED_CONFIG},
+        },
         calibration=calibration,
     )
-    model = artifact.build_mf_router(weights["P.weight"], W, weights["classifier.0.weight"],
-                                     names.index(strong), names.index(weak), info)
+    model = artifact.build_mf_router(
+        weights["P.weight"], W, weights["classifier.0.weight"], names.index(strong), names.index(weak), info
+    )
     return model, info

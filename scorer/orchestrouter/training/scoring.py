@@ -4,8 +4,8 @@ metadata names (WordLlama locally, or an OpenAI-compatible endpoint)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -59,6 +59,5 @@ def read_prompts(path: Path) -> list[dict]:
 
 
 def score_prompts(prompts: Sequence[str], scorer: ArtifactScorer, embedder, batch_size: int = 256) -> np.ndarray:
-    out = [scorer.score(embedder.embed(list(prompts[i:i + batch_size])))
-           for i in range(0, len(prompts), batch_size)]
+    out = [scorer.score(embedder.embed(list(prompts[i : i + batch_size]))) for i in range(0, len(prompts), batch_size)]
     return np.concatenate(out) if out else np.zeros(0, np.float32)

@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -23,27 +23,58 @@ from .decontamination import copies_of
 # MMLU domain -> MMLU-Pro category, read off MMLU-Pro's ``src`` column (ori_mmlu-<domain>).
 # moral_scenarios is the one domain MMLU-Pro dropped; it sits with its sibling moral_disputes.
 _CATEGORY_DOMAINS = {
-    "math": ["abstract_algebra", "college_mathematics", "elementary_mathematics",
-             "high_school_mathematics", "high_school_statistics"],
+    "math": [
+        "abstract_algebra",
+        "college_mathematics",
+        "elementary_mathematics",
+        "high_school_mathematics",
+        "high_school_statistics",
+    ],
     "physics": ["astronomy", "college_physics", "conceptual_physics", "high_school_physics"],
     "chemistry": ["college_chemistry", "high_school_chemistry"],
     "biology": ["college_biology", "high_school_biology"],
-    "health": ["anatomy", "clinical_knowledge", "college_medicine", "human_aging", "medical_genetics",
-               "nutrition", "professional_medicine", "virology"],
-    "computer science": ["college_computer_science", "computer_security", "high_school_computer_science",
-                         "machine_learning"],
+    "health": [
+        "anatomy",
+        "clinical_knowledge",
+        "college_medicine",
+        "human_aging",
+        "medical_genetics",
+        "nutrition",
+        "professional_medicine",
+        "virology",
+    ],
+    "computer science": [
+        "college_computer_science",
+        "computer_security",
+        "high_school_computer_science",
+        "machine_learning",
+    ],
     "engineering": ["electrical_engineering"],
     "economics": ["econometrics", "high_school_macroeconomics", "high_school_microeconomics"],
     "business": ["business_ethics", "management", "marketing"],
     "law": ["international_law", "jurisprudence", "professional_law"],
     "psychology": ["high_school_psychology", "professional_psychology"],
-    "history": ["high_school_european_history", "high_school_us_history", "high_school_world_history",
-                "prehistory"],
-    "philosophy": ["formal_logic", "logical_fallacies", "moral_disputes", "moral_scenarios", "philosophy",
-                   "world_religions"],
-    "other": ["global_facts", "high_school_geography", "high_school_government_and_politics",
-              "human_sexuality", "miscellaneous", "professional_accounting", "public_relations",
-              "security_studies", "sociology", "us_foreign_policy"],
+    "history": ["high_school_european_history", "high_school_us_history", "high_school_world_history", "prehistory"],
+    "philosophy": [
+        "formal_logic",
+        "logical_fallacies",
+        "moral_disputes",
+        "moral_scenarios",
+        "philosophy",
+        "world_religions",
+    ],
+    "other": [
+        "global_facts",
+        "high_school_geography",
+        "high_school_government_and_politics",
+        "human_sexuality",
+        "miscellaneous",
+        "professional_accounting",
+        "public_relations",
+        "security_studies",
+        "sociology",
+        "us_foreign_policy",
+    ],
 }
 MMLU_CATEGORY = {d: cat for cat, domains in _CATEGORY_DOMAINS.items() for d in domains}
 CATEGORIES = tuple(_CATEGORY_DOMAINS)
@@ -93,21 +124,19 @@ def _decontaminate(train: list[ScoredPrompt], test: list[ScoredPrompt]) -> list[
 def holding_out_categories(data: Sequence[ScoredPrompt], held: Sequence[str], name: str = "") -> Split:
     held = set(held)
     test = [p for p in data if p.source == "mmlu" and category_of(p) in held]
-    train = [p for p in data
-             if category_of(p) not in held
-             and not (p.source == "llmrouter" and p.group in MMLU_LIKE_TASKS)]
+    train = [
+        p for p in data if category_of(p) not in held and not (p.source == "llmrouter" and p.group in MMLU_LIKE_TASKS)
+    ]
     return Split(name or "mmlu:" + "+".join(sorted(held)), _decontaminate(train, test), test)
 
 
 def mmlu_splits(data: Sequence[ScoredPrompt], k: int = 5) -> list[Split]:
-    return [holding_out_categories(data, fold, f"mmlu-fold{i + 1}")
-            for i, fold in enumerate(category_folds(data, k))]
+    return [holding_out_categories(data, fold, f"mmlu-fold{i + 1}") for i, fold in enumerate(category_folds(data, k))]
 
 
 def gsm8k_split(data: Sequence[ScoredPrompt]) -> Split:
     test = [p for p in data if p.source == "gsm8k"]
-    train = [p for p in data
-             if p.source != "gsm8k" and not (p.source == "llmrouter" and p.group in GSM8K_COPY_TASKS)]
+    train = [p for p in data if p.source != "gsm8k" and not (p.source == "llmrouter" and p.group in GSM8K_COPY_TASKS)]
     return Split("gsm8k", _decontaminate(train, test), test)
 
 
@@ -125,7 +154,4 @@ def arena_splits(data: Sequence[ScoredPrompt], k: int = 5, seed: int = 0) -> lis
 
 
 def evaluation_splits(data: Sequence[ScoredPrompt], mmlu_k: int = 5, arena_k: int = 5) -> dict[str, list[Split]]:
-    return {"mmlu": mmlu_splits(data, mmlu_k), "gsm8k": [gsm8k_split(data)],
-            "arena": arena_splits(data, arena_k)}
-
-
+    return {"mmlu": mmlu_splits(data, mmlu_k), "gsm8k": [gsm8k_split(data)], "arena": arena_splits(data, arena_k)}

@@ -7,6 +7,6 @@ tiers and the deadline split), failures (failure kinds and the one mapping to st
 instruments (OpenTelemetry spans and metrics).
 """
 
-from orchestrouter.router.dispatch.dispatcher import DispatchInfo, Dispatcher, EndpointSnapshot
+from orchestrouter.router.dispatch.dispatcher import Dispatcher, DispatchInfo, EndpointSnapshot
 
 __all__ = ["DispatchInfo", "Dispatcher", "EndpointSnapshot"]

@@ -13,8 +13,9 @@ def priced_usage(usage: WireUsage | None, tier: TierConfig) -> Usage:
     """The endpoint's token counts with their cost at the tier's per-million-token prices."""
     if usage is None:
         return Usage()
-    cost = (usage.prompt_tokens * tier.price_input_per_mtok
-            + usage.completion_tokens * tier.price_output_per_mtok) / 1e6
+    cost = (
+        usage.prompt_tokens * tier.price_input_per_mtok + usage.completion_tokens * tier.price_output_per_mtok
+    ) / 1e6
     return Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=cost)
 
 

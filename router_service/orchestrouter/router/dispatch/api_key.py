@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +18,14 @@ class ApiKeySource:
     Nothing here logs the key itself.
     """
 
-    def __init__(self, key: str, path: str = "", variable: str = "", recheck_s: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        key: str,
+        path: str = "",
+        variable: str = "",
+        recheck_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._key = key
         self._path = path
         self._variable = variable or "API key file"
@@ -53,8 +59,7 @@ class ApiKeySource:
             with open(self._path, encoding="utf-8") as f:
                 key = f.read().strip()
         except OSError as exc:
-            log.warning("cannot read %s %s (%s); keeping the previous key", self._variable, self._path,
-                        exc.strerror)
+            log.warning("cannot read %s %s (%s); keeping the previous key", self._variable, self._path, exc.strerror)
             return
         self._signature = signature
         if not key:

@@ -6,8 +6,8 @@ import collections
 import enum
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,7 @@ class CircuitBreaker:
     Single-threaded (one event loop), so no locks.
     """
 
-    def __init__(self, name: str, settings: BreakerSettings,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, name: str, settings: BreakerSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.settings = settings
         self._clock = clock

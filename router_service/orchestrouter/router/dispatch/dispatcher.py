@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import AsyncIterator, Sequence
 
 from orchestrouter.router.config import FALLBACK_POLICIES, DispatchConfig, RouterConfig, TierConfig
 from orchestrouter.router.dispatch import failures, instruments
@@ -72,13 +72,21 @@ class Dispatcher:
         self.fallbacks = 0
 
     @classmethod
-    def from_config(cls, config: RouterConfig) -> "Dispatcher":
+    def from_config(cls, config: RouterConfig) -> Dispatcher:
         s = config.dispatch
-        retry = RetryPolicy(max_retries=config.max_retries, base_delay_s=s.retry_base_delay_s,
-                            max_delay_s=s.retry_max_delay_s, retry_after_max_s=s.retry_after_max_s)
-        breaker = BreakerSettings(consecutive_failures=s.breaker_consecutive_failures,
-                                  error_rate=s.breaker_error_rate, window_s=s.breaker_window_s,
-                                  min_calls=s.breaker_min_calls, cooldown_s=s.breaker_cooldown_s)
+        retry = RetryPolicy(
+            max_retries=config.max_retries,
+            base_delay_s=s.retry_base_delay_s,
+            max_delay_s=s.retry_max_delay_s,
+            retry_after_max_s=s.retry_after_max_s,
+        )
+        breaker = BreakerSettings(
+            consecutive_failures=s.breaker_consecutive_failures,
+            error_rate=s.breaker_error_rate,
+            window_s=s.breaker_window_s,
+            min_calls=s.breaker_min_calls,
+            cooldown_s=s.breaker_cooldown_s,
+        )
         tiers = {name: build_tier(config.tier(name), retry, breaker, s.api_key_recheck_s) for name in (SMALL, PREMIUM)}
         return cls(tiers, config.fallback, s)
 
@@ -89,8 +97,9 @@ class Dispatcher:
         """The tiers to try, in order: the routed one, then those the fallback policy allows."""
         return [self.tiers[routed], *(self.tiers[t] for t in _FALLBACK_TARGETS[self.fallback][routed])]
 
-    async def complete(self, routed: str, messages: Sequence[ChatTurn], params: GenerationParams,
-                       deadline: float | None) -> tuple[Completion, DispatchInfo]:
+    async def complete(
+        self, routed: str, messages: Sequence[ChatTurn], params: GenerationParams, deadline: float | None
+    ) -> tuple[Completion, DispatchInfo]:
         """The answer of the routed tier or, failing that, a fallback tier. deadline: monotonic, or None."""
         deadline = self._deadline(deadline)
         count = CallCount()
@@ -108,8 +117,9 @@ class Dispatcher:
             return completion, self._answered(routed, tier, count, failed)
         raise failures.to_service_error(failed)
 
-    async def stream(self, routed: str, messages: Sequence[ChatTurn], params: GenerationParams,
-                     deadline: float | None) -> AsyncIterator[DispatchInfo | str | Completion]:
+    async def stream(
+        self, routed: str, messages: Sequence[ChatTurn], params: GenerationParams, deadline: float | None
+    ) -> AsyncIterator[DispatchInfo | str | Completion]:
         """Yields DispatchInfo once a tier has sent its first token, then text deltas, then the Completion.
 
         Fallback happens only before the first token; a failure after it raises Unavailable,
@@ -147,8 +157,9 @@ class Dispatcher:
     def _deadline(self, deadline: float | None) -> float:
         return time.monotonic() + self.settings.default_deadline_s if deadline is None else deadline
 
-    def _tier_until(self, plan: list[TierEndpoint], i: int, deadline: float,
-                    failed: list[UpstreamFailure]) -> float | None:
+    def _tier_until(
+        self, plan: list[TierEndpoint], i: int, deadline: float, failed: list[UpstreamFailure]
+    ) -> float | None:
         """When plan[i] must be done by, or None (with its failure noted) when it cannot be tried."""
         tier = plan[i]
         if not tier.config.configured:
@@ -156,10 +167,13 @@ class Dispatcher:
             return None
         left = deadline - time.monotonic()
         if left <= 0:
-            failed.append(UpstreamFailure(FailureKind.TIMEOUT, tier.name,
-                                          f"the deadline passed before the {tier.name} tier was tried"))
+            failed.append(
+                UpstreamFailure(
+                    FailureKind.TIMEOUT, tier.name, f"the deadline passed before the {tier.name} tier was tried"
+                )
+            )
             return None
-        later_usable = any(t.config.configured and t.breaker.state is not CircuitState.OPEN for t in plan[i + 1:])
+        later_usable = any(t.config.configured and t.breaker.state is not CircuitState.OPEN for t in plan[i + 1 :])
         return deadline - left * self.settings.fallback_reserve if later_usable else deadline
 
     def _note_failure(self, failure: UpstreamFailure, plan: list[TierEndpoint], i: int) -> UpstreamFailure:
@@ -167,24 +181,36 @@ class Dispatcher:
             log.warning("%s; falling back to %s", failure, plan[i + 1].name)
         return failure
 
-    def _answered(self, routed: str, tier: TierEndpoint, count: CallCount,
-                  failed: list[UpstreamFailure]) -> DispatchInfo:
+    def _answered(
+        self, routed: str, tier: TierEndpoint, count: CallCount, failed: list[UpstreamFailure]
+    ) -> DispatchInfo:
         info = DispatchInfo(tier=tier.name, model=tier.config.model, attempts=count.calls)
         if tier.name != routed:
             info.fell_back = True
             info.fallback_reason = "; ".join(f.message for f in failed)
             self.fallbacks += 1
             reason = next((f.kind.value for f in failed if f.tier == routed), "unknown")
-            instruments.fallbacks.add(1, {"orchestrouter.from_tier": routed, "orchestrouter.to_tier": tier.name,
-                                          "orchestrouter.reason": reason})
+            instruments.fallbacks.add(
+                1,
+                {"orchestrouter.from_tier": routed, "orchestrouter.to_tier": tier.name, "orchestrouter.reason": reason},
+            )
         return info
 
     def status(self) -> list[EndpointSnapshot]:
-        return [EndpointSnapshot(tier=t.name, model=t.config.model, configured=t.config.configured,
-                                 circuit=t.breaker.state, requests=t.counters.requests, failures=t.counters.failures,
-                                 prompt_tokens=t.counters.prompt_tokens,
-                                 completion_tokens=t.counters.completion_tokens, cost_usd=t.counters.cost_usd)
-                for t in self.tiers.values()]
+        return [
+            EndpointSnapshot(
+                tier=t.name,
+                model=t.config.model,
+                configured=t.config.configured,
+                circuit=t.breaker.state,
+                requests=t.counters.requests,
+                failures=t.counters.failures,
+                prompt_tokens=t.counters.prompt_tokens,
+                completion_tokens=t.counters.completion_tokens,
+                cost_usd=t.counters.cost_usd,
+            )
+            for t in self.tiers.values()
+        ]
 
     async def close(self) -> None:
         for tier in self.tiers.values():
@@ -192,6 +218,7 @@ class Dispatcher:
 
 
 def build_tier(config: TierConfig, retry: RetryPolicy, breaker: BreakerSettings, key_recheck_s: float) -> TierEndpoint:
-    key = ApiKeySource(config.api_key, config.api_key_file, f"ORCHESTROUTER_{config.tier.upper()}_API_KEY_FILE",
-                       key_recheck_s)
+    key = ApiKeySource(
+        config.api_key, config.api_key_file, f"ORCHESTROUTER_{config.tier.upper()}_API_KEY_FILE", key_recheck_s
+    )
     return TierEndpoint(config, EndpointClient(config, key), CircuitBreaker(config.tier, breaker), retry)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import httpx
 
@@ -33,28 +33,32 @@ class EndpointClient:
     whenever it is instrumented, before or after this client exists.
     """
 
-    def __init__(self, config: TierConfig, key: ApiKeySource,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, config: TierConfig, key: ApiKeySource, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.config = config
         self.key = key
         self.url = config.base_url.rstrip("/") + "/chat/completions"
         self.http = httpx.AsyncClient(
             # Phase deadlines are enforced by the caller with asyncio timeouts; httpx bounds connecting.
             timeout=httpx.Timeout(None, connect=config.connect_timeout_s),
-            limits=httpx.Limits(max_connections=config.max_concurrency,
-                                max_keepalive_connections=config.max_concurrency),
-            verify=_tls_verify(config), transport=transport)
+            limits=httpx.Limits(
+                max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency
+            ),
+            verify=_tls_verify(config),
+            transport=transport,
+        )
 
     def _headers(self, stream: bool) -> dict[str, str]:
-        headers = {"Content-Type": "application/json",
-                   "Accept": "text/event-stream" if stream else "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
         key = self.key.current()
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
-    async def complete(self, messages: Sequence[ChatTurn], params: GenerationParams,
-                       timeout_s: float) -> wire.WireAnswer:
+    async def complete(
+        self, messages: Sequence[ChatTurn], params: GenerationParams, timeout_s: float
+    ) -> wire.WireAnswer:
         """One non-streamed call, bounded by timeout_s from sending to the last byte."""
         tier = self.config.tier
         body = wire.request_body(self.config.model, messages, params, stream=False)
@@ -70,12 +74,17 @@ class EndpointClient:
         except wire.MalformedAnswer as exc:
             raise UpstreamFailure(FailureKind.MALFORMED, tier, f"{tier} endpoint answered {exc}") from None
 
-    async def open_stream(self, messages: Sequence[ChatTurn], params: GenerationParams,
-                          timeout_s: float) -> "ChunkStream":
+    async def open_stream(
+        self, messages: Sequence[ChatTurn], params: GenerationParams, timeout_s: float
+    ) -> ChunkStream:
         """Sends a streamed call and waits for its response headers, for at most timeout_s."""
         tier = self.config.tier
-        request = self.http.build_request("POST", self.url, headers=self._headers(True),
-                                          content=wire.request_body(self.config.model, messages, params, stream=True))
+        request = self.http.build_request(
+            "POST",
+            self.url,
+            headers=self._headers(True),
+            content=wire.request_body(self.config.model, messages, params, stream=True),
+        )
         try:
             async with asyncio.timeout(timeout_s):
                 response = await self.http.send(request, stream=True)
@@ -93,8 +102,13 @@ class EndpointClient:
     def _status_failure(self, response: httpx.Response) -> UpstreamFailure:
         # A rotated Secret may already hold the new key: look now rather than at the next recheck.
         rotated = response.status_code in (401, 403) and self.key.refresh_now()
-        return failures.from_status(self.config.tier, response.status_code, wire.retry_after_s(response.headers),
-                                    wire.error_detail(response.content), key_rotated=rotated)
+        return failures.from_status(
+            self.config.tier,
+            response.status_code,
+            wire.retry_after_s(response.headers),
+            wire.error_detail(response.content),
+            key_rotated=rotated,
+        )
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -126,12 +140,14 @@ class ChunkStream:
                         return None
                     chunk = wire.parse_chunk(payload)
                     if chunk.error:
-                        raise UpstreamFailure(FailureKind.STREAM_CUT, tier,
-                                              f"{tier} endpoint reported an error mid-stream: {chunk.error}")
+                        raise UpstreamFailure(
+                            FailureKind.STREAM_CUT, tier, f"{tier} endpoint reported an error mid-stream: {chunk.error}"
+                        )
                     return chunk
         except TimeoutError:
-            raise UpstreamFailure(FailureKind.TIMEOUT, tier,
-                                  f"{tier} endpoint sent nothing for {timeout_s:.2f}s") from None
+            raise UpstreamFailure(
+                FailureKind.TIMEOUT, tier, f"{tier} endpoint sent nothing for {timeout_s:.2f}s"
+            ) from None
         except httpx.TransportError as exc:
             raise failures.from_exception(tier, exc, timeout_s) from None
         except wire.MalformedAnswer as exc:

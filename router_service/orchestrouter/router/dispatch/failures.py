@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import enum
 import ssl
-from typing import Sequence
+from collections.abc import Sequence
 
 import httpx
 
-from orchestrouter.runtime.errors import (DeadlineExceeded, FailedPrecondition, InvalidArgument,
-                                           ResourceExhausted, ServiceError, Unauthenticated, Unavailable)
+from orchestrouter.runtime.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+    ResourceExhausted,
+    ServiceError,
+    Unauthenticated,
+    Unavailable,
+)
 
 # 5xx answers worth another try; 501 (not implemented) and the rest will not get better.
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
@@ -42,8 +49,15 @@ class UpstreamFailure(Exception):
     The message never holds the request's headers, so never the bearer token.
     """
 
-    def __init__(self, kind: FailureKind, tier: str, message: str, status: int = 0,
-                 retry_after_s: float | None = None, key_rotated: bool = False) -> None:
+    def __init__(
+        self,
+        kind: FailureKind,
+        tier: str,
+        message: str,
+        status: int = 0,
+        retry_after_s: float | None = None,
+        key_rotated: bool = False,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.tier = tier
@@ -65,22 +79,29 @@ class UpstreamFailure(Exception):
         return self.kind in (FailureKind.RATE_LIMITED, FailureKind.CONNECTION)
 
 
-def from_status(tier: str, status: int, retry_after_s: float | None, detail: str,
-                key_rotated: bool = False) -> UpstreamFailure:
+def from_status(
+    tier: str, status: int, retry_after_s: float | None, detail: str, key_rotated: bool = False
+) -> UpstreamFailure:
     """The failure for an HTTP error answer; detail is the endpoint's own error message, if any."""
     if status == 429:
-        return UpstreamFailure(FailureKind.RATE_LIMITED, tier, f"{tier} endpoint rate-limited the request (429)",
-                               status, retry_after_s)
+        return UpstreamFailure(
+            FailureKind.RATE_LIMITED, tier, f"{tier} endpoint rate-limited the request (429)", status, retry_after_s
+        )
     if status in (401, 403):
-        return UpstreamFailure(FailureKind.REJECTED_CREDENTIALS, tier,
-                               f"{tier} endpoint rejected credentials ({status})", status,
-                               key_rotated=key_rotated)
+        return UpstreamFailure(
+            FailureKind.REJECTED_CREDENTIALS,
+            tier,
+            f"{tier} endpoint rejected credentials ({status})",
+            status,
+            key_rotated=key_rotated,
+        )
     if status == 408:
         return UpstreamFailure(FailureKind.TIMEOUT, tier, f"{tier} endpoint timed out (408)", status)
     if 400 <= status < 500:
         suffix = f": {detail}" if detail else ""
-        return UpstreamFailure(FailureKind.BAD_REQUEST, tier, f"{tier} endpoint refused the request ({status}){suffix}",
-                               status)
+        return UpstreamFailure(
+            FailureKind.BAD_REQUEST, tier, f"{tier} endpoint refused the request ({status}){suffix}", status
+        )
     return UpstreamFailure(FailureKind.SERVER_ERROR, tier, f"{tier} endpoint answered {status}", status)
 
 
@@ -91,8 +112,9 @@ def from_exception(tier: str, exc: BaseException, timeout_s: float) -> UpstreamF
     if isinstance(exc, httpx.ConnectTimeout):
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable (connect timed out)")
     if _is_certificate_error(exc):
-        return UpstreamFailure(FailureKind.CONNECTION, tier,
-                               f"{tier} endpoint unreachable (its TLS certificate is not trusted)")
+        return UpstreamFailure(
+            FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable (its TLS certificate is not trusted)"
+        )
     if isinstance(exc, httpx.ConnectError):
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable (cannot connect)")
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
@@ -112,8 +134,11 @@ def _is_certificate_error(exc: BaseException) -> bool:
 
 
 def not_configured(tier: str) -> UpstreamFailure:
-    return UpstreamFailure(FailureKind.NOT_CONFIGURED, tier, f"the {tier} tier has no endpoint configured "
-                                                             f"(set ORCHESTROUTER_{tier.upper()}_BASE_URL)")
+    return UpstreamFailure(
+        FailureKind.NOT_CONFIGURED,
+        tier,
+        f"the {tier} tier has no endpoint configured (set ORCHESTROUTER_{tier.upper()}_BASE_URL)",
+    )
 
 
 def circuit_open(tier: str) -> UpstreamFailure:

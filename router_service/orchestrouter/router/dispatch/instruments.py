@@ -6,7 +6,7 @@ Without an SDK these are no-ops, so dispatch pays almost nothing for them.
 from __future__ import annotations
 
 import weakref
-from typing import Iterable
+from collections.abc import Iterable
 
 from opentelemetry import metrics, trace
 
@@ -26,19 +26,25 @@ STREAM = "orchestrouter.stream"
 CIRCUIT_STATE_VALUE = {CircuitState.CLOSED: 0, CircuitState.HALF_OPEN: 1, CircuitState.OPEN: 2}
 
 attempts = _meter.create_counter(
-    "orchestrouter.dispatch.attempts", unit="{call}",
-    description="Endpoint calls, by tier and outcome (ok or the failure kind)")
+    "orchestrouter.dispatch.attempts",
+    unit="{call}",
+    description="Endpoint calls, by tier and outcome (ok or the failure kind)",
+)
 fallbacks = _meter.create_counter(
-    "orchestrouter.dispatch.fallbacks", unit="{request}",
-    description="Requests answered by another tier than the routed one, by from/to tier and reason")
+    "orchestrouter.dispatch.fallbacks",
+    unit="{request}",
+    description="Requests answered by another tier than the routed one, by from/to tier and reason",
+)
 tokens = _meter.create_counter(
-    "orchestrouter.dispatch.tokens", unit="{token}", description="Tokens used, by tier and kind (input, output)")
+    "orchestrouter.dispatch.tokens", unit="{token}", description="Tokens used, by tier and kind (input, output)"
+)
 cost = _meter.create_counter(
-    "orchestrouter.dispatch.cost", unit="USD", description="Cost of the tokens used at the configured prices")
+    "orchestrouter.dispatch.cost", unit="USD", description="Cost of the tokens used at the configured prices"
+)
 
 
 # Every live breaker, read at each metric collection; dead ones (stopped servers) drop out by themselves.
-_breakers: "weakref.WeakSet[CircuitBreaker]" = weakref.WeakSet()
+_breakers: weakref.WeakSet[CircuitBreaker] = weakref.WeakSet()
 
 
 def watch_circuit(breaker: CircuitBreaker) -> None:
@@ -51,5 +57,8 @@ def _observe_circuits(_options: metrics.CallbackOptions) -> Iterable[metrics.Obs
 
 
 _meter.create_observable_gauge(
-    "orchestrouter.endpoint.circuit_state", callbacks=[_observe_circuits], unit="1",
-    description="Circuit breaker state per endpoint: 0 closed, 1 half-open, 2 open")
+    "orchestrouter.endpoint.circuit_state",
+    callbacks=[_observe_circuits],
+    unit="1",
+    description="Circuit breaker state per endpoint: 0 closed, 1 half-open, 2 open",
+)

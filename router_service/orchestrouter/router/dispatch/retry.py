@@ -35,5 +35,5 @@ class RetryPolicy:
                 return None
         else:
             # Full jitter: concurrent callers hit by the same outage spread out instead of retrying in step.
-            delay = self.rng.uniform(0.0, min(self.max_delay_s, self.base_delay_s * 2 ** retries_done))
+            delay = self.rng.uniform(0.0, min(self.max_delay_s, self.base_delay_s * 2**retries_done))
         return delay if delay + MIN_ATTEMPT_S <= time_left_s else None

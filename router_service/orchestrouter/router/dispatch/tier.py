@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
@@ -38,8 +38,7 @@ class TierEndpoint:
     also bounded by the tier's own timeouts. Every call gets a span and feeds the breaker.
     """
 
-    def __init__(self, config: TierConfig, client: EndpointClient, breaker: CircuitBreaker,
-                 retry: RetryPolicy) -> None:
+    def __init__(self, config: TierConfig, client: EndpointClient, breaker: CircuitBreaker, retry: RetryPolicy) -> None:
         self.config = config
         self.client = client
         self.breaker = breaker
@@ -51,14 +50,16 @@ class TierEndpoint:
     def name(self) -> str:
         return self.config.tier
 
-    async def complete(self, messages: Sequence[ChatTurn], params: GenerationParams, until: float,
-                       count: CallCount) -> Completion:
+    async def complete(
+        self, messages: Sequence[ChatTurn], params: GenerationParams, until: float, count: CallCount
+    ) -> Completion:
         retries = 0
         while True:
             permit, timeout_s = self._begin(until, self.config.total_timeout_s)
             count.calls += 1
-            with instruments.tracer.start_as_current_span(instruments.ATTEMPT_SPAN,
-                                                          attributes=self._span_attributes(count, False)) as span:
+            with instruments.tracer.start_as_current_span(
+                instruments.ATTEMPT_SPAN, attributes=self._span_attributes(count, False)
+            ) as span:
                 try:
                     answer = await self.client.complete(messages, params, timeout_s)
                 except UpstreamFailure as failure:
@@ -73,14 +74,16 @@ class TierEndpoint:
                 else:
                     usage = priced_usage(answer.usage, self.config)
                     self._succeeded(permit, span, usage)
-                    return Completion(text=answer.text, finish_reason=answer.finish_reason, usage=usage,
-                                      model=answer.model)
+                    return Completion(
+                        text=answer.text, finish_reason=answer.finish_reason, usage=usage, model=answer.model
+                    )
             log.info("%s call %d failed (%s); retrying in %.3fs", self.name, count.calls, why, delay)
             retries += 1
             await asyncio.sleep(delay)
 
-    async def start_stream(self, messages: Sequence[ChatTurn], params: GenerationParams, until: float,
-                           count: CallCount) -> "LiveStream":
+    async def start_stream(
+        self, messages: Sequence[ChatTurn], params: GenerationParams, until: float, count: CallCount
+    ) -> LiveStream:
         """Opens a streamed call and reads up to its first token, retrying like complete()."""
         retries = 0
         while True:
@@ -88,7 +91,9 @@ class TierEndpoint:
             permit, timeout_s = self._begin(until, first_token_s)
             count.calls += 1
             started = time.monotonic()
-            span = instruments.tracer.start_span(instruments.ATTEMPT_SPAN, attributes=self._span_attributes(count, True))
+            span = instruments.tracer.start_span(
+                instruments.ATTEMPT_SPAN, attributes=self._span_attributes(count, True)
+            )
             stream: ChunkStream | None = None
             try:
                 # Current only while the request goes out, so the HTTP client span nests under it;
@@ -113,8 +118,9 @@ class TierEndpoint:
                 raise
             else:
                 return LiveStream(self, stream, permit, span, first, started)
-            log.info("%s call %d failed before its first token (%s); retrying in %.3fs",
-                     self.name, count.calls, why, delay)
+            log.info(
+                "%s call %d failed before its first token (%s); retrying in %.3fs", self.name, count.calls, why, delay
+            )
             retries += 1
             await asyncio.sleep(delay)
 
@@ -127,11 +133,13 @@ class TierEndpoint:
             except UpstreamFailure as failure:
                 if failure.kind is not FailureKind.TIMEOUT:
                     raise
-                raise UpstreamFailure(FailureKind.TIMEOUT, self.name,
-                                      f"{self.name} endpoint sent no first token within {timeout_s:.2f}s") from None
+                raise UpstreamFailure(
+                    FailureKind.TIMEOUT, self.name, f"{self.name} endpoint sent no first token within {timeout_s:.2f}s"
+                ) from None
             if chunk is None:
-                raise UpstreamFailure(FailureKind.STREAM_CUT, self.name,
-                                      f"{self.name} endpoint ended the stream before its first token")
+                raise UpstreamFailure(
+                    FailureKind.STREAM_CUT, self.name, f"{self.name} endpoint ended the stream before its first token"
+                )
             chunks.append(chunk)
             if chunk.text or chunk.finish_reason:
                 return chunks
@@ -148,8 +156,12 @@ class TierEndpoint:
         return permit, timeout_s
 
     def _span_attributes(self, count: CallCount, stream: bool) -> dict:
-        return {instruments.TIER: self.name, instruments.MODEL: self.config.model,
-                instruments.ATTEMPT: count.calls, instruments.STREAM: stream}
+        return {
+            instruments.TIER: self.name,
+            instruments.MODEL: self.config.model,
+            instruments.ATTEMPT: count.calls,
+            instruments.STREAM: stream,
+        }
 
     def _failed(self, permit: Permit, failure: UpstreamFailure, span: Span) -> None:
         self.counters.failures += 1
@@ -181,8 +193,15 @@ class LiveStream:
     A failure from here on is a cut stream: UpstreamFailure(STREAM_CUT), never a quiet end.
     """
 
-    def __init__(self, tier: TierEndpoint, stream: ChunkStream, permit: Permit, span: Span,
-                 first: list[WireChunk], started: float) -> None:
+    def __init__(
+        self,
+        tier: TierEndpoint,
+        stream: ChunkStream,
+        permit: Permit,
+        span: Span,
+        first: list[WireChunk],
+        started: float,
+    ) -> None:
         self.tier = tier
         self._stream = stream
         self._permit = permit
@@ -218,8 +237,9 @@ class LiveStream:
             usage = priced_usage(self._usage, tier.config)
             self._outcome_recorded = True
             tier._succeeded(self._permit, self._span, usage)
-            self.completion = Completion(text="", finish_reason=self._finish_reason, usage=usage,
-                                         model=tier.config.model)
+            self.completion = Completion(
+                text="", finish_reason=self._finish_reason, usage=usage, model=tier.config.model
+            )
         except UpstreamFailure as failure:
             self._outcome_recorded = True
             tier._failed(self._permit, failure, self._span)
@@ -244,5 +264,8 @@ class LiveStream:
             raise self._cut(failure.message) from None
 
     def _cut(self, why: str) -> UpstreamFailure:
-        return UpstreamFailure(FailureKind.STREAM_CUT, self.tier.name,
-                               f"the answer is incomplete: {why} after {self._sent_chars} characters")
+        return UpstreamFailure(
+            FailureKind.STREAM_CUT,
+            self.tier.name,
+            f"the answer is incomplete: {why} after {self._sent_chars} characters",
+        )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import email.utils
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from orchestrouter.router.model import ChatTurn, GenerationParams
 
@@ -47,8 +48,11 @@ class WireChunk:
 
 
 def request_body(model: str, messages: Sequence[ChatTurn], params: GenerationParams, stream: bool) -> bytes:
-    body: dict[str, Any] = {"model": model, "messages": [{"role": m.role, "content": m.content} for m in messages],
-                            **params.as_openai_kwargs()}
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": m.role, "content": m.content} for m in messages],
+        **params.as_openai_kwargs(),
+    }
     if stream:
         body["stream"] = True
         # Without this the endpoint sends no usage on streams, and the cost would be unknown.
@@ -66,8 +70,12 @@ def parse_answer(data: bytes, fallback_model: str) -> WireAnswer:
     try:
         obj = json.loads(data)
         choice = obj["choices"][0]
-        return WireAnswer(text=choice["message"].get("content") or "", finish_reason=choice.get("finish_reason") or "",
-                          usage=_usage(obj.get("usage")), model=obj.get("model") or fallback_model)
+        return WireAnswer(
+            text=choice["message"].get("content") or "",
+            finish_reason=choice.get("finish_reason") or "",
+            usage=_usage(obj.get("usage")),
+            model=obj.get("model") or fallback_model,
+        )
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise MalformedAnswer(f"not a chat completion ({type(exc).__name__})") from None
 
