@@ -6,7 +6,8 @@ import numpy as np
 import onnx
 import pytest
 
-from orchestrouter.scorer.artifact import ArtifactError, Calibration, read_info
+from orchestrouter.router.calibration import Calibration
+from orchestrouter.scorer.artifact import ArtifactError, read_info
 from orchestrouter.scorer.engine import ScoringEngine
 from tests.support.models import linear_model
 
@@ -20,7 +21,7 @@ def test_metadata_round_trips(tmp_path):
         "wordllama-l2-supercat-256",
         256,
     )
-    assert info.calibration is not None and len(info.calibration.quantiles) == 101
+    assert info.calibration_reference and len(info.calibration_quantiles) == 101
 
 
 def test_missing_metadata_is_named(tmp_path):

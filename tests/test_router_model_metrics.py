@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from orchestrouter.scorer.artifact import Calibration
+from orchestrouter.router.calibration import Calibration
 from orchestrouter.training.calibration import share_at, threshold_for_share
 from orchestrouter.training.everyday import category_report
 from orchestrouter.training.metrics import pgr_curve, random_router_apgr, summarise

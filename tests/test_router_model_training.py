@@ -132,7 +132,8 @@ def _info(dim):
         (STRONG, WEAK),
         STRONG,
         WEAK,
-        calibration=artifact.Calibration("x", (0.1, 0.5, 0.9)),
+        calibration_reference="x",
+        calibration_quantiles=(0.1, 0.5, 0.9),
     )
 
 

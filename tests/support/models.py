@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from orchestrouter.router.embedders import WORDLLAMA_DIM, WORDLLAMA_NAME
-from orchestrouter.scorer.artifact import Calibration, RouterModelInfo, build_linear_router, save
+from orchestrouter.scorer.artifact import RouterModelInfo, build_linear_router, save
 
 
 def linear_model(
@@ -29,7 +29,8 @@ def linear_model(
         strong_model="premium",
         weak_model="small",
         training_data={"source": "tests"},
-        calibration=Calibration("uniform", tuple(float(x) for x in np.linspace(0.0, 1.0, 101))),
+        calibration_reference="uniform",
+        calibration_quantiles=tuple(float(x) for x in np.linspace(0.0, 1.0, 101)),
     )
     return save(build_linear_router(u, bias, info), path)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from orchestrouter.router.calibration import Calibration
 from orchestrouter.router.model import PREMIUM, SMALL
 from orchestrouter.runtime.errors import FailedPrecondition
-from orchestrouter.scorer.artifact import Calibration
 
 
 class ThresholdPolicy:

@@ -30,44 +30,6 @@ class ArtifactError(ValueError):
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """Calibration: win-probability quantiles over a reference prompt set.
-
-    ``quantiles[i]`` is the win probability at quantile ``i / (len - 1)`` of the reference set,
-    so the threshold that sends a share ``s`` of that traffic to the premium tier is the
-    quantile at ``1 - s``.
-    """
-
-    reference: str
-    quantiles: tuple[float, ...]
-
-    def threshold_for_share(self, premium_share: float) -> float:
-        if not 0.0 <= premium_share <= 1.0:
-            raise ValueError(f"premium share must be in [0, 1], got {premium_share}")
-        if not self.quantiles:
-            raise ValueError("the router model carries no calibration table")
-        # The ends mean "never" and "always", whatever the reference set's extremes were.
-        if premium_share == 0.0:
-            return 1.0
-        if premium_share == 1.0:
-            return 0.0
-        grid = np.linspace(0.0, 1.0, len(self.quantiles))
-        return float(np.interp(1.0 - premium_share, grid, self.quantiles))
-
-    def share_for_threshold(self, threshold: float) -> float:
-        if not self.quantiles:
-            raise ValueError("the router model carries no calibration table")
-        grid = np.linspace(0.0, 1.0, len(self.quantiles))
-        q = np.asarray(self.quantiles)
-        return float(1.0 - np.interp(threshold, q, grid, left=0.0, right=1.0))
-
-    @classmethod
-    def from_scores(cls, scores: np.ndarray, reference: str, points: int = 101) -> Calibration:
-        qs = np.quantile(np.asarray(scores, dtype=np.float64), np.linspace(0.0, 1.0, points))
-        return cls(reference=reference, quantiles=tuple(round(float(x), 6) for x in qs))
-
-
-@dataclass(frozen=True)
 class RouterModelInfo:
     """RouterModelInfo: what a router model says about itself in its metadata."""
 
@@ -79,7 +41,10 @@ class RouterModelInfo:
     strong_model: str
     weak_model: str
     training_data: dict[str, Any] = field(default_factory=dict)
-    calibration: Calibration | None = None
+    # Win-probability quantiles over a reference prompt set, for the premium-share dial; their
+    # meaning (and the maths on them) is orchestrouter.router.calibration's.
+    calibration_reference: str = ""
+    calibration_quantiles: tuple[float, ...] = ()
 
     def to_metadata(self) -> dict[str, str]:
         meta = {
@@ -93,9 +58,9 @@ class RouterModelInfo:
             "weak_model": self.weak_model,
             "training_data": json.dumps(self.training_data, sort_keys=True),
         }
-        if self.calibration is not None:
+        if self.calibration_quantiles:
             meta["calibration"] = json.dumps(
-                {"reference": self.calibration.reference, "quantiles": list(self.calibration.quantiles)}
+                {"reference": self.calibration_reference, "quantiles": list(self.calibration_quantiles)}
             )
         return {_PREFIX + k: v for k, v in meta.items()}
 
@@ -121,10 +86,8 @@ class RouterModelInfo:
             dim = int(meta["embedder_dim"])
             names = tuple(json.loads(meta["model_names"]))
             training = json.loads(meta.get("training_data", "{}"))
-            calibration = None
-            if "calibration" in meta:
-                cal = json.loads(meta["calibration"])
-                calibration = Calibration(reference=cal["reference"], quantiles=tuple(cal["quantiles"]))
+            cal = json.loads(meta["calibration"]) if "calibration" in meta else {"reference": "", "quantiles": []}
+            reference, quantiles = str(cal["reference"]), tuple(float(q) for q in cal["quantiles"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ArtifactError(f"{source}: malformed metadata ({exc})") from exc
         if dim <= 0:
@@ -138,7 +101,8 @@ class RouterModelInfo:
             strong_model=meta["strong_model"],
             weak_model=meta["weak_model"],
             training_data=training,
-            calibration=calibration,
+            calibration_reference=reference,
+            calibration_quantiles=quantiles,
         )
 
 

@@ -52,7 +52,6 @@ class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
     ) -> scorer_pb2.GetModelInfoResponse:
         engine, _ = self._state.ready()
         info = engine.info
-        cal = info.calibration
         return scorer_pb2.GetModelInfoResponse(
             router_id=info.router_id,
             router_version=info.version,
@@ -61,6 +60,6 @@ class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
             strong_model=info.strong_model,
             weak_model=info.weak_model,
             training_data_json=json.dumps(info.training_data, sort_keys=True),
-            calibration_quantiles=list(cal.quantiles) if cal else [],
-            calibration_reference=cal.reference if cal else "",
+            calibration_quantiles=list(info.calibration_quantiles),
+            calibration_reference=info.calibration_reference,
         )

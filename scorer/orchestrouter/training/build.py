@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrouter.router.calibration import Calibration
 from orchestrouter.scorer import artifact
 
 from .battles import BattleBuilder, read_battles_jsonl
@@ -57,7 +58,7 @@ def train_artifact(
             request.recipe, battles, cache.embed(battles.prompts), request.strong, request.weak, l2=l2
         )
     reference = reference_prompts(data) or battles.prompts[:1000]
-    calibration = artifact.Calibration.from_scores(
+    calibration = Calibration.from_scores(
         router.win_probability(cache.embed(reference, progress=False)),
         REFERENCE_NAME if data else "training prompts (first 1000)",
     )
@@ -70,7 +71,8 @@ def train_artifact(
         model_names=tuple(battles.models),
         strong_model=request.strong,
         weak_model=request.weak,
-        calibration=calibration,
+        calibration_reference=calibration.reference,
+        calibration_quantiles=calibration.quantiles,
         training_data={
             "sets": sources,
             "battles_file": str(request.battles_file or ""),

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from orchestrouter.scorer.artifact import Calibration
+from orchestrouter.router.calibration import Calibration
+from orchestrouter.scorer.artifact import RouterModelInfo
 
 from .datasets import ScoredPrompt
 
@@ -29,6 +30,13 @@ def reference_prompts(data: Sequence[ScoredPrompt]) -> list[str]:
     arena = [p.prompt for p in data if p.source == "arena"]
     tasks = [p.prompt for p in data if p.source == "llmrouter"][-200:]
     return arena + [a["prompt"] for a in load_anchors()] + tasks
+
+
+def artifact_calibration(info: RouterModelInfo) -> Calibration | None:
+    """The calibration table a router model carries, or None."""
+    if not info.calibration_quantiles:
+        return None
+    return Calibration(info.calibration_reference, info.calibration_quantiles)
 
 
 def threshold_for_share(scores: np.ndarray, premium_share: float) -> float:

@@ -61,9 +61,18 @@ def _train(args: argparse.Namespace) -> int:
     print(
         f"wrote {args.out}: {info.router_id} {info.version}, embedder {info.embedder_name} ({info.embedder_dim}), "
         f"P({info.strong_model} strictly better than {info.weak_model}); "
-        f"threshold for 22% premium {info.calibration.threshold_for_share(0.22):.4f}"
+        f"threshold for 22% premium {_calibration(info).threshold_for_share(0.22):.4f}"
     )
     return 0
+
+
+def _calibration(info, source: object = "the model"):
+    from .calibration import artifact_calibration
+
+    calibration = artifact_calibration(info)
+    if calibration is None:
+        raise artifact.ArtifactError(f"{source}: no calibration table for the default operating point")
+    return calibration
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -110,7 +119,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from .calibration import threshold_for_share
+    from .calibration import artifact_calibration, threshold_for_share
     from .scoring import read_prompts, score_prompts
 
     rows = read_prompts(args.prompts)
@@ -123,10 +132,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         "prompts": len(rows),
         "model": str(args.model),
     }
-    if scorer.info.calibration is not None:
-        result["artifact_reference_threshold"] = round(
-            scorer.info.calibration.threshold_for_share(args.premium_share), 6
-        )
+    if (reference := artifact_calibration(scorer.info)) is not None:
+        result["artifact_reference_threshold"] = round(reference.threshold_for_share(args.premium_share), 6)
     print(
         json.dumps(result)
         if args.json
@@ -143,9 +150,7 @@ def _everyday(args: argparse.Namespace) -> int:
     queries = load_queries(args.file)
     scorer, embedder = _load_scorer(args)
     scores = score_prompts([q["prompt"] for q in queries], scorer, embedder)
-    if scorer.info.calibration is None:
-        raise artifact.ArtifactError(f"{args.model}: no calibration table for the default operating point")
-    threshold = scorer.info.calibration.threshold_for_share(DEFAULT_PREMIUM_SHARE)
+    threshold = _calibration(scorer.info, args.model).threshold_for_share(DEFAULT_PREMIUM_SHARE)
     report = category_report([q["category"] for q in queries], scores, threshold)
     print(json.dumps(report) if args.json else format_report(report))
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from orchestrouter.router.calibration import Calibration
 from orchestrouter.scorer import artifact
 
 ROUTELLM_MODELS = (
@@ -128,7 +129,7 @@ def import_checkpoint(
     strong: str = DEFAULT_STRONG,
     weak: str = DEFAULT_WEAK,
     version: str = "routellm-mf",
-    calibration: artifact.Calibration | None = None,
+    calibration: Calibration | None = None,
 ) -> tuple[onnx.ModelProto, artifact.RouterModelInfo]:
     config, weights = read_checkpoint(folder)
     names = model_names(int(config["num_models"]))
@@ -150,7 +151,8 @@ def import_checkpoint(
             "folder": Path(folder).name,
             "config": {k: config[k] for k in _REQUIRED_CONFIG},
         },
-        calibration=calibration,
+        calibration_reference=calibration.reference if calibration else "",
+        calibration_quantiles=calibration.quantiles if calibration else (),
     )
     model = artifact.build_mf_router(
         weights["P.weight"], W, weights["classifier.0.weight"], names.index(strong), names.index(weak), info
