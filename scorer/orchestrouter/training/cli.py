@@ -13,6 +13,7 @@ from pathlib import Path
 
 from orchestrouter.scorer import artifact
 
+from . import onnx_graphs
 from .build import VERSION
 from .datasets import DATA_DIR_ENV, STRONG, WEAK, default_data_dir
 from .embedding_cache import default_cache_dir
@@ -160,7 +161,7 @@ def _import_routellm(args: argparse.Namespace) -> int:
     from .routellm_import import import_checkpoint
 
     model, info = import_checkpoint(args.dir, args.strong, args.weak, args.version)
-    artifact.save(model, args.out)
+    onnx_graphs.save(model, args.out)
     print(
         f"wrote {args.out}: RouteLLM MF, P({info.strong_model} beats {info.weak_model}), "
         f"embedder {info.embedder_name} ({info.embedder_dim}): route with an OpenAI-compatible embeddings endpoint"
