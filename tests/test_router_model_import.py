@@ -7,8 +7,8 @@ import onnxruntime as ort
 import pytest
 from safetensors.numpy import save_file
 
+from orchestrouter.cli.main import main
 from orchestrouter.scorer import artifact
-from orchestrouter.training.cli import main
 from orchestrouter.training.routellm_import import ROUTELLM_MODELS, import_checkpoint
 
 
