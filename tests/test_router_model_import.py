@@ -1,4 +1,4 @@
-"""import-routellm: a synthetic checkpoint in RouteLLM's exact format reproduces DESIGN.md's formula."""
+"""import-routellm: a synthetic checkpoint in RouteLLM's exact format reproduces RouteLLM's formula."""
 
 import json
 
