@@ -24,10 +24,10 @@ _SHIPPED_MODEL = "the router model shipped in the package"
 
 
 def _run(args: argparse.Namespace) -> int:
-    needs = ("matplotlib",) if args.command == "eval" else ()
-    extra = "eval" if args.command == "eval" else "train"
+    # eval also draws its PGR curves: the eval extra adds matplotlib to the train extra.
+    extra, needs = ("eval", ("matplotlib",)) if args.command == "eval" else ("train", ())
     commands = extras.load(args.command, extra, "orchestrouter.training.commands", *needs)
-    if getattr(args, "data_dir", "") is None and not getattr(args, "no_data", False):
+    if args.command in ("train", "eval") and args.data_dir is None and not getattr(args, "no_data", False):
         raise ValueError(
             f"`orchestrouter {args.command}` needs the benchmark data: give --data-dir DIR or set ${DATA_DIR_ENV} "
             f"(`orchestrouter {args.command} --help` says where each data set comes from and how to lay it out)"
@@ -61,18 +61,26 @@ def _add_model(p: argparse.ArgumentParser) -> None:
 
 
 def _parser(
-    subparsers: argparse._SubParsersAction, name: str, summary: str, **kwargs: object
+    subparsers: argparse._SubParsersAction, name: str, summary: str, data_layout: bool = False
 ) -> argparse.ArgumentParser:
-    p: argparse.ArgumentParser = subparsers.add_parser(name, help=summary, description=summary, **kwargs)
+    """A subcommand run by ``_run``; ``data_layout`` prints where the data sets come from below its options."""
+    if not data_layout:
+        p: argparse.ArgumentParser = subparsers.add_parser(name, help=summary, description=summary)
+    else:
+        p = subparsers.add_parser(
+            name,
+            help=summary,
+            description=summary,
+            epilog=DATA_LAYOUT,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
     p.set_defaults(func=_run)
     return p
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Adds train, eval, calibrate, score, import-routellm and everyday to an argparse subparsers object."""
-    with_layout = {"epilog": DATA_LAYOUT, "formatter_class": argparse.RawDescriptionHelpFormatter}
-
-    p = _parser(subparsers, "train", "train a router model from the benchmark data and/or battles", **with_layout)
+    p = _parser(subparsers, "train", "train a router model from the benchmark data and/or battles", data_layout=True)
     p.add_argument("--out", type=Path, default=None, help=f"where to write the router model; default: {_SHIPPED_MODEL}")
     _add_recipe(p)
     p.add_argument("--battles", type=Path, help="JSON lines: prompt, model_a, model_b, winner (model_a|model_b|tie)")
@@ -85,7 +93,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--version", help="version written into the model's metadata (default: the shipped model's)")
     _add_data_dir(p)
 
-    p = _parser(subparsers, "eval", "APGR / CPT on held-out MMLU domains, GSM8K and arena prompts", **with_layout)
+    p = _parser(subparsers, "eval", "APGR / CPT on held-out MMLU domains, GSM8K and arena prompts", data_layout=True)
     _add_recipe(p)
     p.add_argument(
         "--mmlu-folds", type=int, default=5, help="folds of whole MMLU subject categories held out (default: 5)"

@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from orchestrouter.router.calibration import Calibration
 from orchestrouter.router.embedders import Embedder, EmbedderError, WordLlamaEmbedder
@@ -27,7 +28,7 @@ from .routellm_import import import_checkpoint
 from .scoring import embedder_for, read_prompts, score_prompts
 
 
-def _given(**options: str | None) -> dict[str, str]:
+def _given(**options: str | None) -> dict[str, Any]:
     """The options the user gave: the others keep the defaults of the function they are passed to."""
     return {name: value for name, value in options.items() if value is not None}
 
