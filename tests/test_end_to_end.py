@@ -11,6 +11,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from orchestrouter.cli.main import main as cli_main
 from orchestrouter.client import RouterClient
 from orchestrouter.router.embedders import WordLlamaEmbedder
 from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH
@@ -48,55 +49,22 @@ def test_dry_run_win_probability_equals_the_onnx_output(services):
     assert answer.threshold == pytest.approx(0.2)
 
 
-def test_cli_route_prints_one_json_decision(services):
+def test_cli_route_prints_one_json_decision(services, capsys):
     _, router = services
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestrouter.cli",
-            "route",
-            "--router",
-            router.target,
-            "--dry-run",
-            "--threshold",
-            "0.05",
-            "--json",
-            "What is 2 + 2?",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    decision = json.loads(out.stdout)
+    argv = ["route", "--router", router.target, "--dry-run", "--threshold", "0.05", "--json", "What is 2 + 2?"]
+    assert cli_main(argv) == 0
+    decision = json.loads(capsys.readouterr().out)
     assert {"tier", "model", "win_probability", "threshold", "router_version"} <= decision.keys()
     assert decision["threshold"] == pytest.approx(0.05)
     assert decision["tier"] == ("premium" if decision["win_probability"] >= 0.05 else "small")
 
 
-def test_cli_route_reports_a_refused_request_without_a_traceback(services):
+def test_cli_route_reports_a_refused_request_without_a_traceback(services, capsys):
     _, router = services
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestrouter.cli",
-            "route",
-            "--router",
-            router.target,
-            "--dry-run",
-            "--threshold",
-            "7",
-            "hello",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 1
-    assert "INVALID_ARGUMENT" in out.stderr and "threshold" in out.stderr
-    assert "Traceback" not in out.stderr
+    assert cli_main(["route", "--router", router.target, "--dry-run", "--threshold", "7", "hello"]) == 1
+    err = capsys.readouterr().err
+    assert "INVALID_ARGUMENT" in err and "threshold" in err
+    assert "Traceback" not in err
 
 
 def test_scorer_refuses_to_start_with_a_broken_model(tmp_path):

@@ -6,8 +6,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from orchestrouter.scorer.artifact import RouterModelInfo, build_gated_router, save
+from orchestrouter.scorer.artifact import RouterModelInfo
 from orchestrouter.training.gated import LAMBDA_TOLERANCE, GatedRouter, choose_weight, load_anchors
+from orchestrouter.training.onnx_graphs import build_gated_router, save
 from orchestrouter.training.recipes import PairRouter
 
 

@@ -1,4 +1,4 @@
-"""import-routellm: a synthetic checkpoint in RouteLLM's exact format reproduces DESIGN.md's formula."""
+"""import-routellm: a synthetic checkpoint in RouteLLM's exact format reproduces RouteLLM's formula."""
 
 import json
 
@@ -7,8 +7,8 @@ import onnxruntime as ort
 import pytest
 from safetensors.numpy import save_file
 
+from orchestrouter.cli.main import main
 from orchestrouter.scorer import artifact
-from orchestrouter.training.cli import main
 from orchestrouter.training.routellm_import import ROUTELLM_MODELS, import_checkpoint
 
 

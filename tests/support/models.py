@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from orchestrouter.router.embedders import WORDLLAMA_DIM, WORDLLAMA_NAME
-from orchestrouter.scorer.artifact import RouterModelInfo, build_linear_router, save
+from orchestrouter.scorer.artifact import RouterModelInfo
+from orchestrouter.training.onnx_graphs import build_linear_router, save
 
 
 def linear_model(

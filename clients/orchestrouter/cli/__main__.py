@@ -1,5 +1,7 @@
 """`python -m orchestrouter.cli`: the same as the `orchestrouter` command."""
 
+import sys
+
 from orchestrouter.cli.main import main
 
-main()
+sys.exit(main())

@@ -1,5 +1,6 @@
 """Typed clients for RouterService and ScorerService."""
 
-from orchestrouter.client.sync import RouteAnswer, RouterClient, ScorerClient
+from orchestrouter.client.answer import RouteAnswer
+from orchestrouter.client.sync import RouterClient, ScorerClient
 
 __all__ = ["RouteAnswer", "RouterClient", "ScorerClient"]

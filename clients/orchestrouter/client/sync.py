@@ -3,59 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import grpc
 import numpy as np
 
+from orchestrouter.client.answer import RouteAnswer
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
 
-TIER_NAMES = {router_pb2.TIER_SMALL: "small", router_pb2.TIER_PREMIUM: "premium"}
-
-
-@dataclass(frozen=True)
-class RouteAnswer:
-    """RouteAnswer: the decision and answer of one Route call, as plain values."""
-
-    tier: str
-    model: str
-    win_probability: float
-    threshold: float
-    router_id: str
-    router_version: str
-    degraded: bool
-    fell_back: bool
-    answer: str
-    request_id: str
-    timings_ms: dict[str, float]
-    usage: dict[str, float]
-
-    @classmethod
-    def from_pb(cls, r: router_pb2.RouteResponse) -> RouteAnswer:
-        d = r.decision
-        return cls(
-            tier=TIER_NAMES.get(d.tier, "unspecified"),
-            model=d.model,
-            win_probability=d.win_probability,
-            threshold=d.threshold,
-            router_id=d.router_id,
-            router_version=d.router_version,
-            degraded=d.degraded,
-            fell_back=d.fell_back,
-            answer=r.answer,
-            request_id=r.request_id,
-            timings_ms={
-                "embed": r.timings.embed_ms,
-                "score": r.timings.score_ms,
-                "dispatch": r.timings.dispatch_ms,
-                "total": r.timings.total_ms,
-            },
-            usage={
-                "prompt_tokens": r.usage.prompt_tokens,
-                "completion_tokens": r.usage.completion_tokens,
-                "cost_usd": r.usage.cost_usd,
-            },
-        )
+__all__ = ["RouteAnswer", "RouterClient", "ScorerClient"]
 
 
 class RouterClient:

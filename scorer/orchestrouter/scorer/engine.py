@@ -8,26 +8,33 @@ import numpy as np
 import onnxruntime as ort
 
 from orchestrouter.runtime.errors import InvalidArgument
-from orchestrouter.scorer.artifact import INPUT_NAME, OUTPUT_NAME, ArtifactError, RouterModelInfo, read_info
+from orchestrouter.scorer.artifact import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    ArtifactError,
+    RouterModelInfo,
+    describe,
+    open_session,
+)
 
 
 class ScoringEngine:
     """ScoringEngine: runs a router model on float32 [N, D] embeddings."""
 
     def __init__(self, model_path: str | Path, expected_embedder: str | None = None) -> None:
-        self.info: RouterModelInfo = read_info(model_path)
-        if expected_embedder is not None and expected_embedder != self.info.embedder_name:
-            raise ArtifactError(
-                f"router model {self.info.router_id} expects embedder {self.info.embedder_name!r} "
-                f"({self.info.embedder_dim}-d), but this deployment embeds with {expected_embedder!r}"
-            )
         options = ort.SessionOptions()
         # Each run is a few matrix products: one thread per run and no spinning keeps the
         # scorer from taking cores that the router and the embedder need.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._session = open_session(model_path, options)
+        self.info: RouterModelInfo = describe(self._session, model_path)
+        if expected_embedder is not None and expected_embedder != self.info.embedder_name:
+            raise ArtifactError(
+                f"router model {self.info.router_id} expects embedder {self.info.embedder_name!r} "
+                f"({self.info.embedder_dim}-d), but this deployment embeds with {expected_embedder!r}"
+            )
         self._warm()
 
     @property

@@ -9,6 +9,7 @@ from pathlib import Path
 from orchestrouter.router.calibration import Calibration
 from orchestrouter.scorer import artifact
 
+from . import onnx_graphs
 from .battles import BattleBuilder, read_battles_jsonl
 from .calibration import REFERENCE_NAME, reference_prompts
 from .datasets import STRONG, WEAK, ScoredPrompt
@@ -84,5 +85,5 @@ def train_artifact(
             **router.describe(),
         },
     )
-    artifact.save(router.to_onnx(info), request.out)
+    onnx_graphs.save(router.to_onnx(info), request.out)
     return artifact.read_info(request.out)

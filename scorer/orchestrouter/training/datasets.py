@@ -1,4 +1,5 @@
-"""The four public data sets under ``../shared/data``, read into one shape: scored prompts.
+"""The four public data sets in a data folder (``orchestrouter train --data-dir``), read into one shape:
+scored prompts. Where each set comes from and the files each loader reads: ``orchestrouter train --help``.
 
 A :class:`ScoredPrompt` is one prompt with a score per model (higher is better: 1/0 correctness,
 a 1-10 judge score, a 0..1 task metric). Any two models' scores on one prompt make a battle.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -18,14 +18,6 @@ from pathlib import Path
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mixtral-8x7b-instruct-v0.1"
-
-DATA_DIR_ENV = "ORCHESTROUTER_DATA_DIR"
-_REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def default_data_dir() -> Path:
-    """``$ORCHESTROUTER_DATA_DIR``, else ``../shared/data`` beside the repository."""
-    return Path(os.environ.get(DATA_DIR_ENV) or _REPO_ROOT.parent / "shared" / "data")
 
 
 @dataclass(frozen=True)
@@ -152,10 +144,11 @@ LOADERS = {
 }
 
 
-def load_all(data_dir: Path | None = None, sources: tuple[str, ...] = tuple(LOADERS)) -> list[ScoredPrompt]:
-    data_dir = Path(data_dir) if data_dir else default_data_dir()
+def load_all(data_dir: Path, sources: tuple[str, ...] = tuple(LOADERS)) -> list[ScoredPrompt]:
+    """Every prompt of the named sets in ``data_dir``, each set in its own subfolder."""
+    data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise FileNotFoundError(f"data directory not found: {data_dir} (set {DATA_DIR_ENV} or --data-dir)")
+        raise FileNotFoundError(f"data directory not found: {data_dir}")
     out = []
     for name in sources:
         out.extend(LOADERS[name](data_dir))

@@ -38,18 +38,18 @@ class EmbeddingCache:
         self._rows: dict[bytes, np.ndarray] = {}
         if self.path.is_file():
             with np.load(self.path) as data:
-                for k, v in zip(data["keys"], data["vectors"]):
+                for k, v in zip(data["keys"], data["vectors"], strict=True):
                     self._rows[k.tobytes()] = v
 
     def embed(self, texts: Sequence[str], progress: bool = True) -> np.ndarray:
         keys = [_key(t) for t in texts]
-        todo = sorted({k: t for k, t in zip(keys, texts) if k not in self._rows}.items())
+        todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._rows}.items())
         if todo:
             steps = range(0, len(todo), self.batch_size)
             for start in tqdm(steps, desc=f"embedding ({self.embedder.name})", disable=not progress):
                 chunk = todo[start : start + self.batch_size]
                 vectors = self.embedder.embed([t for _, t in chunk])
-                for (k, _), v in zip(chunk, vectors):
+                for (k, _), v in zip(chunk, vectors, strict=True):
                     self._rows[k] = np.asarray(v, dtype=np.float32)
             self._save()
         if not keys:

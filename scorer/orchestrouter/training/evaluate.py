@@ -111,7 +111,7 @@ def write_outputs(report: dict, out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(report["sets"]), figsize=(5 * len(report["sets"]), 4.5), squeeze=False)
-    for ax, (name, summary) in zip(axes[0], report["sets"].items()):
+    for ax, (name, summary) in zip(axes[0], report["sets"].items(), strict=True):
         for r in summary["folds"]:
             ax.plot(r["curve"]["premium_share"], r["curve"]["pgr"], label=f"{r['split']} ({r['apgr']:.3f})")
         ax.plot([0, 1], [0, 1], "k--", label="random")

@@ -33,6 +33,7 @@ import onnx
 
 from orchestrouter.scorer import artifact
 
+from . import onnx_graphs
 from .datasets import STRONG, WEAK, ScoredPrompt, read_jsonl
 from .embedding_cache import EmbeddingCache
 from .logistic import fit_logistic, sigmoid
@@ -116,7 +117,7 @@ class GatedRouter:
         return sigmoid(self.logit(embeddings))
 
     def to_onnx(self, info: artifact.RouterModelInfo) -> onnx.ModelProto:
-        return artifact.build_gated_router(
+        return onnx_graphs.build_gated_router(
             self.pair.u,
             self.pair.bias,
             self.task_u,

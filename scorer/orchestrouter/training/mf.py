@@ -100,7 +100,7 @@ class _Adam:
 
     def step(self, grads: list[np.ndarray]) -> None:
         self.t += 1
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+        for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
             m *= 0.9
             m += 0.1 * g
             v *= 0.999
@@ -184,7 +184,7 @@ def train_mf(battles: Battles, embeddings: np.ndarray, config: MFConfig = MFConf
         W=W,
         c=c,
         bias=bias,
-        theta=dict(zip(battles.tie_groups, map(float, theta))),
+        theta=dict(zip(battles.tie_groups, map(float, theta), strict=True)),
         models=list(battles.models),
         normalize_input=config.normalize_input,
     )

@@ -21,6 +21,7 @@ import onnx
 
 from orchestrouter.scorer import artifact
 
+from . import onnx_graphs
 from .battles import A_WINS, B_WINS, Battles
 from .logistic import fit_logistic, sigmoid
 from .mf import MFConfig, MFModel, train_mf
@@ -55,7 +56,7 @@ class PairRouter:
         return sigmoid(unit_rows(embeddings) @ self.u + self.bias)
 
     def to_onnx(self, info: artifact.RouterModelInfo) -> onnx.ModelProto:
-        return artifact.build_linear_router(self.u, self.bias, info, normalize_input=True)
+        return onnx_graphs.build_linear_router(self.u, self.bias, info, normalize_input=True)
 
     def describe(self) -> dict:
         return {"recipe": "pair", "l2": self.l2}
@@ -100,7 +101,7 @@ class MFRouter:
     def to_onnx(self, info: artifact.RouterModelInfo) -> onnx.ModelProto:
         m = self.model
         theta = m.theta.get(self.tie_group, 0.0) if self.tie_group else 0.0
-        return artifact.build_mf_router(
+        return onnx_graphs.build_mf_router(
             m.P,
             m.W,
             m.c,

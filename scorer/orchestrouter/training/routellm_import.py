@@ -2,7 +2,7 @@
 
 The checkpoint's model table is indexed by RouteLLM's fixed list of 64 Chatbot Arena model names
 (``ROUTELLM_MODELS`` below, in index order); the scored pair is chosen by name. The graph keeps
-RouteLLM's general form (see ``artifact.build_mf_router``), so it reproduces
+RouteLLM's general form (see ``onnx_graphs.build_mf_router``), so it reproduces
 P(strong wins | e) = σ(s(strong, e) - s(weak, e)) exactly on text-embedding-3-small vectors.
 """
 
@@ -16,6 +16,8 @@ import onnx
 
 from orchestrouter.router.calibration import Calibration
 from orchestrouter.scorer import artifact
+
+from . import onnx_graphs
 
 ROUTELLM_MODELS = (
     "RWKV-4-Raven-14B",
@@ -154,7 +156,7 @@ def import_checkpoint(
         calibration_reference=calibration.reference if calibration else "",
         calibration_quantiles=calibration.quantiles if calibration else (),
     )
-    model = artifact.build_mf_router(
+    model = onnx_graphs.build_mf_router(
         weights["P.weight"], W, weights["classifier.0.weight"], names.index(strong), names.index(weak), info
     )
     return model, info

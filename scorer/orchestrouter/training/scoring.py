@@ -1,5 +1,5 @@
-"""Scores prompts in-process: an artifact run in ONNX Runtime on embeddings from the embedder its
-metadata names (WordLlama locally, or an OpenAI-compatible endpoint)."""
+"""Scores prompts in-process: the serving engine (``ScoringEngine``) on embeddings from the embedder
+the model's metadata names (WordLlama locally, or an OpenAI-compatible endpoint)."""
 
 from __future__ import annotations
 
@@ -9,31 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestrouter.scorer import artifact
+from orchestrouter.router.embedders import WORDLLAMA_NAME, Embedder, OpenAIEmbedder, WordLlamaEmbedder
+from orchestrouter.scorer.artifact import RouterModelInfo
+from orchestrouter.scorer.engine import ScoringEngine
 
 
-class ArtifactScorer:
-    """ArtifactScorer: one ONNX session and the artifact's metadata."""
-
-    def __init__(self, path: Path = artifact.DEFAULT_MODEL_PATH) -> None:
-        import onnxruntime as ort
-
-        self.info = artifact.read_info(path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    def score(self, embeddings: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(embeddings, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1] != self.info.embedder_dim:
-            raise ValueError(f"embeddings must be [N, {self.info.embedder_dim}], got {list(x.shape)}")
-        return self._session.run([artifact.OUTPUT_NAME], {artifact.INPUT_NAME: x})[0]
-
-
-def embedder_for(info: artifact.RouterModelInfo, base_url: str = "", api_key: str = ""):
+def embedder_for(info: RouterModelInfo, base_url: str = "", api_key: str = "") -> Embedder:
     """The embedder an artifact expects: WordLlama in-process, anything else through ``base_url``."""
-    from orchestrouter.router.embedders import WORDLLAMA_NAME, OpenAIEmbedder, WordLlamaEmbedder
-
     if info.embedder_name == WORDLLAMA_NAME:
         return WordLlamaEmbedder()
     if not base_url:
@@ -58,6 +40,14 @@ def read_prompts(path: Path) -> list[dict]:
     return rows
 
 
-def score_prompts(prompts: Sequence[str], scorer: ArtifactScorer, embedder, batch_size: int = 256) -> np.ndarray:
-    out = [scorer.score(embedder.embed(list(prompts[i : i + batch_size]))) for i in range(0, len(prompts), batch_size)]
+def score_prompts(
+    prompts: Sequence[str], engine: ScoringEngine, embedder: Embedder, batch_size: int = 256
+) -> np.ndarray:
+    """Each prompt's win probability: embedded and scored ``batch_size`` prompts at a time."""
+    out = []
+    for i in range(0, len(prompts), batch_size):
+        embeddings = np.ascontiguousarray(embedder.embed(list(prompts[i : i + batch_size])), dtype=np.float32)
+        if embeddings.ndim != 2 or embeddings.shape[1] != engine.dim:
+            raise ValueError(f"embeddings must be [N, {engine.dim}], got {list(embeddings.shape)}")
+        out.append(engine.run(embeddings))
     return np.concatenate(out) if out else np.zeros(0, np.float32)

@@ -118,7 +118,7 @@ def category_folds(data: Sequence[ScoredPrompt], k: int) -> list[tuple[str, ...]
 
 def _decontaminate(train: list[ScoredPrompt], test: list[ScoredPrompt]) -> list[ScoredPrompt]:
     flags = copies_of([p.prompt for p in train], [p.prompt for p in test])
-    return [p for p, copy in zip(train, flags) if not copy]
+    return [p for p, copy in zip(train, flags, strict=True) if not copy]
 
 
 def holding_out_categories(data: Sequence[ScoredPrompt], held: Sequence[str], name: str = "") -> Split:

@@ -1,0 +1,100 @@
+"""``orchestrouter route``: one query through a running router; grpc and the client load when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrouter.client import RouteAnswer
+
+DEFAULT_ROUTER_TARGET = "localhost:50051"
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def add_command(subparsers: argparse._SubParsersAction) -> None:
+    """Adds ``route`` and its options."""
+    p = subparsers.add_parser("route", help="route one query through a running router")
+    p.add_argument("text", help="the user message")
+    p.add_argument(
+        "--router",
+        default=os.environ.get("ORCHESTROUTER_ROUTER_TARGET", DEFAULT_ROUTER_TARGET),
+        help="router address (default: $ORCHESTROUTER_ROUTER_TARGET or %(default)s)",
+    )
+    dial = p.add_mutually_exclusive_group()
+    dial.add_argument("--threshold", type=float, help="raw threshold for this request")
+    dial.add_argument("--premium-share", type=float, help="target premium share for this request")
+    p.add_argument("--dry-run", action="store_true", help="decide only; call no model endpoint")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="print the answer as it streams (RouteStream); with --json, one object at the end",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--timeout", type=_positive_seconds, default=120.0, help="deadline in seconds")
+    p.set_defaults(func=_route)
+
+
+def _route(args: argparse.Namespace) -> int:
+    import grpc
+
+    from orchestrouter.client import RouterClient
+
+    dial = dict(threshold=args.threshold, premium_share=args.premium_share, dry_run=args.dry_run)
+    streamed: list[str] = []
+    with RouterClient(args.router, timeout_s=args.timeout) as client:
+        try:
+            if args.stream:
+                answer = _stream(client.route_stream(args.text, **dial), streamed, echo=not args.json)
+                if answer is None:
+                    print("error: the stream ended without its final message", file=sys.stderr)
+                    return 1
+            else:
+                answer = client.route(args.text, **dial)
+        except grpc.RpcError as exc:
+            print(f"\nerror: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    if args.json:
+        fields = answer.to_dict()
+        if args.stream:
+            fields["answer"] = "".join(streamed)
+        print(json.dumps(fields))
+        return 0
+    print(decision_line(answer))
+    if not args.stream and answer.answer:
+        print(answer.answer)
+    return 0
+
+
+def _stream(events, streamed: list[str], echo: bool) -> RouteAnswer | None:
+    """Collects (and with ``echo`` prints) the text deltas; returns the final answer, or None if none came."""
+    answer = None
+    for item in events:
+        if isinstance(item, str):
+            streamed.append(item)
+            if echo:
+                print(item, end="", flush=True)
+        else:
+            answer = item
+    if echo:
+        print()
+    return answer
+
+
+def decision_line(answer: RouteAnswer) -> str:
+    """The one-line summary of a decision that ``route`` prints above the answer."""
+    return (
+        f"{answer.tier:7s} p={answer.win_probability:.3f} (threshold {answer.threshold:.3f}) "
+        f"model={answer.model} router={answer.router_id}@{answer.router_version}"
+        + (" DEGRADED" if answer.degraded else "")
+        + (" FELL-BACK" if answer.fell_back else "")
+    )

@@ -1,0 +1,25 @@
+"""``orchestrouter serve-scorer`` and ``serve-router``: each imports its server only when it runs."""
+
+from __future__ import annotations
+
+import argparse
+
+from orchestrouter.cli import extras
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Adds serve-scorer and serve-router (configured by environment variables, so no options)."""
+    p = subparsers.add_parser("serve-scorer", help="run the Score service (configured by ORCHESTROUTER_SCORER_*)")
+    p.set_defaults(func=_serve_scorer)
+    p = subparsers.add_parser("serve-router", help="run the Route service (configured by ORCHESTROUTER_*)")
+    p.set_defaults(func=_serve_router)
+
+
+def _serve_scorer(args: argparse.Namespace) -> int:
+    extras.load("serve-scorer", "scorer", "orchestrouter.scorer.server").main()
+    return 0
+
+
+def _serve_router(args: argparse.Namespace) -> int:
+    extras.load("serve-router", "router", "orchestrouter.router.server").main()
+    return 0
