@@ -59,3 +59,16 @@ def test_router_config_errors_name_the_variable(env, fragment):
 def test_scorer_config_errors_name_the_variable(env, fragment):
     with pytest.raises(ScorerConfigError, match=fragment):
         ScorerConfig.from_env(env)
+
+
+def test_both_services_raise_the_one_config_error_of_the_runtime():
+    from orchestrouter.runtime.config import ConfigError as RuntimeConfigError
+
+    assert ConfigError is RuntimeConfigError and ScorerConfigError is RuntimeConfigError
+
+
+def test_the_dispatch_settings_are_the_policy_objects():
+    d = RouterConfig.from_env({"ORCHESTROUTER_MAX_RETRIES": "5", "ORCHESTROUTER_BREAKER_MIN_CALLS": "7"}).dispatch
+    assert d.retry.max_retries == 5 and d.breaker.min_calls == 7
+    with pytest.raises(ConfigError, match="ORCHESTROUTER_MAX_RETRIES must be >= 0"):
+        RouterConfig.from_env({"ORCHESTROUTER_MAX_RETRIES": "-1"})

@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from orchestrouter.v1 import router_pb2
-from tests.support.dispatch_stack import KEYS, fakes, premium_leaning_model, stack  # noqa: F401
+from tests.support.dispatch_stack import KEYS, fakes, premium_leaning_model, stack, with_dispatch  # noqa: F401
 from tests.support.fake_openai import Fault
 
 PREMIUM, SMALL = router_pb2.TIER_PREMIUM, router_pb2.TIER_SMALL
@@ -86,7 +86,7 @@ def test_an_untrusted_certificate_is_a_connection_failure(stack, ca, ca_bundle, 
     other = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other))
     tls = {"ssl_context": server_context(ca)}
-    s = stack(fallback="none", max_retries=0, premium={"ca_bundle": str(other)}, fake_premium=tls)
+    s = stack(fallback="none", dispatch=with_dispatch(0), premium={"ca_bundle": str(other)}, fake_premium=tls)
     with pytest.raises(grpc.RpcError) as err:
         s.route()
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE

@@ -11,6 +11,7 @@ import time
 import grpc
 import pytest
 
+from orchestrouter.router.dispatch.breaker import BreakerSettings
 from orchestrouter.v1 import router_pb2
 from tests.support.dispatch_stack import KEYS, fakes, premium_leaning_model, stack, with_dispatch  # noqa: F401
 from tests.support.fake_openai import Fault
@@ -47,7 +48,7 @@ def test_500_once_is_retried_on_the_same_tier(stack):
 
 @pytest.mark.parametrize("code", [500, 502, 503, 504])
 def test_persistent_5xx_falls_back_after_the_retries(stack, code):
-    s = stack(max_retries=2)
+    s = stack(dispatch=with_dispatch(2))
     s.premium.enqueue(*[Fault.status_code(code)] * 3)
     reply = s.route()
     d = reply.decision
@@ -61,7 +62,7 @@ def test_persistent_5xx_falls_back_after_the_retries(stack, code):
 
 
 def test_both_tiers_failing_is_unavailable_naming_both(stack):
-    s = stack(max_retries=1)
+    s = stack(dispatch=with_dispatch(1))
     s.premium.enqueue(*[Fault.status_code(503)] * 2)
     s.small.enqueue(*[Fault.status_code(500)] * 2)
     with pytest.raises(grpc.RpcError) as err:
@@ -73,7 +74,7 @@ def test_both_tiers_failing_is_unavailable_naming_both(stack):
 
 
 def test_fallback_disallowed_shows_the_upstream_failure(stack):
-    s = stack(fallback="none", max_retries=0)
+    s = stack(fallback="none", dispatch=with_dispatch(0))
     s.premium.enqueue(Fault.status_code(502))
     with pytest.raises(grpc.RpcError) as err:
         s.route()
@@ -84,7 +85,7 @@ def test_fallback_disallowed_shows_the_upstream_failure(stack):
 
 def test_fallback_direction_is_configurable(stack):
     # to-premium: a failing small tier may hand over to premium, but not the other way round.
-    s = stack(fallback="to-premium", max_retries=0)
+    s = stack(fallback="to-premium", dispatch=with_dispatch(0))
     s.small.enqueue(Fault.status_code(500))
     d = s.route(threshold=0.95).decision
     assert (d.routed_tier, d.tier, d.fell_back) == (SMALL, PREMIUM, True)
@@ -116,7 +117,7 @@ def test_429_retry_after_beyond_the_deadline_falls_back_at_once(stack):
 
 
 def test_429_on_both_tiers_is_resource_exhausted(stack):
-    s = stack(max_retries=0)
+    s = stack(dispatch=with_dispatch(0))
     s.premium.enqueue(Fault.status_code(429, retry_after="30"))
     s.small.enqueue(Fault.status_code(429, retry_after="30"))
     with pytest.raises(grpc.RpcError) as err:
@@ -229,7 +230,7 @@ def test_bad_generation_params_are_invalid_argument_before_any_call(stack, param
 
 
 def test_usage_and_cost_add_up_per_tier(stack):
-    s = stack(max_retries=0)
+    s = stack(dispatch=with_dispatch(0))
     for _ in range(3):
         s.route()
     s.premium.enqueue(Fault.status_code(500))
@@ -243,7 +244,7 @@ def test_usage_and_cost_add_up_per_tier(stack):
 
 
 def test_circuit_opens_and_later_fallbacks_skip_the_endpoint(stack):
-    s = stack(max_retries=0, dispatch=with_dispatch(breaker_consecutive_failures=3, breaker_cooldown_s=60))
+    s = stack(dispatch=with_dispatch(0, breaker=BreakerSettings(consecutive_failures=3, cooldown_s=60)))
     s.premium.enqueue(*[Fault.status_code(500)] * 3)
     for _ in range(3):
         assert s.route().decision.fell_back
@@ -256,7 +257,7 @@ def test_circuit_opens_and_later_fallbacks_skip_the_endpoint(stack):
 
 def test_half_open_probe_closes_the_circuit(stack):
     # A zero-length cool-down: the next request after opening is the probe, and it succeeds.
-    s = stack(max_retries=0, dispatch=with_dispatch(breaker_consecutive_failures=2, breaker_cooldown_s=1e-3))
+    s = stack(dispatch=with_dispatch(0, breaker=BreakerSettings(consecutive_failures=2, cooldown_s=1e-3)))
     s.premium.enqueue(*[Fault.status_code(500)] * 2)
     s.route(), s.route()
     assert s.endpoint("premium").circuit == router_pb2.CIRCUIT_STATE_HALF_OPEN

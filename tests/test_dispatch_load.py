@@ -17,7 +17,7 @@ import pytest
 from grpc import aio
 
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
-from tests.support.dispatch_stack import fakes, premium_leaning_model, request, stack  # noqa: F401
+from tests.support.dispatch_stack import fakes, premium_leaning_model, request, stack, with_dispatch  # noqa: F401
 from tests.support.fake_openai import OK, Fault
 
 REQUESTS = 2000
@@ -58,7 +58,7 @@ def test_no_request_is_lost_while_premium_fails_30_percent(stack, loop_thread, m
     # Router, scorer, fakes and client share one event loop here, so queueing delays reach the
     # scorer call too; its timeout is raised so no request is routed degraded (not what this tests).
     s = stack(
-        max_retries=max_retries,
+        dispatch=with_dispatch(max_retries),
         scorer_timeout_ms=30000,
         premium={"max_concurrency": CONCURRENCY},
         small={"max_concurrency": CONCURRENCY},

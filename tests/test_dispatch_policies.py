@@ -286,7 +286,7 @@ def test_dispatch_settings_from_the_environment():
         }
     )
     d = c.dispatch
-    assert (d.retry_base_delay_s, d.breaker_cooldown_s, d.breaker_consecutive_failures) == (0.2, 30.0, 4)
+    assert (d.retry.base_delay_s, d.breaker.cooldown_s, d.breaker.consecutive_failures) == (0.2, 30.0, 4)
     assert (d.fallback_reserve, d.api_key_recheck_s) == (0.25, 0.0)
 
 

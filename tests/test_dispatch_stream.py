@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from orchestrouter.v1 import router_pb2
-from tests.support.dispatch_stack import fakes, premium_leaning_model, stack  # noqa: F401
+from tests.support.dispatch_stack import fakes, premium_leaning_model, stack, with_dispatch  # noqa: F401
 from tests.support.fake_openai import Fault
 
 PREMIUM, SMALL = router_pb2.TIER_PREMIUM, router_pb2.TIER_SMALL
@@ -136,7 +136,7 @@ def test_stalled_stream_is_cut_with_unavailable(stack):
 
 
 def test_stream_with_both_tiers_rate_limited_is_resource_exhausted(stack):
-    s = stack(max_retries=0)
+    s = stack(dispatch=with_dispatch(0))
     s.premium.enqueue(Fault.status_code(429, retry_after="60"))
     s.small.enqueue(Fault.status_code(429, retry_after="60"))
     events, error = collect(s.route_stream())

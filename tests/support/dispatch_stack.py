@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from orchestrouter.router.config import DispatchConfig, RouterConfig, TierConfig
+from orchestrouter.router.dispatch.retry import RetryPolicy
 from orchestrouter.router.server import RouterServer, create_server
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.fake_openai import FakeOpenAI
@@ -25,7 +26,7 @@ WIN_PROBABILITY = 0.9
 KEYS = {"small": "sk-small-7f3a9c1e5b2d4680", "premium": "sk-premium-0d8e6b4a2c9f1357"}
 PRICES = {"small": (0.10, 0.40), "premium": (2.00, 8.00)}
 # Short backoff so retry tests take milliseconds.
-FAST_DISPATCH = DispatchConfig(retry_base_delay_s=0.01, retry_max_delay_s=0.05)
+FAST_DISPATCH = DispatchConfig(retry=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05))
 
 
 def tier_config(tier: str, fake: FakeOpenAI | None, **overrides: Any) -> TierConfig:
@@ -146,6 +147,7 @@ def stack(loop_thread, scorer_factory, fakes, premium_leaning_model):
         loop_thread.run(router.stop(0.5))
 
 
-def with_dispatch(**changes: Any) -> DispatchConfig:
-    """FAST_DISPATCH with some settings changed."""
-    return dataclasses.replace(FAST_DISPATCH, **changes)
+def with_dispatch(max_retries: int = FAST_DISPATCH.retry.max_retries, **changes: Any) -> DispatchConfig:
+    """FAST_DISPATCH with max_retries and some other DispatchConfig fields (breaker=...) changed."""
+    retry = dataclasses.replace(FAST_DISPATCH.retry, max_retries=max_retries)
+    return dataclasses.replace(FAST_DISPATCH, retry=retry, **changes)

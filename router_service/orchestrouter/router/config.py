@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from orchestrouter.router.dispatch.breaker import BreakerSettings
+from orchestrouter.router.dispatch.retry import RetryPolicy
+from orchestrouter.runtime.config import ConfigError as ConfigError  # where the servers look for it
+from orchestrouter.runtime.config import EnvConfig, require
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_secret, env_str
 
 DEFAULT_ROUTER_PORT = 50051
@@ -16,10 +19,6 @@ TIERS = ("small", "premium")
 # The reference deployment's models; each tier's ORCHESTROUTER_<TIER>_MODEL overrides.
 DEFAULT_MODELS = {"small": "Qwen/Qwen3-4B-Instruct-2507", "premium": "Qwen/Qwen2.5-32B-Instruct"}
 FALLBACK_POLICIES = ("both", "to-premium", "to-small", "none")
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing or out of range; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +46,27 @@ class TierConfig:
     def configured(self) -> bool:
         return bool(self.base_url)
 
+    def __post_init__(self) -> None:
+        p = f"ORCHESTROUTER_{self.tier.upper()}_"
+        require(self.max_concurrency >= 1, f"{p}MAX_CONCURRENCY must be >= 1")
+        for name, value in (
+            ("CONNECT_TIMEOUT_S", self.connect_timeout_s),
+            ("FIRST_TOKEN_TIMEOUT_S", self.first_token_timeout_s),
+            ("TIMEOUT_S", self.total_timeout_s),
+        ):
+            require(value > 0, f"{p}{name} must be > 0")
+        require(self.price_input_per_mtok >= 0 and self.price_output_per_mtok >= 0, f"{p}PRICE_*_PER_MTOK must be >= 0")
+        require(
+            not self.base_url or urlsplit(self.base_url).scheme in ("http", "https"),
+            f"{p}BASE_URL must be an http:// or https:// URL, got {self.base_url!r}",
+        )
+        require(not self.ca_bundle or Path(self.ca_bundle).is_file(), f"{p}CA_BUNDLE: no such file {self.ca_bundle}")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str], tier: str) -> TierConfig:
+        """The tier's settings from ORCHESTROUTER_<TIER>_* (called by RouterConfig.read_env)."""
         p = f"ORCHESTROUTER_{tier.upper()}_"
-        cfg = cls(
+        return cls(
             tier=tier,
             base_url=env_str(env, p + "BASE_URL", ""),
             model=env_str(env, p + "MODEL", DEFAULT_MODELS[tier]),
@@ -64,26 +80,10 @@ class TierConfig:
             price_input_per_mtok=env_float(env, p + "PRICE_INPUT_PER_MTOK", 0.0),
             price_output_per_mtok=env_float(env, p + "PRICE_OUTPUT_PER_MTOK", 0.0),
         )
-        if cfg.max_concurrency < 1:
-            raise ConfigError(f"{p}MAX_CONCURRENCY must be >= 1")
-        for name, value in (
-            ("CONNECT_TIMEOUT_S", cfg.connect_timeout_s),
-            ("FIRST_TOKEN_TIMEOUT_S", cfg.first_token_timeout_s),
-            ("TIMEOUT_S", cfg.total_timeout_s),
-        ):
-            if value <= 0:
-                raise ConfigError(f"{p}{name} must be > 0")
-        if cfg.price_input_per_mtok < 0 or cfg.price_output_per_mtok < 0:
-            raise ConfigError(f"{p}PRICE_*_PER_MTOK must be >= 0")
-        if cfg.base_url and urlsplit(cfg.base_url).scheme not in ("http", "https"):
-            raise ConfigError(f"{p}BASE_URL must be an http:// or https:// URL, got {cfg.base_url!r}")
-        if cfg.ca_bundle and not Path(cfg.ca_bundle).is_file():
-            raise ConfigError(f"{p}CA_BUNDLE: no such file {cfg.ca_bundle}")
-        return cfg
 
 
 @dataclass(frozen=True)
-class EmbedderConfig:
+class EmbedderConfig(EnvConfig):
     """EmbedderConfig: the local WordLlama default, or an OpenAI-compatible endpoint."""
 
     kind: str = "wordllama"
@@ -92,95 +92,109 @@ class EmbedderConfig:
     dim: int = 1536
     api_key: str = field(default="", repr=False)
 
+    def __post_init__(self) -> None:
+        require(
+            self.kind in ("wordllama", "openai"),
+            f"ORCHESTROUTER_EMBEDDER must be wordllama or openai, got {self.kind!r}",
+        )
+        require(
+            self.kind != "openai" or bool(self.base_url),
+            "ORCHESTROUTER_EMBEDDER=openai needs ORCHESTROUTER_EMBEDDINGS_BASE_URL",
+        )
+
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> EmbedderConfig:
-        cfg = cls(
+    def read_env(cls, env: Mapping[str, str]) -> EmbedderConfig:
+        return cls(
             kind=env_str(env, "ORCHESTROUTER_EMBEDDER", cls.kind),
             base_url=env_str(env, "ORCHESTROUTER_EMBEDDINGS_BASE_URL", ""),
             model=env_str(env, "ORCHESTROUTER_EMBEDDINGS_MODEL", cls.model),
             dim=env_int(env, "ORCHESTROUTER_EMBEDDINGS_DIM", cls.dim),
             api_key=env_secret(env, "ORCHESTROUTER_EMBEDDINGS_API_KEY"),
         )
-        if cfg.kind not in ("wordllama", "openai"):
-            raise ConfigError(f"ORCHESTROUTER_EMBEDDER must be wordllama or openai, got {cfg.kind!r}")
-        if cfg.kind == "openai" and not cfg.base_url:
-            raise ConfigError("ORCHESTROUTER_EMBEDDER=openai needs ORCHESTROUTER_EMBEDDINGS_BASE_URL")
-        return cfg
 
 
 @dataclass(frozen=True)
-class DispatchConfig:
-    """DispatchConfig: how dispatch retries, splits the deadline and breaks circuits (all tiers)."""
+class DispatchConfig(EnvConfig):
+    """DispatchConfig: how dispatch retries, splits the deadline and breaks circuits (all tiers).
 
-    # Backoff before retry n (0-based) is uniform in [0, min(max, base * 2**n)] ("full jitter").
-    retry_base_delay_s: float = 0.05
-    retry_max_delay_s: float = 1.0
-    # A 429's Retry-After is honoured up to this long (and only when it fits in the deadline);
-    # longer, and the request falls back instead of waiting.
-    retry_after_max_s: float = 5.0
+    The retry and breaker settings are the policy objects themselves, read from ORCHESTROUTER_MAX_RETRIES,
+    ORCHESTROUTER_RETRY_* and ORCHESTROUTER_BREAKER_*; the policies know nothing of the environment.
+    """
+
+    # Backoff before retry n (0-based) is uniform in [0, min(max, base * 2**n)] ("full jitter"); a 429's
+    # Retry-After is honoured up to retry_after_max_s (and only when it fits in the deadline).
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # The circuit opens after consecutive_failures failed calls in a row, or when at least min_calls
+    # calls in the last window_s failed at error_rate; then one probe call goes through after cooldown_s.
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
     # Share of the remaining deadline kept back for the fallback tier while the routed tier is tried.
     fallback_reserve: float = 0.5
     # The deadline of a request whose caller set none.
     default_deadline_s: float = 300.0
-    # The circuit opens after this many consecutive failed calls ...
-    breaker_consecutive_failures: int = 10
-    # ... or when at least breaker_min_calls calls in the last breaker_window_s failed at this rate.
-    breaker_error_rate: float = 0.5
-    breaker_window_s: float = 10.0
-    breaker_min_calls: int = 20
-    # An open circuit lets one probe call through after this cool-down.
-    breaker_cooldown_s: float = 5.0
     # How often an API key file is checked for a new key (a rotated Secret).
     api_key_recheck_s: float = 1.0
 
     def __post_init__(self) -> None:
+        retry, breaker = self.retry, self.breaker
+        require(retry.max_retries >= 0, "ORCHESTROUTER_MAX_RETRIES must be >= 0")
         positive = (
-            ("RETRY_BASE_DELAY_S", self.retry_base_delay_s),
-            ("RETRY_MAX_DELAY_S", self.retry_max_delay_s),
+            ("RETRY_BASE_DELAY_S", retry.base_delay_s),
+            ("RETRY_MAX_DELAY_S", retry.max_delay_s),
             ("DEFAULT_DEADLINE_S", self.default_deadline_s),
-            ("BREAKER_WINDOW_S", self.breaker_window_s),
-            ("BREAKER_COOLDOWN_S", self.breaker_cooldown_s),
+            ("BREAKER_WINDOW_S", breaker.window_s),
+            ("BREAKER_COOLDOWN_S", breaker.cooldown_s),
         )
         for name, value in positive:
-            if not value > 0:
-                raise ConfigError(f"ORCHESTROUTER_{name} must be > 0, got {value}")
-        if self.retry_after_max_s < 0:
-            raise ConfigError(f"ORCHESTROUTER_RETRY_AFTER_MAX_S must be >= 0, got {self.retry_after_max_s}")
-        if self.api_key_recheck_s < 0:
-            raise ConfigError(f"ORCHESTROUTER_API_KEY_RECHECK_S must be >= 0, got {self.api_key_recheck_s}")
-        if not 0.0 <= self.fallback_reserve < 1.0:
-            raise ConfigError(f"ORCHESTROUTER_FALLBACK_RESERVE must be in [0, 1), got {self.fallback_reserve}")
-        if not 0.0 < self.breaker_error_rate <= 1.0:
-            raise ConfigError(f"ORCHESTROUTER_BREAKER_ERROR_RATE must be in (0, 1], got {self.breaker_error_rate}")
-        if self.breaker_consecutive_failures < 1:
-            raise ConfigError("ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES must be >= 1")
-        if self.breaker_min_calls < 1:
-            raise ConfigError("ORCHESTROUTER_BREAKER_MIN_CALLS must be >= 1")
+            require(value > 0, f"ORCHESTROUTER_{name} must be > 0, got {value}")
+        require(
+            retry.retry_after_max_s >= 0,
+            f"ORCHESTROUTER_RETRY_AFTER_MAX_S must be >= 0, got {retry.retry_after_max_s}",
+        )
+        require(
+            self.api_key_recheck_s >= 0, f"ORCHESTROUTER_API_KEY_RECHECK_S must be >= 0, got {self.api_key_recheck_s}"
+        )
+        require(
+            0.0 <= self.fallback_reserve < 1.0,
+            f"ORCHESTROUTER_FALLBACK_RESERVE must be in [0, 1), got {self.fallback_reserve}",
+        )
+        require(
+            0.0 < breaker.error_rate <= 1.0,
+            f"ORCHESTROUTER_BREAKER_ERROR_RATE must be in (0, 1], got {breaker.error_rate}",
+        )
+        require(breaker.consecutive_failures >= 1, "ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES must be >= 1")
+        require(breaker.min_calls >= 1, "ORCHESTROUTER_BREAKER_MIN_CALLS must be >= 1")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> DispatchConfig:
+    def read_env(cls, env: Mapping[str, str]) -> DispatchConfig:
         def number(name: str, default: float) -> float:
             return env_float(env, "ORCHESTROUTER_" + name, default)
 
+        def integer(name: str, default: int) -> int:
+            return env_int(env, "ORCHESTROUTER_" + name, default)
+
+        retry, breaker = RetryPolicy(), BreakerSettings()
         return cls(
-            retry_base_delay_s=number("RETRY_BASE_DELAY_S", cls.retry_base_delay_s),
-            retry_max_delay_s=number("RETRY_MAX_DELAY_S", cls.retry_max_delay_s),
-            retry_after_max_s=number("RETRY_AFTER_MAX_S", cls.retry_after_max_s),
+            retry=RetryPolicy(
+                max_retries=integer("MAX_RETRIES", retry.max_retries),
+                base_delay_s=number("RETRY_BASE_DELAY_S", retry.base_delay_s),
+                max_delay_s=number("RETRY_MAX_DELAY_S", retry.max_delay_s),
+                retry_after_max_s=number("RETRY_AFTER_MAX_S", retry.retry_after_max_s),
+            ),
+            breaker=BreakerSettings(
+                consecutive_failures=integer("BREAKER_CONSECUTIVE_FAILURES", breaker.consecutive_failures),
+                error_rate=number("BREAKER_ERROR_RATE", breaker.error_rate),
+                window_s=number("BREAKER_WINDOW_S", breaker.window_s),
+                min_calls=integer("BREAKER_MIN_CALLS", breaker.min_calls),
+                cooldown_s=number("BREAKER_COOLDOWN_S", breaker.cooldown_s),
+            ),
             fallback_reserve=number("FALLBACK_RESERVE", cls.fallback_reserve),
             default_deadline_s=number("DEFAULT_DEADLINE_S", cls.default_deadline_s),
-            breaker_consecutive_failures=env_int(
-                env, "ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES", cls.breaker_consecutive_failures
-            ),
-            breaker_error_rate=number("BREAKER_ERROR_RATE", cls.breaker_error_rate),
-            breaker_window_s=number("BREAKER_WINDOW_S", cls.breaker_window_s),
-            breaker_min_calls=env_int(env, "ORCHESTROUTER_BREAKER_MIN_CALLS", cls.breaker_min_calls),
-            breaker_cooldown_s=number("BREAKER_COOLDOWN_S", cls.breaker_cooldown_s),
             api_key_recheck_s=number("API_KEY_RECHECK_S", cls.api_key_recheck_s),
         )
 
 
 @dataclass(frozen=True)
-class RouterConfig:
+class RouterConfig(EnvConfig):
     """RouterConfig: listening address, scorer target, the dial, the embedder and the tiers."""
 
     listen: str = f"[::]:{DEFAULT_ROUTER_PORT}"
@@ -192,7 +206,6 @@ class RouterConfig:
     # The tier used, flagged as degraded, when the scorer cannot be reached.
     degraded_tier: str = "small"
     fallback: str = "both"
-    max_retries: int = 2
     # Characters of the last user message that are embedded; longer text is cut.
     max_prompt_chars: int = 8000
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
@@ -207,48 +220,46 @@ class RouterConfig:
     log_prompts: bool = False
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ConfigError(f"ORCHESTROUTER_THRESHOLD must be in [0, 1], got {self.threshold}")
-        if self.premium_share is not None and not 0.0 <= self.premium_share <= 1.0:
-            raise ConfigError(f"ORCHESTROUTER_PREMIUM_SHARE must be in [0, 1], got {self.premium_share}")
-        if self.degraded_tier not in TIERS:
-            raise ConfigError(f"ORCHESTROUTER_DEGRADED_TIER must be small or premium, got {self.degraded_tier!r}")
-        if self.fallback not in FALLBACK_POLICIES:
-            raise ConfigError(f"ORCHESTROUTER_FALLBACK must be one of {', '.join(FALLBACK_POLICIES)}")
-        if self.scorer_timeout_ms <= 0:
-            raise ConfigError("ORCHESTROUTER_SCORER_TIMEOUT_MS must be > 0")
-        if self.max_retries < 0:
-            raise ConfigError("ORCHESTROUTER_MAX_RETRIES must be >= 0")
-        if self.max_prompt_chars < 1:
-            raise ConfigError("ORCHESTROUTER_MAX_PROMPT_CHARS must be >= 1")
-        if not self.decision_log.strip():
-            raise ConfigError("ORCHESTROUTER_DECISION_LOG must be stdout, stderr, off or a file path")
+        require(0.0 <= self.threshold <= 1.0, f"ORCHESTROUTER_THRESHOLD must be in [0, 1], got {self.threshold}")
+        require(
+            self.premium_share is None or 0.0 <= self.premium_share <= 1.0,
+            f"ORCHESTROUTER_PREMIUM_SHARE must be in [0, 1], got {self.premium_share}",
+        )
+        require(
+            self.degraded_tier in TIERS,
+            f"ORCHESTROUTER_DEGRADED_TIER must be small or premium, got {self.degraded_tier!r}",
+        )
+        require(
+            self.fallback in FALLBACK_POLICIES,
+            f"ORCHESTROUTER_FALLBACK must be one of {', '.join(FALLBACK_POLICIES)}",
+        )
+        require(self.scorer_timeout_ms > 0, "ORCHESTROUTER_SCORER_TIMEOUT_MS must be > 0")
+        require(self.max_prompt_chars >= 1, "ORCHESTROUTER_MAX_PROMPT_CHARS must be >= 1")
+        require(
+            bool(self.decision_log.strip()),
+            "ORCHESTROUTER_DECISION_LOG must be stdout, stderr, off or a file path",
+        )
 
     def tier(self, name: str) -> TierConfig:
         return {"small": self.small, "premium": self.premium}[name]
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> RouterConfig:
-        env = os.environ if env is None else env
-        try:
-            return cls(
-                listen=env_listen(env, "ORCHESTROUTER_ROUTER_LISTEN", cls.listen),
-                scorer_target=env_str(env, "ORCHESTROUTER_SCORER_TARGET", cls.scorer_target),
-                scorer_timeout_ms=env_float(env, "ORCHESTROUTER_SCORER_TIMEOUT_MS", cls.scorer_timeout_ms),
-                threshold=env_float(env, "ORCHESTROUTER_THRESHOLD", cls.threshold),
-                premium_share=env_float(env, "ORCHESTROUTER_PREMIUM_SHARE", None),
-                degraded_tier=env_str(env, "ORCHESTROUTER_DEGRADED_TIER", cls.degraded_tier),
-                fallback=env_str(env, "ORCHESTROUTER_FALLBACK", cls.fallback),
-                max_retries=env_int(env, "ORCHESTROUTER_MAX_RETRIES", cls.max_retries),
-                max_prompt_chars=env_int(env, "ORCHESTROUTER_MAX_PROMPT_CHARS", cls.max_prompt_chars),
-                embedder=EmbedderConfig.from_env(env),
-                small=TierConfig.from_env(env, "small"),
-                premium=TierConfig.from_env(env, "premium"),
-                dispatch=DispatchConfig.from_env(env),
-                reflection=env_bool(env, "ORCHESTROUTER_REFLECTION", cls.reflection),
-                grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
-                decision_log=env_str(env, "ORCHESTROUTER_DECISION_LOG", cls.decision_log),
-                log_prompts=env_bool(env, "ORCHESTROUTER_LOG_PROMPTS", cls.log_prompts),
-            )
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
+    def read_env(cls, env: Mapping[str, str]) -> RouterConfig:
+        return cls(
+            listen=env_listen(env, "ORCHESTROUTER_ROUTER_LISTEN", cls.listen),
+            scorer_target=env_str(env, "ORCHESTROUTER_SCORER_TARGET", cls.scorer_target),
+            scorer_timeout_ms=env_float(env, "ORCHESTROUTER_SCORER_TIMEOUT_MS", cls.scorer_timeout_ms),
+            threshold=env_float(env, "ORCHESTROUTER_THRESHOLD", cls.threshold),
+            premium_share=env_float(env, "ORCHESTROUTER_PREMIUM_SHARE", None),
+            degraded_tier=env_str(env, "ORCHESTROUTER_DEGRADED_TIER", cls.degraded_tier),
+            fallback=env_str(env, "ORCHESTROUTER_FALLBACK", cls.fallback),
+            max_prompt_chars=env_int(env, "ORCHESTROUTER_MAX_PROMPT_CHARS", cls.max_prompt_chars),
+            embedder=EmbedderConfig.read_env(env),
+            small=TierConfig.from_env(env, "small"),
+            premium=TierConfig.from_env(env, "premium"),
+            dispatch=DispatchConfig.read_env(env),
+            reflection=env_bool(env, "ORCHESTROUTER_REFLECTION", cls.reflection),
+            grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
+            decision_log=env_str(env, "ORCHESTROUTER_DECISION_LOG", cls.decision_log),
+            log_prompts=env_bool(env, "ORCHESTROUTER_LOG_PROMPTS", cls.log_prompts),
+        )

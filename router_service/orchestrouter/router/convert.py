@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orchestrouter.router.dispatch import EndpointSnapshot
 from orchestrouter.router.dispatch.breaker import CircuitState
+from orchestrouter.router.dispatch.dispatcher import EndpointSnapshot
 from orchestrouter.router.model import (
     PREMIUM,
     SMALL,

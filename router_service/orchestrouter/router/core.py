@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from opentelemetry import trace
 
-from orchestrouter.router.dispatch import Dispatcher, DispatchInfo
+from orchestrouter.router.dispatch.dispatcher import Dispatcher, DispatchInfo
 from orchestrouter.router.embedders import Embedder, EmbedderError
 from orchestrouter.router.model import (
     Completion,

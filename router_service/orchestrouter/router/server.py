@@ -12,7 +12,7 @@ from grpc import aio
 from orchestrouter.router.config import ConfigError, RouterConfig
 from orchestrouter.router.core import RouterCore
 from orchestrouter.router.decision_log import DecisionLog
-from orchestrouter.router.dispatch import Dispatcher
+from orchestrouter.router.dispatch.dispatcher import Dispatcher
 from orchestrouter.router.embedders import Embedder, OpenAIEmbedder, WordLlamaEmbedder
 from orchestrouter.router.policy import ThresholdPolicy
 from orchestrouter.router.route_observer import RouteObserver

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrouter.runtime.config import ConfigError as ConfigError  # where the server looks for it
+from orchestrouter.runtime.config import EnvConfig, require
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_str
 from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH
 
 DEFAULT_SCORER_PORT = 50052
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing or out of range; the message names the variable."""
-
-
 @dataclass(frozen=True)
-class ScorerConfig:
+class ScorerConfig(EnvConfig):
     """ScorerConfig: where to listen, which model to load, how to batch."""
 
     listen: str = f"[::]:{DEFAULT_SCORER_PORT}"
@@ -36,30 +33,21 @@ class ScorerConfig:
     grace_seconds: float = 10.0
 
     def __post_init__(self) -> None:
-        if self.max_request_rows < 1:
-            raise ConfigError("ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS must be >= 1")
-        if self.batch_max_rows < 1:
-            raise ConfigError("ORCHESTROUTER_SCORER_BATCH_MAX_ROWS must be >= 1")
-        if not 0.0 <= self.batch_max_wait_ms <= 1000.0:
-            raise ConfigError("ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS must be in [0, 1000]")
-        if self.max_queue < 1:
-            raise ConfigError("ORCHESTROUTER_SCORER_MAX_QUEUE must be >= 1")
-        if self.grace_seconds < 0:
-            raise ConfigError("ORCHESTROUTER_GRACE_SECONDS must be >= 0")
+        require(self.max_request_rows >= 1, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS must be >= 1")
+        require(self.batch_max_rows >= 1, "ORCHESTROUTER_SCORER_BATCH_MAX_ROWS must be >= 1")
+        require(0.0 <= self.batch_max_wait_ms <= 1000.0, "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS must be in [0, 1000]")
+        require(self.max_queue >= 1, "ORCHESTROUTER_SCORER_MAX_QUEUE must be >= 1")
+        require(self.grace_seconds >= 0, "ORCHESTROUTER_GRACE_SECONDS must be >= 0")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ScorerConfig:
-        env = os.environ if env is None else env
-        try:
-            return cls(
-                listen=env_listen(env, "ORCHESTROUTER_SCORER_LISTEN", cls.listen),
-                model_path=Path(env_str(env, "ORCHESTROUTER_SCORER_MODEL", str(DEFAULT_MODEL_PATH))),
-                max_request_rows=env_int(env, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS", cls.max_request_rows),
-                batch_max_rows=env_int(env, "ORCHESTROUTER_SCORER_BATCH_MAX_ROWS", cls.batch_max_rows),
-                batch_max_wait_ms=env_float(env, "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS", cls.batch_max_wait_ms),
-                max_queue=env_int(env, "ORCHESTROUTER_SCORER_MAX_QUEUE", cls.max_queue),
-                reflection=env_bool(env, "ORCHESTROUTER_REFLECTION", cls.reflection),
-                grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
-            )
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
+    def read_env(cls, env: Mapping[str, str]) -> ScorerConfig:
+        return cls(
+            listen=env_listen(env, "ORCHESTROUTER_SCORER_LISTEN", cls.listen),
+            model_path=Path(env_str(env, "ORCHESTROUTER_SCORER_MODEL", str(DEFAULT_MODEL_PATH))),
+            max_request_rows=env_int(env, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS", cls.max_request_rows),
+            batch_max_rows=env_int(env, "ORCHESTROUTER_SCORER_BATCH_MAX_ROWS", cls.batch_max_rows),
+            batch_max_wait_ms=env_float(env, "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS", cls.batch_max_wait_ms),
+            max_queue=env_int(env, "ORCHESTROUTER_SCORER_MAX_QUEUE", cls.max_queue),
+            reflection=env_bool(env, "ORCHESTROUTER_REFLECTION", cls.reflection),
+            grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
+        )

@@ -74,20 +74,9 @@ class Dispatcher:
     @classmethod
     def from_config(cls, config: RouterConfig) -> Dispatcher:
         s = config.dispatch
-        retry = RetryPolicy(
-            max_retries=config.max_retries,
-            base_delay_s=s.retry_base_delay_s,
-            max_delay_s=s.retry_max_delay_s,
-            retry_after_max_s=s.retry_after_max_s,
-        )
-        breaker = BreakerSettings(
-            consecutive_failures=s.breaker_consecutive_failures,
-            error_rate=s.breaker_error_rate,
-            window_s=s.breaker_window_s,
-            min_calls=s.breaker_min_calls,
-            cooldown_s=s.breaker_cooldown_s,
-        )
-        tiers = {name: build_tier(config.tier(name), retry, breaker, s.api_key_recheck_s) for name in (SMALL, PREMIUM)}
+        tiers = {
+            name: build_tier(config.tier(name), s.retry, s.breaker, s.api_key_recheck_s) for name in (SMALL, PREMIUM)
+        }
         return cls(tiers, config.fallback, s)
 
     def model_name(self, tier: str) -> str:

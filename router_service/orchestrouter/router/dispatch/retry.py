@@ -11,7 +11,7 @@ from orchestrouter.router.dispatch.failures import FailureKind, UpstreamFailure
 MIN_ATTEMPT_S = 0.05
 
 
-@dataclass
+@dataclass(frozen=True)
 class RetryPolicy:
     """RetryPolicy: jittered exponential backoff, honouring Retry-After within the time left.
 
@@ -23,7 +23,7 @@ class RetryPolicy:
     base_delay_s: float = 0.05
     max_delay_s: float = 1.0
     retry_after_max_s: float = 5.0
-    rng: random.Random = field(default_factory=random.Random)
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def delay_before_retry(self, failure: UpstreamFailure, retries_done: int, time_left_s: float) -> float | None:
         """Seconds to wait before retry number retries_done + 1, or None to stop retrying."""
