@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from orchestrouter.router.decision_fields import DECISION_FIELDS
 from orchestrouter.router.dispatch.breaker import CircuitState
 from orchestrouter.router.dispatch.dispatcher import EndpointSnapshot
 from orchestrouter.router.model import (
@@ -49,19 +50,12 @@ def dial_from_pb(request: router_pb2.RouteRequest) -> tuple[float | None, float 
 
 def decision_to_pb(d: Decision) -> router_pb2.Decision:
     return router_pb2.Decision(
-        tier=TIER_TO_PB[d.tier],
-        model=d.model,
-        win_probability=d.win_probability,
-        threshold=d.threshold,
-        router_id=d.router_id,
-        router_version=d.router_version,
-        degraded=d.degraded,
-        degraded_reason=d.degraded_reason,
-        routed_tier=TIER_TO_PB.get(d.routed_tier, router_pb2.TIER_UNSPECIFIED),
-        fell_back=d.fell_back,
-        fallback_reason=d.fallback_reason,
-        attempts=d.attempts,
+        **{f.name: _tier_to_pb(getattr(d, f.name)) if f.tier else getattr(d, f.name) for f in DECISION_FIELDS}
     )
+
+
+def _tier_to_pb(tier: str) -> router_pb2.Tier:
+    return TIER_TO_PB.get(tier, router_pb2.TIER_UNSPECIFIED)
 
 
 def result_to_pb(r: RouteResult) -> router_pb2.RouteResponse:

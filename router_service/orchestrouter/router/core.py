@@ -25,6 +25,7 @@ from orchestrouter.router.model import (
 from orchestrouter.router.policy import ThresholdPolicy
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerUnavailable, Scores
+from orchestrouter.runtime import semconv
 from orchestrouter.runtime.errors import DeadlineExceeded
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ class RouterCore:
         start = time.perf_counter()
         try:
             with tracer.start_as_current_span(
-                "router.embed",
-                attributes={"orchestrouter.embedder": self.embedder.name, "orchestrouter.prompt_chars": len(inp.query)},
+                semconv.SPAN_ROUTER_EMBED,
+                attributes={semconv.EMBEDDER: self.embedder.name, semconv.PROMPT_CHARS: len(inp.query)},
             ):
                 embedding = await self.embedder.embed_async([inp.query])
         finally:

@@ -3,7 +3,8 @@
 A line holds: ``request_id`` (the trace id when tracing is on), ``time`` (UTC, ISO 8601), ``outcome``
 (answered, decided for a dry run, failed, cancelled) and gRPC ``status``, the decision (``tier``,
 ``routed_tier``, ``model``, ``win_probability``, ``threshold``, ``router_id``, ``router_version``,
-``degraded``, ``fallback``, their reasons, ``attempts``), ``ms`` per hop, token ``usage`` and ``cost_usd``,
+``degraded``, ``fallback``, their reasons, ``attempts``: the log keys of decision_fields.DECISION_FIELDS),
+``ms`` per hop, token ``usage`` and ``cost_usd``,
 and the scored prompt as ``prompt_sha256`` and ``prompt_chars``; the prompt text itself only when
 prompt logging is on (``ORCHESTROUTER_LOG_PROMPTS``).
 
@@ -21,6 +22,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from orchestrouter.router import decision_fields
 from orchestrouter.router.model import Decision, RouteInput, Timings, Usage
 
 OFF = "off"
@@ -92,22 +94,7 @@ def build_record(
     if error:
         record["error"] = error
     if decision is not None:
-        record.update(
-            {
-                "tier": decision.tier,
-                "routed_tier": decision.routed_tier or decision.tier,
-                "model": decision.model,
-                "win_probability": round(decision.win_probability, 6),
-                "threshold": round(decision.threshold, 6),
-                "router_id": decision.router_id,
-                "router_version": decision.router_version,
-                "degraded": decision.degraded,
-                "degraded_reason": decision.degraded_reason,
-                "fallback": decision.fell_back,
-                "fallback_reason": decision.fallback_reason,
-                "attempts": decision.attempts,
-            }
-        )
+        record.update(decision_fields.log_fields(decision))
     record["dry_run"] = inp.dry_run
     record["ms"] = {
         "embed": round(timings.embed_ms, 3),

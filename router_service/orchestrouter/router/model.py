@@ -64,7 +64,10 @@ class Usage:
 
 @dataclass
 class Decision:
-    """Decision: how a request was routed and what happened at dispatch."""
+    """Decision: how a request was routed and what happened at dispatch.
+
+    Where each field is reported (decision log, span, metric, reply): decision_fields.DECISION_FIELDS.
+    """
 
     tier: str
     model: str
@@ -78,6 +81,10 @@ class Decision:
     fell_back: bool = False
     fallback_reason: str = ""
     attempts: int = 0
+
+    def __post_init__(self) -> None:
+        # The tier chosen before dispatch; unless told otherwise, the tier that answers.
+        self.routed_tier = self.routed_tier or self.tier
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """route_observer: the one place where a finished request is recorded.
 
 For each Route (and RouteStream) request it puts the decision on the Route server span as
-``orchestrouter.*`` attributes, records the metrics, and writes the decision-log line. RouterCore
-calls ``finished`` or ``failed`` exactly once per request, in the request's own context, where the
-current span is the Route server span.
+``orchestrouter.*`` attributes (named in decision_fields and semconv), records the metrics, and
+writes the decision-log line. RouterCore calls ``finished`` or ``failed`` exactly once per request,
+in the request's own context, where the current span is the Route server span.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import uuid
 
 from opentelemetry import trace
 
+from orchestrouter.router import decision_fields
 from orchestrouter.router.decision_log import DecisionLog, build_record
 from orchestrouter.router.model import Decision, RouteInput, RouteResult, Timings, Usage
 from orchestrouter.router.route_metrics import RouteMetrics
-from orchestrouter.runtime import telemetry
+from orchestrouter.runtime import semconv, telemetry
 from orchestrouter.runtime.errors import status_for
 
 
@@ -69,30 +70,12 @@ class RouteObserver:
 def _annotate(span: trace.Span, d: Decision, usage: Usage | None, dry_run: bool) -> None:
     if not span.is_recording():
         return
-    span.set_attributes(
-        {
-            "orchestrouter.tier": d.tier,
-            "orchestrouter.routed_tier": d.routed_tier or d.tier,
-            "orchestrouter.model": d.model,
-            "orchestrouter.win_probability": d.win_probability,
-            "orchestrouter.threshold": d.threshold,
-            "orchestrouter.router_id": d.router_id,
-            "orchestrouter.router_version": d.router_version,
-            "orchestrouter.fallback": d.fell_back,
-            "orchestrouter.attempts": d.attempts,
-            "orchestrouter.degraded": d.degraded,
-            "orchestrouter.dry_run": dry_run,
-        }
-    )
-    if d.fell_back:
-        span.set_attribute("orchestrouter.fallback_reason", d.fallback_reason)
-    if d.degraded:
-        span.set_attribute("orchestrouter.degraded_reason", d.degraded_reason)
+    span.set_attributes({**decision_fields.span_attributes(d), semconv.DRY_RUN: dry_run})
     if usage is not None and usage.total_tokens:
         span.set_attributes(
             {
-                "gen_ai.usage.input_tokens": usage.prompt_tokens,
-                "gen_ai.usage.output_tokens": usage.completion_tokens,
-                "orchestrouter.cost_usd": usage.cost_usd,
+                semconv.GEN_AI_USAGE_INPUT_TOKENS: usage.prompt_tokens,
+                semconv.GEN_AI_USAGE_OUTPUT_TOKENS: usage.completion_tokens,
+                semconv.COST_USD: usage.cost_usd,
             }
         )

@@ -11,7 +11,7 @@ import numpy as np
 from grpc import aio
 from opentelemetry import trace
 
-from orchestrouter.runtime import telemetry
+from orchestrouter.runtime import semconv, telemetry
 from orchestrouter.runtime.serving import MAX_MESSAGE_BYTES
 from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
@@ -122,7 +122,7 @@ class CoalescingScorer:
             else:
                 links = [trace.Link(ctx.run(trace.get_current_span).get_span_context()) for _, _, ctx in batch[1:]]
                 with _tracer.start_as_current_span(
-                    "router.score_coalesced", links=links, attributes={"orchestrouter.score.requests": len(batch)}
+                    semconv.SPAN_ROUTER_SCORE_COALESCED, links=links, attributes={semconv.SCORE_REQUESTS: len(batch)}
                 ):
                     scores = await self.client.score(np.concatenate([e for e, _, _ in batch]))
         except ScorerUnavailable as exc:

@@ -8,7 +8,8 @@ server span, with the run's real start and end times, and attributes naming the 
 ``orchestrouter.batch.id`` (the same for every request of the run, so a Jaeger tag search finds
 them all), ``.batch.requests``, ``.batch.rows``, ``.batch.offset`` (where this request's rows
 start), and ``orchestrouter.queue_wait_ms`` (how long the request queued before the run).
-Batch sizes are counted once per run, through the batcher's on_batch hook.
+Batch sizes are counted once per run, through the batcher's on_batch hook. Every name (and the
+hop.duration histogram the router records too) comes from ``orchestrouter.runtime.semconv``.
 """
 
 from __future__ import annotations
@@ -17,36 +18,19 @@ import secrets
 
 from opentelemetry import metrics, trace
 
+from orchestrouter.runtime import semconv
 from orchestrouter.scorer.batcher import BatchRun
-
-_MS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000)
-_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 
 class RunTelemetry:
     """RunTelemetry: records each ONNX run in the traces and metrics of the requests it served."""
 
     def __init__(self) -> None:
-        meter = metrics.get_meter("orchestrouter.scorer")
-        self._tracer = trace.get_tracer("orchestrouter.scorer")
-        self._batch_requests = meter.create_histogram(
-            "orchestrouter.score.batch.requests",
-            unit="{request}",
-            description="Score requests served by one ONNX run",
-            explicit_bucket_boundaries_advisory=_SIZE_BUCKETS,
-        )
-        self._batch_rows = meter.create_histogram(
-            "orchestrouter.score.batch.rows",
-            unit="{row}",
-            description="Embeddings scored by one ONNX run",
-            explicit_bucket_boundaries_advisory=_SIZE_BUCKETS,
-        )
-        self._hop = meter.create_histogram(
-            "orchestrouter.hop.duration",
-            unit="ms",
-            description="Time a request spent in each hop",
-            explicit_bucket_boundaries_advisory=_MS_BUCKETS,
-        )
+        meter = metrics.get_meter(semconv.SCORER_METER)
+        self._tracer = trace.get_tracer(semconv.SCORER_METER)
+        self._batch_requests = semconv.create_histogram(meter, semconv.METRIC_SCORE_BATCH_REQUESTS)
+        self._batch_rows = semconv.create_histogram(meter, semconv.METRIC_SCORE_BATCH_ROWS)
+        self._hop = semconv.create_histogram(meter, semconv.METRIC_HOP_DURATION)
         # Batch ids count per process; the prefix keeps replicas' ids apart in one Jaeger.
         self._instance = secrets.token_hex(4)
 
@@ -58,18 +42,18 @@ class RunTelemetry:
         """Called in the request's own context once its scores are back."""
         queue_ms = (run.start_ns - run.enqueued_ns) / 1e6
         run_ms = (run.end_ns - run.start_ns) / 1e6
-        self._hop.record(queue_ms, {"orchestrouter.hop": "scorer.queue"})
-        self._hop.record(run_ms, {"orchestrouter.hop": "scorer.onnx_run"})
+        self._hop.record(queue_ms, {semconv.HOP: semconv.HOP_SCORER_QUEUE})
+        self._hop.record(run_ms, {semconv.HOP: semconv.HOP_SCORER_ONNX_RUN})
         span = self._tracer.start_span(
-            "scorer.onnx_run",
+            semconv.SPAN_SCORER_ONNX_RUN,
             start_time=run.start_ns,
             attributes={
-                "orchestrouter.batch.id": f"{self._instance}-{run.batch_id}",
-                "orchestrouter.batch.requests": run.requests,
-                "orchestrouter.batch.rows": run.rows,
-                "orchestrouter.batch.offset": run.offset,
-                "orchestrouter.score.rows": request_rows,
-                "orchestrouter.queue_wait_ms": queue_ms,
+                semconv.BATCH_ID: f"{self._instance}-{run.batch_id}",
+                semconv.BATCH_REQUESTS: run.requests,
+                semconv.BATCH_ROWS: run.rows,
+                semconv.BATCH_OFFSET: run.offset,
+                semconv.SCORE_ROWS: request_rows,
+                semconv.QUEUE_WAIT_MS: queue_ms,
             },
         )
         span.end(end_time=run.end_ns)

@@ -17,6 +17,7 @@ from orchestrouter.router.dispatch.failures import FailureKind, UpstreamFailure
 from orchestrouter.router.dispatch.retry import RetryPolicy
 from orchestrouter.router.dispatch.tier import CallCount, LiveStream, TierEndpoint
 from orchestrouter.router.model import PREMIUM, SMALL, ChatTurn, Completion, GenerationParams
+from orchestrouter.runtime import semconv
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ class Dispatcher:
             reason = next((f.kind.value for f in failed if f.tier == routed), "unknown")
             instruments.fallbacks.add(
                 1,
-                {"orchestrouter.from_tier": routed, "orchestrouter.to_tier": tier.name, "orchestrouter.reason": reason},
+                {semconv.FROM_TIER: routed, semconv.TO_TIER: tier.name, semconv.REASON: reason},
             )
         return info
 

@@ -1,6 +1,7 @@
 """Dispatch telemetry through the OpenTelemetry API only: the SDK and exporters are set up elsewhere.
 
-Without an SDK these are no-ops, so dispatch pays almost nothing for them.
+The instruments are those semconv describes for dispatch (attempts, fallbacks, tokens, cost, and the
+circuit-state gauge). Without an SDK they are no-ops, so dispatch pays almost nothing for them.
 """
 
 from __future__ import annotations
@@ -11,36 +12,18 @@ from collections.abc import Iterable
 from opentelemetry import metrics, trace
 
 from orchestrouter.router.dispatch.breaker import CircuitBreaker, CircuitState
+from orchestrouter.runtime import semconv
 
 tracer = trace.get_tracer(__name__)
 _meter = metrics.get_meter(__name__)
 
-ATTEMPT_SPAN = "dispatch.attempt"
-TIER = "orchestrouter.tier"
-MODEL = "orchestrouter.model"
-ATTEMPT = "orchestrouter.attempt"
-OUTCOME = "orchestrouter.outcome"
-STREAM = "orchestrouter.stream"
-
 # Gauge values: 0 closed, 1 half-open, 2 open, so "> 0" on a dashboard means trouble.
 CIRCUIT_STATE_VALUE = {CircuitState.CLOSED: 0, CircuitState.HALF_OPEN: 1, CircuitState.OPEN: 2}
 
-attempts = _meter.create_counter(
-    "orchestrouter.dispatch.attempts",
-    unit="{call}",
-    description="Endpoint calls, by tier and outcome (ok or the failure kind)",
-)
-fallbacks = _meter.create_counter(
-    "orchestrouter.dispatch.fallbacks",
-    unit="{request}",
-    description="Requests answered by another tier than the routed one, by from/to tier and reason",
-)
-tokens = _meter.create_counter(
-    "orchestrouter.dispatch.tokens", unit="{token}", description="Tokens used, by tier and kind (input, output)"
-)
-cost = _meter.create_counter(
-    "orchestrouter.dispatch.cost", unit="USD", description="Cost of the tokens used at the configured prices"
-)
+attempts = semconv.create_counter(_meter, semconv.METRIC_DISPATCH_ATTEMPTS)
+fallbacks = semconv.create_counter(_meter, semconv.METRIC_DISPATCH_FALLBACKS)
+tokens = semconv.create_counter(_meter, semconv.METRIC_DISPATCH_TOKENS)
+cost = semconv.create_counter(_meter, semconv.METRIC_DISPATCH_COST)
 
 
 # Every live breaker, read at each metric collection; dead ones (stopped servers) drop out by themselves.
@@ -53,12 +36,7 @@ def watch_circuit(breaker: CircuitBreaker) -> None:
 
 
 def _observe_circuits(_options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
-    return [metrics.Observation(CIRCUIT_STATE_VALUE[b.state], {TIER: b.name}) for b in list(_breakers)]
+    return [metrics.Observation(CIRCUIT_STATE_VALUE[b.state], {semconv.TIER: b.name}) for b in list(_breakers)]
 
 
-_meter.create_observable_gauge(
-    "orchestrouter.endpoint.circuit_state",
-    callbacks=[_observe_circuits],
-    unit="1",
-    description="Circuit breaker state per endpoint: 0 closed, 1 half-open, 2 open",
-)
+semconv.create_gauge(_meter, semconv.METRIC_CIRCUIT_STATE, _observe_circuits)

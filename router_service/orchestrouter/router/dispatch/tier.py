@@ -20,6 +20,7 @@ from orchestrouter.router.dispatch.failures import NEUTRAL_FOR_BREAKER, FailureK
 from orchestrouter.router.dispatch.retry import RetryPolicy
 from orchestrouter.router.dispatch.wire import WireChunk
 from orchestrouter.router.model import ChatTurn, Completion, GenerationParams
+from orchestrouter.runtime import semconv
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class TierEndpoint:
             permit, timeout_s = self._begin(until, self.config.total_timeout_s)
             count.calls += 1
             with instruments.tracer.start_as_current_span(
-                instruments.ATTEMPT_SPAN, attributes=self._span_attributes(count, False)
+                semconv.SPAN_DISPATCH_ATTEMPT, attributes=self._span_attributes(count, False)
             ) as span:
                 try:
                     answer = await self.client.complete(messages, params, timeout_s)
@@ -92,7 +93,7 @@ class TierEndpoint:
             count.calls += 1
             started = time.monotonic()
             span = instruments.tracer.start_span(
-                instruments.ATTEMPT_SPAN, attributes=self._span_attributes(count, True)
+                semconv.SPAN_DISPATCH_ATTEMPT, attributes=self._span_attributes(count, True)
             )
             stream: ChunkStream | None = None
             try:
@@ -157,10 +158,10 @@ class TierEndpoint:
 
     def _span_attributes(self, count: CallCount, stream: bool) -> dict:
         return {
-            instruments.TIER: self.name,
-            instruments.MODEL: self.config.model,
-            instruments.ATTEMPT: count.calls,
-            instruments.STREAM: stream,
+            semconv.TIER: self.name,
+            semconv.MODEL: self.config.model,
+            semconv.ATTEMPT: count.calls,
+            semconv.STREAM: stream,
         }
 
     def _failed(self, permit: Permit, failure: UpstreamFailure, span: Span) -> None:
@@ -169,18 +170,22 @@ class TierEndpoint:
             self.breaker.on_neutral(permit)
         else:
             self.breaker.on_failure(permit)
-        span.set_attribute(instruments.OUTCOME, failure.kind.value)
+        span.set_attribute(semconv.OUTCOME, failure.kind.value)
         span.set_status(Status(StatusCode.ERROR, failure.message))
-        instruments.attempts.add(1, {instruments.TIER: self.name, instruments.OUTCOME: failure.kind.value})
+        instruments.attempts.add(1, {semconv.TIER: self.name, semconv.OUTCOME: failure.kind.value})
 
     def _succeeded(self, permit: Permit, span: Span, usage) -> None:
         self.breaker.on_success(permit)
         self.counters.add_usage(usage)
-        span.set_attribute(instruments.OUTCOME, "ok")
-        instruments.attempts.add(1, {instruments.TIER: self.name, instruments.OUTCOME: "ok"})
-        instruments.tokens.add(usage.prompt_tokens, {instruments.TIER: self.name, "kind": "input"})
-        instruments.tokens.add(usage.completion_tokens, {instruments.TIER: self.name, "kind": "output"})
-        instruments.cost.add(usage.cost_usd, {instruments.TIER: self.name})
+        span.set_attribute(semconv.OUTCOME, semconv.OUTCOME_OK)
+        instruments.attempts.add(1, {semconv.TIER: self.name, semconv.OUTCOME: semconv.OUTCOME_OK})
+        instruments.tokens.add(
+            usage.prompt_tokens, {semconv.TIER: self.name, semconv.TOKEN_KIND: semconv.TOKEN_KIND_INPUT}
+        )
+        instruments.tokens.add(
+            usage.completion_tokens, {semconv.TIER: self.name, semconv.TOKEN_KIND: semconv.TOKEN_KIND_OUTPUT}
+        )
+        instruments.cost.add(usage.cost_usd, {semconv.TIER: self.name})
 
     async def close(self) -> None:
         await self.client.close()
