@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from orchestrouter.router.config import FALLBACK_POLICIES, DispatchConfig, RouterConfig, TierConfig
 from orchestrouter.router.dispatch import failures, instruments
@@ -15,11 +16,13 @@ from orchestrouter.router.dispatch.breaker import BreakerSettings, CircuitBreake
 from orchestrouter.router.dispatch.endpoint import EndpointClient
 from orchestrouter.router.dispatch.failures import FailureKind, UpstreamFailure
 from orchestrouter.router.dispatch.retry import RetryPolicy
-from orchestrouter.router.dispatch.tier import CallCount, LiveStream, TierEndpoint
+from orchestrouter.router.dispatch.tier import CallCount, TierEndpoint
 from orchestrouter.router.model import PREMIUM, SMALL, ChatTurn, Completion, GenerationParams
 from orchestrouter.runtime import semconv
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Which tiers each ORCHESTROUTER_FALLBACK policy lets a failed tier hand its request to.
 _FALLBACK_TARGETS = {
@@ -91,21 +94,10 @@ class Dispatcher:
         self, routed: str, messages: Sequence[ChatTurn], params: GenerationParams, deadline: float | None
     ) -> tuple[Completion, DispatchInfo]:
         """The answer of the routed tier or, failing that, a fallback tier. deadline: monotonic, or None."""
-        deadline = self._deadline(deadline)
         count = CallCount()
-        failed: list[UpstreamFailure] = []
-        plan = self.plan(routed)
-        for i, tier in enumerate(plan):
-            until = self._tier_until(plan, i, deadline, failed)
-            if until is None:
-                continue
-            try:
-                completion = await tier.complete(messages, params, until, count)
-            except UpstreamFailure as failure:
-                failed.append(self._note_failure(failure, plan, i))
-                continue
-            return completion, self._answered(routed, tier, count, failed)
-        raise failures.to_service_error(failed)
+        return await self._first_answer(
+            routed, self._deadline(deadline), lambda tier, until: tier.complete(messages, params, until, count), count
+        )
 
     async def stream(
         self, routed: str, messages: Sequence[ChatTurn], params: GenerationParams, deadline: float | None
@@ -117,22 +109,11 @@ class Dispatcher:
         """
         deadline = self._deadline(deadline)
         count = CallCount()
-        failed: list[UpstreamFailure] = []
-        plan = self.plan(routed)
-        live: LiveStream | None = None
-        for i, tier in enumerate(plan):
-            until = self._tier_until(plan, i, deadline, failed)
-            if until is None:
-                continue
-            try:
-                live = await tier.start_stream(messages, params, until, count)
-                break
-            except UpstreamFailure as failure:
-                failed.append(self._note_failure(failure, plan, i))
-        if live is None:
-            raise failures.to_service_error(failed)
+        live, info = await self._first_answer(
+            routed, deadline, lambda tier, until: tier.start_stream(messages, params, until, count), count
+        )
         try:
-            yield self._answered(routed, live.tier, count, failed)
+            yield info
             async with contextlib.aclosing(live.deltas(deadline)) as deltas:
                 async for delta in deltas:
                     yield delta
@@ -143,6 +124,31 @@ class Dispatcher:
             await live.aclose()
         if live.completion is not None:
             yield live.completion
+
+    async def _first_answer(
+        self,
+        routed: str,
+        deadline: float,
+        call: Callable[[TierEndpoint, float], Awaitable[T]],
+        count: CallCount,
+    ) -> tuple[T, DispatchInfo]:
+        """What call(tier, until) returns for the first tier of the plan that answers, and how it came about.
+
+        Raises the service error of every tier's failure when none answers.
+        """
+        failed: list[UpstreamFailure] = []
+        plan = self.plan(routed)
+        for i, tier in enumerate(plan):
+            until = self._tier_until(plan, i, deadline, failed)
+            if until is None:
+                continue
+            try:
+                answer = await call(tier, until)
+            except UpstreamFailure as failure:
+                failed.append(self._note_failure(failure, plan, i))
+                continue
+            return answer, self._answered(routed, tier, count, failed)
+        raise failures.to_service_error(failed)
 
     def _deadline(self, deadline: float | None) -> float:
         return time.monotonic() + self.settings.default_deadline_s if deadline is None else deadline

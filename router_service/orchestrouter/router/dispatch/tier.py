@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
@@ -23,6 +24,8 @@ from orchestrouter.router.model import ChatTurn, Completion, GenerationParams
 from orchestrouter.runtime import semconv
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,57 +57,60 @@ class TierEndpoint:
     async def complete(
         self, messages: Sequence[ChatTurn], params: GenerationParams, until: float, count: CallCount
     ) -> Completion:
-        retries = 0
-        while True:
-            permit, timeout_s = self._begin(until, self.config.total_timeout_s)
-            count.calls += 1
-            with instruments.tracer.start_as_current_span(
-                semconv.SPAN_DISPATCH_ATTEMPT, attributes=self._span_attributes(count, False)
-            ) as span:
-                try:
-                    answer = await self.client.complete(messages, params, timeout_s)
-                except UpstreamFailure as failure:
-                    self._failed(permit, failure, span)
-                    delay = self.retry.delay_before_retry(failure, retries, until - time.monotonic())
-                    if delay is None:
-                        raise
-                    why = failure.message
-                except BaseException:
-                    self.breaker.on_neutral(permit)
-                    raise
-                else:
-                    usage = priced_usage(answer.usage, self.config)
-                    self._succeeded(permit, span, usage)
-                    return Completion(
-                        text=answer.text, finish_reason=answer.finish_reason, usage=usage, model=answer.model
-                    )
-            log.info("%s call %d failed (%s); retrying in %.3fs", self.name, count.calls, why, delay)
-            retries += 1
-            await asyncio.sleep(delay)
+        """The tier's whole answer, in one JSON response per call."""
+
+        async def call(permit: Permit, span: Span, timeout_s: float) -> Completion:
+            with trace.use_span(span):
+                answer = await self.client.complete(messages, params, timeout_s)
+            usage = priced_usage(answer.usage, self.config)
+            self._succeeded(permit, span, usage)
+            span.end()
+            return Completion(text=answer.text, finish_reason=answer.finish_reason, usage=usage, model=answer.model)
+
+        return await self._with_retries(until, count, False, call)
 
     async def start_stream(
         self, messages: Sequence[ChatTurn], params: GenerationParams, until: float, count: CallCount
     ) -> LiveStream:
         """Opens a streamed call and reads up to its first token, retrying like complete()."""
+
+        async def call(permit: Permit, span: Span, timeout_s: float) -> LiveStream:
+            started = time.monotonic()
+            # Current only while the request goes out, so the HTTP client span nests under it;
+            # never across a yield to the caller.
+            with trace.use_span(span):
+                stream = await self.client.open_stream(messages, params, timeout_s)
+            try:
+                first = await self._first_chunks(stream, started + timeout_s, timeout_s)
+            except BaseException:
+                await stream.aclose()
+                raise
+            return LiveStream(self, stream, permit, span, first, started)
+
+        return await self._with_retries(until, count, True, call)
+
+    async def _with_retries(
+        self, until: float, count: CallCount, stream: bool, call: Callable[[Permit, Span, float], Awaitable[T]]
+    ) -> T:
+        """Makes calls until one succeeds or the retry policy gives up; each gets a permit, a span and a timeout.
+
+        A call that succeeds owns its span (ends it, or hands it to the stream it returns); a failed
+        one is recorded here: counters, breaker, span status, and the attempts metric.
+        """
+        # A streamed call here lasts until its first token; the LiveStream bounds the rest.
+        per_call_s = self.config.total_timeout_s
+        if stream:
+            per_call_s = min(self.config.first_token_timeout_s, per_call_s)
         retries = 0
         while True:
-            first_token_s = min(self.config.first_token_timeout_s, self.config.total_timeout_s)
-            permit, timeout_s = self._begin(until, first_token_s)
+            permit, timeout_s = self._begin(until, per_call_s)
             count.calls += 1
-            started = time.monotonic()
             span = instruments.tracer.start_span(
-                semconv.SPAN_DISPATCH_ATTEMPT, attributes=self._span_attributes(count, True)
+                semconv.SPAN_DISPATCH_ATTEMPT, attributes=self._span_attributes(count, stream)
             )
-            stream: ChunkStream | None = None
             try:
-                # Current only while the request goes out, so the HTTP client span nests under it;
-                # never across a yield to the caller.
-                with trace.use_span(span, end_on_exit=False):
-                    stream = await self.client.open_stream(messages, params, timeout_s)
-                first = await self._first_chunks(stream, started + timeout_s, timeout_s)
+                return await call(permit, span, timeout_s)
             except UpstreamFailure as failure:
-                if stream is not None:
-                    await stream.aclose()
                 self._failed(permit, failure, span)
                 span.end()
                 delay = self.retry.delay_before_retry(failure, retries, until - time.monotonic())
@@ -112,15 +118,16 @@ class TierEndpoint:
                     raise
                 why = failure.message
             except BaseException:
-                if stream is not None:
-                    await stream.aclose()
                 self.breaker.on_neutral(permit)
                 span.end()
                 raise
-            else:
-                return LiveStream(self, stream, permit, span, first, started)
             log.info(
-                "%s call %d failed before its first token (%s); retrying in %.3fs", self.name, count.calls, why, delay
+                "%s call %d failed%s (%s); retrying in %.3fs",
+                self.name,
+                count.calls,
+                " before its first token" if stream else "",
+                why,
+                delay,
             )
             retries += 1
             await asyncio.sleep(delay)
