@@ -6,7 +6,9 @@ import grpc
 import numpy as np
 import pytest
 
-from orchestrouter.router.config import RouterConfig
+from orchestrouter.router.config import DispatchConfig, RouterConfig
+from orchestrouter.router.core import RouterCore
+from orchestrouter.router.dispatch.dispatcher import Dispatcher
 from orchestrouter.router.server import StartupError, create_server
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.models import ConstantEmbedder, linear_model
@@ -173,3 +175,12 @@ def test_premium_share_ends_mean_never_and_always(share, threshold):
 
     policy = ThresholdPolicy(0.2, calibration_quantiles=(0.1, 0.2, 0.4))
     assert policy.threshold_for_share(share) == threshold
+
+
+def test_the_core_takes_the_scorers_model_and_reports_its_status():
+    core = RouterCore(ConstantEmbedder(), None, Dispatcher({}, "both", DispatchConfig()), 0.2, 0.25, "small")
+    assert core.status().threshold == 0.2, "a premium share waits for the model's calibration table"
+    core.use_model("mf", "v3", [0.1, 0.2, 0.4])
+    status = core.status()
+    assert (status.router_id, status.router_version, status.endpoints) == ("mf", "v3", ())
+    assert status.threshold == pytest.approx(0.3), "a quarter of the reference prompts scores above 0.3"

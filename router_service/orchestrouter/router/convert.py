@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from orchestrouter.router.core import RouterStatus
 from orchestrouter.router.decision_fields import DECISION_FIELDS
 from orchestrouter.router.dispatch.breaker import CircuitState
 from orchestrouter.router.dispatch.dispatcher import EndpointSnapshot
@@ -98,4 +99,15 @@ def endpoint_status_to_pb(e: EndpointSnapshot) -> router_pb2.EndpointStatus:
         prompt_tokens=e.prompt_tokens,
         completion_tokens=e.completion_tokens,
         cost_usd=e.cost_usd,
+    )
+
+
+def status_to_pb(s: RouterStatus) -> router_pb2.GetStatusResponse:
+    return router_pb2.GetStatusResponse(
+        threshold=s.threshold,
+        router_id=s.router_id,
+        router_version=s.router_version,
+        endpoints=[endpoint_status_to_pb(e) for e in s.endpoints],
+        fallbacks=s.fallbacks,
+        degraded=s.degraded,
     )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from dataclasses import dataclass
 
 from opentelemetry import trace
 
-from orchestrouter.router.dispatch.dispatcher import Dispatcher, DispatchInfo
+from orchestrouter.router.dispatch.dispatcher import Dispatcher, DispatchInfo, EndpointSnapshot
 from orchestrouter.router.embedders import Embedder, EmbedderError
 from orchestrouter.router.model import (
     Completion,
@@ -32,27 +33,63 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 
+@dataclass(frozen=True)
+class RouterStatus:
+    """RouterStatus: what GetStatus reports: the dial, the router model, each endpoint, and the counters."""
+
+    threshold: float
+    router_id: str
+    router_version: str
+    endpoints: tuple[EndpointSnapshot, ...]
+    fallbacks: int
+    degraded: int
+
+
 class RouterCore:
-    """RouterCore: turns a validated RouteInput into a RouteResult."""
+    """RouterCore: turns a validated RouteInput into a RouteResult, or into a stream of events.
+
+    threshold and premium_share are the configured dial; a premium share needs the router model's
+    calibration table, so until use_model() tells the core which model the scorer serves, the
+    threshold alone decides.
+    """
 
     def __init__(
         self,
         embedder: Embedder,
         scorer: CoalescingScorer,
         dispatcher: Dispatcher,
-        policy: ThresholdPolicy,
+        threshold: float,
+        premium_share: float | None,
         degraded_tier: str,
         observer: RouteObserver | None = None,
     ) -> None:
         self.embedder = embedder
         self.scorer = scorer
         self.dispatcher = dispatcher
-        self.policy = policy
+        self._threshold = threshold
+        self._premium_share = premium_share
+        self.policy = ThresholdPolicy(threshold)
         self.degraded_tier = degraded_tier
         self.router_id = ""
         self.router_version = ""
         self.degraded_count = 0
         self.observer = observer or RouteObserver()
+
+    def use_model(self, router_id: str, router_version: str, calibration_quantiles: Sequence[float]) -> None:
+        """Takes the scorer's router model: its name for degraded decisions, its calibration for the dial."""
+        self.router_id, self.router_version = router_id, router_version
+        self.policy = ThresholdPolicy(self._threshold, self._premium_share, tuple(calibration_quantiles))
+
+    def status(self) -> RouterStatus:
+        """A snapshot of the dial, the model, the endpoints and the counters, for GetStatus."""
+        return RouterStatus(
+            threshold=self.policy.default_threshold,
+            router_id=self.router_id,
+            router_version=self.router_version,
+            endpoints=tuple(self.dispatcher.status()),
+            fallbacks=self.dispatcher.fallbacks,
+            degraded=self.degraded_count,
+        )
 
     async def _score(self, inp: RouteInput, timings: Timings, budget_s: float | None) -> Scores:
         start = time.perf_counter()
@@ -105,59 +142,49 @@ class RouterCore:
         )
 
     async def route(self, inp: RouteInput, deadline: float | None = None) -> RouteResult:
-        """deadline is a time.monotonic() instant from the caller's gRPC deadline, or None."""
-        start = time.perf_counter()
-        timings = Timings()
-        decision: Decision | None = None
-        try:
-            decision = await self.decide(inp, timings, _remaining(deadline))
-            result = RouteResult(decision=decision, timings=timings, request_id=self.observer.new_request_id())
-            if not inp.dry_run:
-                _raise_if_expired(deadline)
-                dispatch_start = time.perf_counter()
-                try:
-                    completion, info = await self.dispatcher.complete(
-                        decision.routed_tier, inp.messages, inp.params, deadline
-                    )
-                finally:
-                    timings.dispatch_ms = (time.perf_counter() - dispatch_start) * 1000
-                _apply_dispatch(decision, info)
-                result.answer = completion.text
-                result.finish_reason = completion.finish_reason
-                result.usage = completion.usage
-        except BaseException as exc:  # recorded, then re-raised: cancellation included
-            timings.total_ms = (time.perf_counter() - start) * 1000
-            self.observer.failed(inp, decision, timings, exc)
-            raise
-        timings.total_ms = (time.perf_counter() - start) * 1000
-        self.observer.finished(inp, result)
-        return result
+        """The decision and, unless dry run, the whole answer, asked of the endpoint in one JSON call.
 
-    async def route_stream(self, inp: RouteInput, deadline: float | None = None) -> AsyncIterator[StreamEvent]:
+        deadline is a time.monotonic() instant from the caller's gRPC deadline, or None.
+        """
+        events = [event async for event in self._route(inp, deadline, stream=False)]
+        done = events[-1]
+        assert isinstance(done, StreamDone), "a route ends with StreamDone or raises"
+        return done.result
+
+    def route_stream(self, inp: RouteInput, deadline: float | None = None) -> AsyncIterator[StreamEvent]:
         """route() with the answer streamed: the decision once a tier answers, text deltas, then the result."""
+        return self._route(inp, deadline, stream=True)
+
+    async def _route(self, inp: RouteInput, deadline: float | None, stream: bool) -> AsyncIterator[StreamEvent]:
+        """Decides, dispatches (streamed or in one call) and reports the request to the observer exactly once.
+
+        Yields StreamDecision once a tier answers (at once for a dry run), a StreamDelta per piece of
+        streamed text, then StreamDone; a unary answer's text is on the result instead.
+        """
         start = time.perf_counter()
         timings = Timings()
         decision: Decision | None = None
         try:
             decision = await self.decide(inp, timings, _remaining(deadline))
             result = RouteResult(decision=decision, timings=timings, request_id=self.observer.new_request_id())
-            if not inp.dry_run:
+            if inp.dry_run:
+                yield StreamDecision(decision)
+            else:
                 _raise_if_expired(deadline)
                 dispatch_start = time.perf_counter()
                 try:
-                    async for item in self.dispatcher.stream(decision.routed_tier, inp.messages, inp.params, deadline):
+                    async for item in self._dispatch(decision.routed_tier, inp, deadline, stream):
                         if isinstance(item, DispatchInfo):
                             _apply_dispatch(decision, item)
                             yield StreamDecision(decision)
                         elif isinstance(item, Completion):
+                            result.answer = item.text  # a streamed Completion's text went out as deltas
                             result.finish_reason = item.finish_reason
                             result.usage = item.usage
                         else:
                             yield StreamDelta(item)
                 finally:
                     timings.dispatch_ms = (time.perf_counter() - dispatch_start) * 1000
-            else:
-                yield StreamDecision(decision)
         except BaseException as exc:  # recorded, then re-raised: cancellation and a closed stream included
             timings.total_ms = (time.perf_counter() - start) * 1000
             # GeneratorExit: the caller went away mid-stream, which the observer knows as a cancellation.
@@ -168,6 +195,22 @@ class RouterCore:
         timings.total_ms = (time.perf_counter() - start) * 1000
         self.observer.finished(inp, result)
         yield StreamDone(result)
+
+    def _dispatch(
+        self, tier: str, inp: RouteInput, deadline: float | None, stream: bool
+    ) -> AsyncIterator[DispatchInfo | str | Completion]:
+        if stream:
+            return self.dispatcher.stream(tier, inp.messages, inp.params, deadline)
+        return _answered_at_once(self.dispatcher.complete(tier, inp.messages, inp.params, deadline))
+
+
+async def _answered_at_once(
+    answer: Awaitable[tuple[Completion, DispatchInfo]],
+) -> AsyncIterator[DispatchInfo | Completion]:
+    """A unary answer as the dispatch events a stream gives: who answered, then the Completion (with its text)."""
+    completion, info = await answer
+    yield info
+    yield completion
 
 
 def _apply_dispatch(decision: Decision, info: DispatchInfo) -> None:

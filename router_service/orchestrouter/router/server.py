@@ -14,7 +14,6 @@ from orchestrouter.router.core import RouterCore
 from orchestrouter.router.decision_log import DecisionLog
 from orchestrouter.router.dispatch.dispatcher import Dispatcher
 from orchestrouter.router.embedders import Embedder, OpenAIEmbedder, WordLlamaEmbedder
-from orchestrouter.router.policy import ThresholdPolicy
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
@@ -66,10 +65,7 @@ class RouterServer:
                 f"{info.embedder.name!r} ({info.embedder.dim}-d) but the router embeds with "
                 f"{embedder.name!r} ({embedder.dim}-d)"
             )
-        self.core.router_id, self.core.router_version = info.router_id, info.router_version
-        self.core.policy = ThresholdPolicy(
-            self.config.threshold, self.config.premium_share, tuple(info.calibration_quantiles)
-        )
+        self.core.use_model(info.router_id, info.router_version, info.calibration_quantiles)
         await self.health.set(serving.SERVING)
         log.info(
             "router ready: model %s %s, threshold %.4f",
@@ -116,7 +112,8 @@ async def create_server(config: RouterConfig, embedder: Embedder | None = None) 
         embedder,
         scorer,
         dispatcher,
-        ThresholdPolicy(config.threshold),
+        config.threshold,
+        config.premium_share,
         config.degraded_tier,
         RouteObserver(open_decision_log(config)),
     )

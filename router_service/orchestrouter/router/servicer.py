@@ -46,15 +46,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
     async def GetStatus(
         self, request: router_pb2.GetStatusRequest, context: aio.ServicerContext
     ) -> router_pb2.GetStatusResponse:
-        dispatcher = self._core.dispatcher
-        return router_pb2.GetStatusResponse(
-            threshold=self._core.policy.default_threshold,
-            router_id=self._core.router_id,
-            router_version=self._core.router_version,
-            endpoints=[convert.endpoint_status_to_pb(e) for e in dispatcher.status()],
-            fallbacks=dispatcher.fallbacks,
-            degraded=self._core.degraded_count,
-        )
+        return convert.status_to_pb(self._core.status())
 
 
 def _deadline(context: aio.ServicerContext) -> float | None:
