@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from orchestrouter.router.core import RouterStatus
 from orchestrouter.router.decision_fields import DECISION_FIELDS
 from orchestrouter.router.dispatch.breaker import CircuitState
@@ -50,9 +52,11 @@ def dial_from_pb(request: router_pb2.RouteRequest) -> tuple[float | None, float 
 
 
 def decision_to_pb(d: Decision) -> router_pb2.Decision:
-    return router_pb2.Decision(
-        **{f.name: _tier_to_pb(getattr(d, f.name)) if f.tier else getattr(d, f.name) for f in DECISION_FIELDS}
-    )
+    fields: dict[str, Any] = {f.name: getattr(d, f.name) for f in DECISION_FIELDS}
+    for f in DECISION_FIELDS:
+        if f.tier:
+            fields[f.name] = _tier_to_pb(fields[f.name])
+    return router_pb2.Decision(**fields)
 
 
 def _tier_to_pb(tier: str) -> router_pb2.Tier:

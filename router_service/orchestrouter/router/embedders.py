@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import openai
@@ -71,7 +71,9 @@ class OpenAIEmbedder:
         self.name = model
         self.dim = dim
         self._model = model
-        options = dict(base_url=base_url, api_key=api_key or "unused", timeout=timeout_s, max_retries=max_retries)
+        options: dict[str, Any] = dict(
+            base_url=base_url, api_key=api_key or "unused", timeout=timeout_s, max_retries=max_retries
+        )
         self._client = openai.OpenAI(**options)
         self._async_client = openai.AsyncOpenAI(**options)
 

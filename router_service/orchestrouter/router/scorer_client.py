@@ -73,7 +73,7 @@ class ScorerClient:
         return await self._stub.GetModelInfo(scorer_pb2.GetModelInfoRequest(), timeout=timeout_s)
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._channel.close(None)
 
 
 class CoalescingScorer:
@@ -107,7 +107,8 @@ class CoalescingScorer:
 
     def _launch(self) -> None:
         while self._pending and self._in_flight < self._max_in_flight:
-            batch, rows = [], 0
+            batch: list[tuple[np.ndarray, asyncio.Future, contextvars.Context]] = []
+            rows = 0
             while self._pending and (not batch or rows + self._pending[0][0].shape[0] <= self._max_rows):
                 item = self._pending.pop(0)
                 batch.append(item)

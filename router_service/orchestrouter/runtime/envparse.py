@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import overload
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -23,6 +24,10 @@ def env_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+@overload
+def env_float(env: Mapping[str, str], name: str, default: float) -> float: ...
+@overload
+def env_float(env: Mapping[str, str], name: str, default: None) -> float | None: ...
 def env_float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
     raw = env.get(name)
     if raw is None or raw == "":

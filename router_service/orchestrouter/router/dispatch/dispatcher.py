@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Which tiers each ORCHESTROUTER_FALLBACK policy lets a failed tier hand its request to.
-_FALLBACK_TARGETS = {
+_FALLBACK_TARGETS: dict[str, dict[str, tuple[str, ...]]] = {
     "both": {SMALL: (PREMIUM,), PREMIUM: (SMALL,)},
     "to-premium": {SMALL: (PREMIUM,), PREMIUM: ()},
     "to-small": {SMALL: (), PREMIUM: (SMALL,)},

@@ -19,7 +19,7 @@ from orchestrouter.router.dispatch.breaker import CircuitBreaker, Permit
 from orchestrouter.router.dispatch.endpoint import ChunkStream, EndpointClient
 from orchestrouter.router.dispatch.failures import NEUTRAL_FOR_BREAKER, FailureKind, UpstreamFailure
 from orchestrouter.router.dispatch.retry import RetryPolicy
-from orchestrouter.router.dispatch.wire import WireChunk
+from orchestrouter.router.dispatch.wire import WireChunk, WireUsage
 from orchestrouter.router.model import ChatTurn, Completion, GenerationParams
 from orchestrouter.runtime import semconv
 
@@ -221,7 +221,7 @@ class LiveStream:
         self._pending = first
         self._ends_by = started + tier.config.total_timeout_s
         self._finish_reason = ""
-        self._usage = None
+        self._usage: WireUsage | None = None
         self._sent_chars = 0
         self._outcome_recorded = False
         self._closed = False
