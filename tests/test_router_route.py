@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import grpc
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from orchestrouter.router.config import DispatchConfig, RouterConfig
 from orchestrouter.router.core import RouterCore
 from orchestrouter.router.dispatch.dispatcher import Dispatcher
+from orchestrouter.router.scorer_client import CoalescingScorer
 from orchestrouter.router.server import StartupError, create_server
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.models import ConstantEmbedder, linear_model
@@ -178,7 +181,8 @@ def test_premium_share_ends_mean_never_and_always(share, threshold):
 
 
 def test_the_core_takes_the_scorers_model_and_reports_its_status():
-    core = RouterCore(ConstantEmbedder(), None, Dispatcher({}, "both", DispatchConfig()), 0.2, 0.25, "small")
+    no_scorer = cast(CoalescingScorer, None)  # neither use_model() nor status() asks the scorer
+    core = RouterCore(ConstantEmbedder(), no_scorer, Dispatcher({}, "both", DispatchConfig()), 0.2, 0.25, "small")
     assert core.status().threshold == 0.2, "a premium share waits for the model's calibration table"
     core.use_model("mf", "v3", [0.1, 0.2, 0.4])
     status = core.status()
