@@ -9,7 +9,7 @@ tie width per group.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +100,7 @@ def outcome_of(score_a: float, score_b: float) -> int:
 def add_scored_prompts(
     builder: BattleBuilder,
     prompts: Iterable[ScoredPrompt],
-    pairs: dict[str, Sequence[tuple[str, str]] | None],
+    pairs: Mapping[str, Sequence[tuple[str, str]] | None],
     weights: dict[str, float] | None = None,
     max_pairs_per_prompt: int = 0,
     seed: int = 0,

@@ -16,7 +16,7 @@ from .datasets import STRONG, WEAK, ScoredPrompt
 from .embedding_cache import EmbeddingCache
 from .gated import train_gated
 from .pipeline import build_battles, choose_l2
-from .recipes import DEFAULT_L2, DEFAULT_RECIPE, train_recipe
+from .recipes import DEFAULT_L2, DEFAULT_RECIPE, TrainedRouter, train_recipe
 
 ROUTER_ID = "orchestrouter-mf-wordllama"
 VERSION = "2026.11.29.2"
@@ -47,6 +47,7 @@ def train_artifact(
     l2, validation = (request.l2, {}) if request.l2 is not None else choose_l2(data, cache, request.recipe)
     l2 = l2 if l2 is not None else DEFAULT_L2
     weight_validation: dict[float, float] = {}
+    router: TrainedRouter
     if request.recipe == "gated":
         if user_battles or (request.strong, request.weak) != (STRONG, WEAK):
             raise ValueError(

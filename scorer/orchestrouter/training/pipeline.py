@@ -83,4 +83,4 @@ def choose_l2(
         l2: validation_apgr(prompts, cache, "pair", l2)
         for l2 in tqdm(grid, desc="choosing L2 on validation folds", disable=not progress)
     }
-    return max(scores, key=scores.get), scores
+    return max(scores, key=lambda l2: scores[l2]), scores

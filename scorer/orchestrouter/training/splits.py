@@ -106,7 +106,7 @@ def category_folds(data: Sequence[ScoredPrompt], k: int) -> list[tuple[str, ...]
     sizes = {c: 0 for c in CATEGORIES}
     for p in data:
         if p.source == "mmlu":
-            sizes[category_of(p)] += 1
+            sizes[str(category_of(p))] += 1
     folds: list[list[str]] = [[] for _ in range(k)]
     load = [0] * k
     for cat in sorted(CATEGORIES, key=lambda c: (-sizes[c], c)):
@@ -121,8 +121,8 @@ def _decontaminate(train: list[ScoredPrompt], test: list[ScoredPrompt]) -> list[
     return [p for p, copy in zip(train, flags, strict=True) if not copy]
 
 
-def holding_out_categories(data: Sequence[ScoredPrompt], held: Sequence[str], name: str = "") -> Split:
-    held = set(held)
+def holding_out_categories(data: Sequence[ScoredPrompt], categories: Sequence[str], name: str = "") -> Split:
+    held = set(categories)
     test = [p for p in data if p.source == "mmlu" and category_of(p) in held]
     train = [
         p for p in data if category_of(p) not in held and not (p.source == "llmrouter" and p.group in MMLU_LIKE_TASKS)
