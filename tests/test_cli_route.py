@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from tests.support.dispatch_stack import fakes, premium_leaning_model, stack  # noqa: F401 - fixtures
 from tests.support.fake_openai import Fault
 
 

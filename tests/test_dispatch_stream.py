@@ -6,7 +6,6 @@ import grpc
 import pytest
 
 from orchestrouter.v1 import router_pb2
-from tests.support.dispatch_stack import fakes, premium_leaning_model, stack  # noqa: F401
 from tests.support.fake_openai import Fault
 
 PREMIUM, SMALL = router_pb2.TIER_PREMIUM, router_pb2.TIER_SMALL

@@ -10,8 +10,8 @@ import grpc
 import pytest
 
 from orchestrouter.client import RouterClient
-from orchestrouter.tools.launcher import start
-from tests.support.fake_openai import FakeOpenAI, Fault
+from orchestrouter.tools.launcher import start_pair
+from tests.support.fake_openai import Fault
 from tests.support.models import linear_model
 
 
@@ -23,31 +23,19 @@ def wait_until(condition, timeout_s: float = 30.0) -> None:
         time.sleep(0.01)
 
 
-def test_sigterm_drains_in_flight_requests(loop_thread, tmp_path):
-    small = loop_thread.run(FakeOpenAI("small").start())
-    premium = loop_thread.run(FakeOpenAI("premium").start())
+def test_sigterm_drains_in_flight_requests(fakes, tmp_path):
+    small, premium = fakes("small"), fakes("premium")
     # Every query scores 0.9: all go premium, whose first answer takes 1.5 s.
     premium.enqueue(Fault.slow_first_token(1.5))
     model = linear_model(tmp_path / "p90.onnx", bias=2.1972246)
-    scorer = start(
-        "serve-scorer",
-        {"ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0", "ORCHESTROUTER_SCORER_MODEL": str(model)},
-        name="scorer",
-    )
-    router = None
-    try:
-        router = start(
-            "serve-router",
-            {
-                "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
-                "ORCHESTROUTER_SCORER_TARGET": scorer.target,
-                "ORCHESTROUTER_SMALL_BASE_URL": small.base_url,
-                "ORCHESTROUTER_PREMIUM_BASE_URL": premium.base_url,
-                "ORCHESTROUTER_GRACE_SECONDS": "20",
-                "ORCHESTROUTER_DECISION_LOG": "off",
-            },
-            name="router",
-        )
+    router_env = {
+        "ORCHESTROUTER_SMALL_BASE_URL": small.base_url,
+        "ORCHESTROUTER_PREMIUM_BASE_URL": premium.base_url,
+        "ORCHESTROUTER_GRACE_SECONDS": "20",
+        "ORCHESTROUTER_DECISION_LOG": "off",
+    }
+    with start_pair({"ORCHESTROUTER_SCORER_MODEL": str(model)}, router_env) as pair:
+        router = pair.router
         with RouterClient(router.target, timeout_s=30) as client, concurrent.futures.ThreadPoolExecutor(1) as pool:
             in_flight = pool.submit(client.route, "Prove Fermat's little theorem.")
             wait_until(lambda: len(premium.requests) == 1)
@@ -59,9 +47,3 @@ def test_sigterm_drains_in_flight_requests(loop_thread, tmp_path):
                 client.route("anyone there?", dry_run=True)
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE
         assert small.requests == []
-    finally:
-        if router is not None:
-            router.stop()
-        scorer.stop()
-        loop_thread.run(small.stop())
-        loop_thread.run(premium.stop())

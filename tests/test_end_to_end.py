@@ -14,26 +14,18 @@ import pytest
 from orchestrouter.client import RouterClient
 from orchestrouter.router.embedders import WordLlamaEmbedder
 from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH
-from orchestrouter.tools.launcher import start
+from orchestrouter.tools.launcher import start_pair
 
 QUERY = "Write a recursive descent parser for arithmetic expressions in C++."
 
 
 @pytest.fixture(scope="module")
 def services():
-    scorer = start("serve-scorer", {"ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0"}, name="scorer")
-    try:
-        router = start(
-            "serve-router",
-            {"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0", "ORCHESTROUTER_SCORER_TARGET": scorer.target},
-            name="router",
-        )
-    except Exception:
-        scorer.stop()
-        raise
-    yield scorer, router
-    assert router.stop() == 0, "\n".join(router.log_lines[-20:])
-    assert scorer.stop() == 0, "\n".join(scorer.log_lines[-20:])
+    pair = start_pair()
+    yield pair.scorer, pair.router
+    router_code, scorer_code = pair.stop()
+    assert router_code == 0, "\n".join(pair.router.log_lines[-20:])
+    assert scorer_code == 0, "\n".join(pair.scorer.log_lines[-20:])
 
 
 def test_dry_run_win_probability_equals_the_onnx_output(services):

@@ -1,9 +1,12 @@
-"""FakeOpenAI: an OpenAI chat-completions server on loopback (port 0) whose faults tests switch on.
+"""FakeOpenAI: the one OpenAI-compatible server tests use, on loopback (port 0), with fault switches.
 
 It speaks HTTP/1.1 with keep-alive, over TLS when given a server context, answers
-POST .../chat/completions plainly or as server-sent events, and records every request (headers
-included, so tests can see the bearer token arrive). Each call takes the next queued Fault, else
-`schedule(call_index)` when set, else answers normally. Runs on the event loop it is started in.
+POST .../chat/completions plainly or as server-sent events and POST .../embeddings with
+`fake_embedding` of each input, and records every request (headers included, so tests can see
+the bearer token and the traceparent arrive). Each call takes the next queued Fault, else
+`schedule(call_index)` when set, else answers normally; embeddings calls honour status and hang
+faults. Usage counts a token a word. Runs on the event loop it is started in (tests start it on
+the loop_thread's loop).
 """
 
 from __future__ import annotations
@@ -14,9 +17,22 @@ import json
 import socket
 import ssl
 import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+
+
+def fake_embedding(text: str, dim: int) -> np.ndarray:
+    """The same float32 vector for the same text, different for different texts."""
+    return np.random.default_rng(zlib.crc32(text.encode())).normal(0.0, 0.05, dim).astype(np.float32)
+
+
+def token_count(text: str) -> int:
+    """The fake's tokenizer: a token a word."""
+    return len(text.split())
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,7 @@ class FakeOpenAI:
     # When set, a bearer token not in it is answered 401.
     accepted_keys: tuple[str, ...] | None = None
     schedule: Callable[[int], Fault] | None = None
+    embedding_dim: int = 1536
     requests: list[RecordedRequest] = field(default_factory=list)
     port: int = 0
 
@@ -106,6 +123,14 @@ class FakeOpenAI:
 
     def answer_text(self) -> str:
         return " ".join(self.answer_words())
+
+    def usage_for(self, prompt: str) -> tuple[int, int]:
+        """(prompt tokens, completion tokens) the fake reports for a one-message prompt."""
+        return token_count(prompt), len(self.answer_words())
+
+    def always(self, fault: Fault | None) -> None:
+        """Every later call gets fault (None: answers normally again); queued faults still go first."""
+        self.schedule = None if fault is None else (lambda _: fault)
 
     def enqueue(self, *faults: Fault) -> None:
         """The next calls get these faults, in order (thread-safe)."""
@@ -179,7 +204,7 @@ class FakeOpenAI:
         self.requests.append(RecordedRequest(path, headers, body, fault))
         if fault.injected:
             self.injected_failures += 1
-        if not path.endswith("/chat/completions"):
+        if not path.endswith(("/chat/completions", "/embeddings")):
             await self._json(writer, 404, {"error": {"message": f"no route {path}"}})
             return True
         if fault.kind == "status":
@@ -188,6 +213,9 @@ class FakeOpenAI:
         if fault.kind == "hang":
             await self._stopping.wait()
             return False
+        if path.endswith("/embeddings"):
+            await self._json(writer, 200, self._embeddings(body))
+            return True
         if body.get("stream"):
             return await self._stream(body, fault, writer)
         if fault.kind == "slow" and await self._interrupted(fault.delay_s):
@@ -250,8 +278,22 @@ class FakeOpenAI:
     def _event(self, writer: asyncio.StreamWriter, obj: dict) -> None:
         writer.write(_chunk(b"data: " + json.dumps(obj).encode() + b"\n\n"))
 
+    def _embeddings(self, body: dict) -> dict:
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [
+            {"object": "embedding", "index": i, "embedding": fake_embedding(text, self.embedding_dim).tolist()}
+            for i, text in enumerate(inputs)
+        ]
+        tokens = sum(token_count(text) for text in inputs)
+        return {
+            "object": "list",
+            "model": body.get("model", ""),
+            "data": data,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+
     def _usage(self, body: dict) -> dict:
-        prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+        prompt = sum(token_count(str(m.get("content", ""))) for m in body.get("messages", []))
         completion = len(self.answer_words())
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 

@@ -1,4 +1,5 @@
-"""Starts the scorer and the router as child processes on free ports and waits until SERVING."""
+"""Starts the scorer and the router as child processes on free ports and waits until SERVING:
+start() for one service, start_pair() for a scorer and a router pointed at it."""
 
 from __future__ import annotations
 
@@ -85,6 +86,57 @@ def start(
         service.stop(5)
         raise LaunchError(f"{service.name} never became SERVING:\n" + "\n".join(service.log_lines[-20:])) from None
     return service
+
+
+@dataclass
+class Pair:
+    """Pair: a scorer process and a router process that scores with it; stop() ends both."""
+
+    scorer: Service
+    router: Service
+
+    def stop(self, timeout_s: float = 30.0) -> tuple[int, int]:
+        """Stops the router, then the scorer (each drains on SIGTERM); returns their exit codes."""
+        return self.router.stop(timeout_s), self.scorer.stop(timeout_s)
+
+    def __enter__(self) -> Pair:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def start_pair(
+    scorer_env: Mapping[str, str] | None = None,
+    router_env: Mapping[str, str] | None = None,
+    ready_timeout_s: float = 120.0,
+    echo: bool = False,
+) -> Pair:
+    """Starts a scorer, then a router pointed at it, both on port 0 unless the envs say otherwise;
+    returns once both are SERVING. If the router fails to start, the scorer is stopped."""
+    scorer = start(
+        "serve-scorer",
+        {"ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0", **(scorer_env or {})},
+        name="scorer",
+        ready_timeout_s=ready_timeout_s,
+        echo=echo,
+    )
+    try:
+        router = start(
+            "serve-router",
+            {
+                "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
+                "ORCHESTROUTER_SCORER_TARGET": scorer.target,
+                **(router_env or {}),
+            },
+            name="router",
+            ready_timeout_s=ready_timeout_s,
+            echo=echo,
+        )
+    except BaseException:
+        scorer.stop()
+        raise
+    return Pair(scorer, router)
 
 
 def wait_serving(target: str, timeout_s: float) -> None:
