@@ -58,6 +58,12 @@ def fakes(loop_thread):
 
 
 @pytest.fixture
+def endpoint(fakes) -> FakeOpenAI:
+    """One FakeOpenAI (chat completions and embeddings) for the test."""
+    return fakes("endpoint")
+
+
+@pytest.fixture
 def scorer_factory(loop_thread):
     """scorer_factory(model_path, ready=True, **config) starts an in-process scorer on port 0;
     with ready=False it is NOT_SERVING until `become_ready()`. All are closed after the test."""

@@ -149,11 +149,6 @@ def test_an_unwritable_decision_log_stops_startup_with_its_name(loop_thread, tmp
 
 
 @pytest.fixture
-def endpoint(fakes):
-    return fakes("endpoint")
-
-
-@pytest.fixture
 def router_with_log(pair, endpoint, tmp_path):
     """Starts a router (scorer in process, endpoint on loopback) logging decisions to a file."""
     model = linear_model(tmp_path / "p30.onnx", bias=float(np.log(0.3 / 0.7)), version="log-test-1")

@@ -14,11 +14,6 @@ from tests.support.models import linear_model
 TOKEN = "sk-embeddings-test-token-123"
 
 
-@pytest.fixture
-def endpoint(fakes):
-    return fakes("embeddings")
-
-
 def test_embedder_returns_the_endpoint_vectors_and_sends_the_token(endpoint):
     embedder = OpenAIEmbedder(endpoint.base_url, "text-embedding-3-small", 1536, api_key=TOKEN)
     out = embedder.embed(["first", "second"])

@@ -1,5 +1,6 @@
 """Starts the scorer and the router as child processes on free ports and waits until SERVING:
-start() for one service, start_pair() for a scorer and a router pointed at it."""
+start() for one service, start_pair() for a scorer and a router pointed at it, and run_to_exit()
+for a service that is expected to refuse to start."""
 
 from __future__ import annotations
 
@@ -48,12 +49,29 @@ class Service:
             return self.process.wait()
 
 
+def command_line(command: str) -> list[str]:
+    """`orchestrouter COMMAND`, run by this interpreter."""
+    return [sys.executable, "-m", "orchestrouter.cli", command]
+
+
+def run_to_exit(command: str, env: Mapping[str, str], timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Runs `orchestrouter COMMAND` until it exits, with env and a plain PATH as its whole
+    environment, and captures its output (for a service that must refuse to start)."""
+    return subprocess.run(
+        command_line(command),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
+
+
 def start(
     command: str, env: Mapping[str, str], name: str | None = None, ready_timeout_s: float = 120.0, echo: bool = False
 ) -> Service:
     """Runs `orchestrouter COMMAND` with env (listening on port 0) and waits for SERVING health."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrouter.cli", command],
+        command_line(command),
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
