@@ -107,8 +107,8 @@ class FakeOpenAI:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task] = set()
-        self._stopping: asyncio.Event | None = None
-        self._cut: asyncio.Event | None = None
+        self._stopping = asyncio.Event()
+        self._cut = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.calls = 0
         self.injected_failures = 0
@@ -138,18 +138,17 @@ class FakeOpenAI:
 
     def release_cut(self) -> None:
         """Lets a held reset go ahead (thread-safe)."""
-        assert self._loop is not None and self._cut is not None
+        assert self._loop is not None
         self._loop.call_soon_threadsafe(self._cut.set)
 
     async def start(self) -> FakeOpenAI:
         self._loop = asyncio.get_running_loop()
-        self._stopping, self._cut = asyncio.Event(), asyncio.Event()
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.ssl_context)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
     async def stop(self) -> None:
-        assert self._server is not None and self._stopping is not None
+        assert self._server is not None
         self._stopping.set()
         self._server.close()
         for writer in list(self._writers):
@@ -169,6 +168,7 @@ class FakeOpenAI:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        assert task is not None
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
         self._writers.add(writer)

@@ -212,11 +212,12 @@ def run_main(
     line and exit code 2, never a stack trace.
     """
     configure_logging()
+    refusals: tuple[type[Exception], ...] = (*startup_errors, BindError, telemetry.TelemetryConfigError)
     tel = None
     try:
         tel = telemetry.setup(service_name)
         asyncio.run(serve(make_server()))
-    except (*startup_errors, BindError, telemetry.TelemetryConfigError) as exc:
+    except refusals as exc:
         log.error("cannot start: %s", exc)
         sys.exit(2)
     finally:
