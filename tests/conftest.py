@@ -12,13 +12,12 @@ import pytest
 
 from orchestrouter.router.config import RouterConfig
 from orchestrouter.router.embedders import Embedder
-from orchestrouter.scorer.config import ScorerConfig
 from orchestrouter.scorer.server import ScorerServer
 from tests.support.dispatch_stack import WIN_PROBABILITY, Stack, stack_config
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.loop_thread import LoopThread
 from tests.support.models import linear_model
-from tests.support.pair import Pair, start_pair
+from tests.support.pair import Pair, start_pair, start_scorer
 
 
 @pytest.fixture(scope="session")
@@ -70,10 +69,8 @@ def scorer_factory(loop_thread):
     started: list[ScorerServer] = []
 
     def start(model_path: Path, ready: bool = True, **overrides: Any) -> ScorerServer:
-        config = ScorerConfig(listen="127.0.0.1:0", model_path=model_path, grace_seconds=1.0, **overrides)
-        scorer = ScorerServer(config)
-        started.append(scorer)
-        return loop_thread.run(scorer.start(ready=ready))
+        started.append(loop_thread.run(start_scorer(model_path, ready, **overrides)))
+        return started[-1]
 
     yield start
     for scorer in started:

@@ -1,7 +1,8 @@
-"""Pair: a scorer and a router in the test process on port 0, the one way tests start both in process.
+"""Pair: a scorer and a router in the test process on port 0, the one way tests start them in process.
 
-start_pair() runs on the loop_thread's loop (the `pair` fixture does that and closes the pair after
-the test); the processes' counterpart is orchestrouter.tools.launcher.start_pair().
+start_scorer() and start_pair() run on the loop_thread's loop (the `scorer_factory` and `pair`
+fixtures do that and close what they started after the test); the processes' counterpart is
+orchestrouter.tools.launcher.start_pair().
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ class Pair:
         await self.scorer.close(0.5)
 
 
+async def start_scorer(model_path: Path, ready: bool = True, **overrides: Any) -> ScorerServer:
+    """Starts a scorer serving model_path on port 0 (with ready=False: NOT_SERVING, model not loaded)."""
+    config = ScorerConfig(listen="127.0.0.1:0", model_path=model_path, grace_seconds=1.0, **overrides)
+    return await ScorerServer(config).start(ready=ready)
+
+
 async def start_pair(
     model_path: Path,
     config: RouterConfig | None = None,
@@ -71,7 +78,7 @@ async def start_pair(
 ) -> Pair:
     """Starts a scorer serving model_path, then a router (config, scorer target filled in; the
     ConstantEmbedder unless embedder is given) pointed at it; both SERVING, both on port 0."""
-    scorer = await ScorerServer(ScorerConfig(listen="127.0.0.1:0", model_path=model_path, grace_seconds=1.0)).start()
+    scorer = await start_scorer(model_path)
     config = config or RouterConfig(listen="127.0.0.1:0", grace_seconds=0.5)
     router = RouterServer(
         dataclasses.replace(config, scorer_target=scorer.target),
