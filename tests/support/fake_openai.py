@@ -17,6 +17,7 @@ import json
 import socket
 import ssl
 import struct
+import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,6 +113,7 @@ class FakeOpenAI:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.calls = 0
         self.injected_failures = 0
+        self._received = threading.Condition()
 
     @property
     def base_url(self) -> str:
@@ -135,6 +137,12 @@ class FakeOpenAI:
     def enqueue(self, *faults: Fault) -> None:
         """The next calls get these faults, in order (thread-safe)."""
         self._queue.extend(faults)
+
+    def wait_for_requests(self, count: int, timeout_s: float = 30.0) -> None:
+        """Waits until count requests have arrived (thread-safe; never on the fake's own loop)."""
+        with self._received:
+            if not self._received.wait_for(lambda: len(self.requests) >= count, timeout_s):
+                raise AssertionError(f"{self.name}: {len(self.requests)} requests after {timeout_s}s, not {count}")
 
     def release_cut(self) -> None:
         """Lets a held reset go ahead (thread-safe)."""
@@ -201,7 +209,9 @@ class FakeOpenAI:
             f"Bearer {k}" for k in self.accepted_keys
         }:
             fault = Fault.status_code(401)
-        self.requests.append(RecordedRequest(path, headers, body, fault))
+        with self._received:
+            self.requests.append(RecordedRequest(path, headers, body, fault))
+            self._received.notify_all()
         if fault.injected:
             self.injected_failures += 1
         if not path.endswith(("/chat/completions", "/embeddings")):
