@@ -1,49 +1,120 @@
-"""Shared fixtures: an event loop thread, test router models, in-process servers on port 0."""
+"""The shared fixtures, registered here once: an event loop thread, test router models, fake
+OpenAI endpoints, and in-process servers on port 0 (a scorer, a scorer and router pair, a stack)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from orchestrouter.scorer.config import ScorerConfig
-from orchestrouter.scorer.server import create_server as create_scorer
+from orchestrouter.router.config import RouterConfig
+from orchestrouter.router.embedders import Embedder
+from orchestrouter.scorer.server import ScorerServer
+from tests.support.dispatch_stack import WIN_PROBABILITY, Stack, stack_config
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.loop_thread import LoopThread
 from tests.support.models import linear_model
+from tests.support.pair import Pair, start_pair, start_scorer
 
 
 @pytest.fixture(scope="session")
-def loop_thread():
+def loop_thread() -> Iterator[LoopThread]:
     lt = LoopThread()
     yield lt
     lt.close()
 
 
 @pytest.fixture(scope="session")
-def random_model(tmp_path_factory):
+def random_model(tmp_path_factory) -> Path:
     """A linear model with a random direction: different queries get different probabilities."""
     u = np.random.default_rng(7).normal(0.0, 0.05, 256).astype(np.float32)
     return linear_model(tmp_path_factory.mktemp("models") / "random.onnx", u=u, bias=-1.0)
 
 
+@pytest.fixture(scope="session")
+def premium_leaning_model(tmp_path_factory) -> Path:
+    """Every query scores WIN_PROBABILITY."""
+    p = WIN_PROBABILITY
+    return linear_model(tmp_path_factory.mktemp("models") / "p90.onnx", bias=float(np.log(p / (1 - p))))
+
+
 @pytest.fixture
-def scorer_factory(loop_thread):
-    """Starts in-process scorers on port 0 (model loaded unless load=False); stops them after."""
-    started = []
+def fakes(loop_thread):
+    """fakes(name, **fields) starts a FakeOpenAI on the test loop; all are stopped after the test."""
+    started: list[FakeOpenAI] = []
 
-    def start(model_path, load=True, **overrides):
-        config = ScorerConfig(listen="127.0.0.1:0", model_path=model_path, grace_seconds=1.0, **overrides)
-
-        async def boot():
-            s = await create_scorer(config)
-            await s.server.start()
-            if load:
-                await s.load_model()
-            return s
-
-        s = loop_thread.run(boot())
-        started.append(s)
-        return s
+    def start(name: str, **fields: Any) -> FakeOpenAI:
+        fake = loop_thread.run(FakeOpenAI(name, **fields).start())
+        started.append(fake)
+        return fake
 
     yield start
-    for s in started:
-        loop_thread.run(s.stop(0.5))
+    for fake in started:
+        loop_thread.run(fake.stop())
+
+
+@pytest.fixture
+def endpoint(fakes) -> FakeOpenAI:
+    """One FakeOpenAI (chat completions and embeddings) for the test."""
+    return fakes("endpoint")
+
+
+@pytest.fixture
+def scorer_factory(loop_thread):
+    """scorer_factory(model_path, ready=True, **config) starts an in-process scorer on port 0;
+    with ready=False it is NOT_SERVING until `become_ready()`. All are closed after the test."""
+    started: list[ScorerServer] = []
+
+    def start(model_path: Path, ready: bool = True, **overrides: Any) -> ScorerServer:
+        started.append(loop_thread.run(start_scorer(model_path, ready, **overrides)))
+        return started[-1]
+
+    yield start
+    for scorer in started:
+        loop_thread.run(scorer.close(0.5))
+
+
+@pytest.fixture
+def pair(loop_thread):
+    """pair(model_path, config=None, embedder=None, **router_fields) starts a scorer and a router in
+    process (tests.support.pair.start_pair); router_fields build the RouterConfig when config is None.
+    All are closed after the test."""
+    started: list[Pair] = []
+
+    def start(
+        model_path: Path, config: RouterConfig | None = None, embedder: Embedder | None = None, **router_fields: Any
+    ) -> Pair:
+        if config is None:
+            config = RouterConfig(listen="127.0.0.1:0", grace_seconds=0.5, **router_fields)
+        started.append(loop_thread.run(start_pair(model_path, config, embedder)))
+        return started[-1]
+
+    yield start
+    for p in started:
+        loop_thread.run(p.close())
+
+
+@pytest.fixture
+def stack(pair, fakes, premium_leaning_model):
+    """stack(small={...}, premium={...}, **router_fields): both fakes, a scorer and a router, all on port 0.
+
+    small/premium override that tier's TierConfig fields; fake_small/fake_premium pass FakeOpenAI fields.
+    """
+
+    def start(
+        small: dict | None = None,
+        premium: dict | None = None,
+        fake_small: dict | None = None,
+        fake_premium: dict | None = None,
+        **router_fields: Any,
+    ) -> Stack:
+        small_fake = fakes("small", **(fake_small or {}))
+        premium_fake = fakes("premium", **(fake_premium or {}))
+        config = stack_config(small_fake, premium_fake, small or {}, premium or {}, **router_fields)
+        p = pair(premium_leaning_model, config)
+        return Stack(p.scorer, p.router, p.channel, small_fake, premium_fake)
+
+    return start

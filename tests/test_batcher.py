@@ -31,7 +31,7 @@ def test_concurrent_requests_share_runs_and_get_their_own_rows():
         return inputs, outs
 
     inputs, outs = run_in_loop(main())
-    for m, out in zip(inputs, outs):
+    for m, out in zip(inputs, outs, strict=True):
         np.testing.assert_array_equal(out, m[:, 0] * 2)
     assert len(runs) < 60, "requests queued together must share runs"
     # A run takes whole requests until it reaches max_rows (the last request may cross it).

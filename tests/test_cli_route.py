@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from orchestrouter.cli.main import main
-from tests.support.dispatch_stack import fakes, premium_leaning_model, stack  # noqa: F401 - fixtures
 from tests.support.fake_openai import Fault
 
 # The router runs in this process: its decision log would share the captured stdout with the CLI.

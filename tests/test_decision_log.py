@@ -16,9 +16,9 @@ import pytest
 from orchestrouter.router.config import ConfigError, RouterConfig
 from orchestrouter.router.decision_log import MASK, DecisionLog, build_record
 from orchestrouter.router.model import Decision, RouteInput, Timings, Usage
-from orchestrouter.router.server import StartupError, create_server
+from orchestrouter.router.server import RouterServer, StartupError
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
-from tests.support.chat_endpoint import COMPLETION_TOKENS, PROMPT_TOKENS, ChatEndpoint
+from tests.support.fake_openai import Fault
 from tests.support.models import ConstantEmbedder, linear_model
 
 TOKEN = "sk-decision-log-test-0f9e8d7c6b5a"
@@ -142,32 +142,22 @@ def test_an_unwritable_decision_log_stops_startup_with_its_name(loop_thread, tmp
         }
     )
     with pytest.raises(StartupError, match="ORCHESTROUTER_DECISION_LOG: cannot open"):
-        loop_thread.run(create_server(config, embedder=ConstantEmbedder()))
+        loop_thread.run(RouterServer(config, embedder=ConstantEmbedder()).start())
 
 
 # ------------------------------------------------------------------ through a real router, in process
 
 
 @pytest.fixture
-def endpoint():
-    ep = ChatEndpoint().start()
-    yield ep
-    ep.stop()
-
-
-@pytest.fixture
-def router_with_log(loop_thread, scorer_factory, endpoint, tmp_path):
+def router_with_log(pair, endpoint, tmp_path):
     """Starts a router (scorer in process, endpoint on loopback) logging decisions to a file."""
     model = linear_model(tmp_path / "p30.onnx", bias=float(np.log(0.3 / 0.7)), version="log-test-1")
-    scorer = scorer_factory(model)
-    started = []
 
     def start(**env):
-        path = tmp_path / f"decisions-{len(started)}.jsonl"
+        path = tmp_path / "decisions.jsonl"
         config = RouterConfig.from_env(
             {
                 "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
-                "ORCHESTROUTER_SCORER_TARGET": f"127.0.0.1:{scorer.port}",
                 "ORCHESTROUTER_SMALL_BASE_URL": endpoint.base_url,
                 "ORCHESTROUTER_PREMIUM_BASE_URL": endpoint.base_url,
                 "ORCHESTROUTER_SMALL_API_KEY": TOKEN,
@@ -178,20 +168,9 @@ def router_with_log(loop_thread, scorer_factory, endpoint, tmp_path):
                 **env,
             }
         )
+        return pair(model, config).router, path
 
-        async def boot():
-            r = await create_server(config, embedder=ConstantEmbedder())
-            await r.server.start()
-            await r.connect_scorer(timeout_s=5)
-            return r
-
-        router = loop_thread.run(boot())
-        started.append(router)
-        return router, path
-
-    yield start
-    for r in started:
-        loop_thread.run(r.stop(0.5))
+    return start
 
 
 def route(port: int, **fields) -> router_pb2.RouteResponse:
@@ -209,7 +188,7 @@ def test_each_request_writes_one_line_with_its_request_id(router_with_log, endpo
     router, path = router_with_log()
     answered = route(router.port, threshold=0.5)
     decided = route(router.port, threshold=0.1, dry_run=True)
-    endpoint.status = 500
+    endpoint.always(Fault.status_code(500))
     with pytest.raises(grpc.RpcError) as failed:
         route(router.port, threshold=0.5)
     assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -220,7 +199,7 @@ def test_each_request_writes_one_line_with_its_request_id(router_with_log, endpo
     assert (first["outcome"], first["status"], first["tier"], first["dry_run"]) == ("answered", "OK", "small", False)
     assert first["win_probability"] == pytest.approx(0.3, abs=1e-6) and first["threshold"] == 0.5
     assert first["router_version"] == "log-test-1" and first["attempts"] == answered.decision.attempts == 1
-    assert first["usage"]["total_tokens"] == PROMPT_TOKENS + COMPLETION_TOKENS
+    assert first["usage"]["total_tokens"] == sum(endpoint.usage_for(PROMPT))
     assert first["ms"]["dispatch"] > 0 and first["ms"]["total"] >= first["ms"]["dispatch"]
     assert (second["outcome"], second["tier"], second["dry_run"]) == ("decided", "premium", True)
     assert second["ms"]["dispatch"] == 0 and second["usage"]["total_tokens"] == 0

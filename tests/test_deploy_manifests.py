@@ -553,7 +553,7 @@ def test_network_policies_select_pods(target):
     resources = render(target)
     labels = [w["spec"]["template"]["metadata"]["labels"] for w, _ in pod_specs(resources)]
     for policy in of_kind(resources, "NetworkPolicy"):
-        assert any(selects(policy["spec"]["podSelector"], l) for l in labels), policy["metadata"]["name"]
+        assert any(selects(policy["spec"]["podSelector"], label) for label in labels), policy["metadata"]["name"]
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))

@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from orchestrouter.v1 import router_pb2
-from tests.support.dispatch_stack import KEYS, fakes, premium_leaning_model, stack, with_dispatch  # noqa: F401
+from tests.support.dispatch_stack import KEYS, with_dispatch
 from tests.support.fake_openai import Fault
 
 PREMIUM, SMALL = router_pb2.TIER_PREMIUM, router_pb2.TIER_SMALL

@@ -13,7 +13,7 @@ import pytest
 
 from orchestrouter.router.dispatch.breaker import BreakerSettings
 from orchestrouter.v1 import router_pb2
-from tests.support.dispatch_stack import KEYS, fakes, premium_leaning_model, stack, with_dispatch  # noqa: F401
+from tests.support.dispatch_stack import KEYS, with_dispatch
 from tests.support.fake_openai import Fault
 
 PREMIUM, SMALL = router_pb2.TIER_PREMIUM, router_pb2.TIER_SMALL

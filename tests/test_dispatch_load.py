@@ -17,8 +17,9 @@ import pytest
 from grpc import aio
 
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
-from tests.support.dispatch_stack import fakes, premium_leaning_model, request, stack, with_dispatch  # noqa: F401
+from tests.support.dispatch_stack import with_dispatch
 from tests.support.fake_openai import OK, Fault
+from tests.support.pair import request
 
 REQUESTS = 2000
 CONCURRENCY = 100

@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from orchestrouter.v1 import router_pb2
-from tests.support.dispatch_stack import fakes, premium_leaning_model, stack, with_dispatch  # noqa: F401
+from tests.support.dispatch_stack import with_dispatch
 from tests.support.fake_openai import Fault
 
 PREMIUM, SMALL = router_pb2.TIER_PREMIUM, router_pb2.TIER_SMALL

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import grpc
 import numpy as np
@@ -15,26 +13,18 @@ from orchestrouter.cli.main import main as cli_main
 from orchestrouter.client import RouterClient
 from orchestrouter.router.embedders import WordLlamaEmbedder
 from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH
-from orchestrouter.tools.launcher import start
+from orchestrouter.tools.launcher import run_to_exit, start_pair
 
 QUERY = "Write a recursive descent parser for arithmetic expressions in C++."
 
 
 @pytest.fixture(scope="module")
 def services():
-    scorer = start("serve-scorer", {"ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0"}, name="scorer")
-    try:
-        router = start(
-            "serve-router",
-            {"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0", "ORCHESTROUTER_SCORER_TARGET": scorer.target},
-            name="router",
-        )
-    except Exception:
-        scorer.stop()
-        raise
-    yield scorer, router
-    assert router.stop() == 0, "\n".join(router.log_lines[-20:])
-    assert scorer.stop() == 0, "\n".join(scorer.log_lines[-20:])
+    pair = start_pair()
+    yield pair.scorer, pair.router
+    router_code, scorer_code = pair.stop()
+    assert router_code == 0, "\n".join(pair.router.log_lines[-20:])
+    assert scorer_code == 0, "\n".join(pair.scorer.log_lines[-20:])
 
 
 def test_dry_run_win_probability_equals_the_onnx_output(services):
@@ -70,16 +60,8 @@ def test_cli_route_reports_a_refused_request_without_a_traceback(services, capsy
 def test_scorer_refuses_to_start_with_a_broken_model(tmp_path):
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"not an onnx file")
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestrouter.cli", "serve-scorer"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            "ORCHESTROUTER_SCORER_MODEL": str(bad),
-            "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
-            "PATH": "/usr/bin:/bin",
-        },
+    proc = run_to_exit(
+        "serve-scorer", {"ORCHESTROUTER_SCORER_MODEL": str(bad), "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0"}
     )
     assert proc.returncode == 2
     assert "cannot start" in proc.stderr and "not an ONNX model" in proc.stderr
@@ -101,25 +83,15 @@ def test_router_route_survives_many_concurrent_callers(services):
         RouterClient(router.target, timeout_s=5).route("", dry_run=True)
 
 
-def serve_scorer(env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrouter.cli", "serve-scorer"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", **env},
-    )
-
-
 def test_a_listen_port_in_use_is_one_clear_line(services):
     scorer, _ = services
-    proc = serve_scorer({"ORCHESTROUTER_SCORER_LISTEN": f"127.0.0.1:{scorer.port}"})
+    proc = run_to_exit("serve-scorer", {"ORCHESTROUTER_SCORER_LISTEN": f"127.0.0.1:{scorer.port}"})
     assert proc.returncode == 2
     assert "cannot listen on" in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("listen", ["garbage", "127.0.0.1:99999", "127.0.0.1:"])
 def test_a_malformed_listen_address_names_the_variable(listen):
-    proc = serve_scorer({"ORCHESTROUTER_SCORER_LISTEN": listen})
+    proc = run_to_exit("serve-scorer", {"ORCHESTROUTER_SCORER_LISTEN": listen})
     assert proc.returncode == 2
     assert "ORCHESTROUTER_SCORER_LISTEN" in proc.stderr and "Traceback" not in proc.stderr

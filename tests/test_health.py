@@ -18,7 +18,7 @@ def check(channel, service=""):
 
 
 def test_scorer_is_not_serving_until_the_model_is_loaded(scorer_factory, random_model, loop_thread):
-    s = scorer_factory(random_model, load=False)
+    s = scorer_factory(random_model, ready=False)
     with grpc.insecure_channel(f"127.0.0.1:{s.port}") as channel:
         assert check(channel) == NOT_SERVING
         assert check(channel, "orchestrouter.v1.ScorerService") == NOT_SERVING
@@ -31,7 +31,7 @@ def test_scorer_is_not_serving_until_the_model_is_loaded(scorer_factory, random_
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
         assert "not loaded" in err.value.details()
 
-        loop_thread.run(s.load_model())
+        loop_thread.run(s.become_ready())
         assert check(channel) == SERVING
         assert check(channel, "orchestrouter.v1.ScorerService") == SERVING
         assert len(stub.Score(request, timeout=5).win_probabilities) == 1

@@ -8,41 +8,17 @@ import grpc
 import numpy as np
 import pytest
 
-from orchestrouter.router.config import DispatchConfig, RouterConfig
+from orchestrouter.router.config import DispatchConfig
 from orchestrouter.router.core import RouterCore
 from orchestrouter.router.dispatch.dispatcher import Dispatcher
 from orchestrouter.router.scorer_client import CoalescingScorer
-from orchestrouter.router.server import StartupError, create_server
+from orchestrouter.router.server import StartupError
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.models import ConstantEmbedder, linear_model
 
 
 def logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
-
-
-@pytest.fixture
-def router_factory(loop_thread, scorer_factory):
-    started = []
-
-    def start(scorer_port: int, embedder=None, connect=True, **overrides):
-        config = RouterConfig(
-            listen="127.0.0.1:0", scorer_target=f"127.0.0.1:{scorer_port}", grace_seconds=0.5, **overrides
-        )
-
-        async def boot():
-            r = await create_server(config, embedder=embedder or ConstantEmbedder())
-            started.append(r)
-            await r.server.start()
-            if connect:
-                await r.connect_scorer(timeout_s=5)
-            return r
-
-        return loop_thread.run(boot())
-
-    yield start
-    for r in started:
-        loop_thread.run(r.stop(0.5))
 
 
 @pytest.fixture
@@ -63,9 +39,8 @@ def route(port: int, text: str = "hello", **fields) -> router_pb2.RouteResponse:
         return router_pb2_grpc.RouterServiceStub(channel).Route(request, timeout=10)
 
 
-def test_threshold_dial_decides_the_tier(scorer_factory, router_factory, model_p30):
-    s = scorer_factory(model_p30)
-    r = router_factory(s.port)
+def test_threshold_dial_decides_the_tier(pair, model_p30):
+    r = pair(model_p30).router
     d = route(r.port).decision  # default threshold 0.2: 0.30 >= 0.2 goes premium
     assert d.tier == router_pb2.TIER_PREMIUM and d.model == "Qwen/Qwen2.5-32B-Instruct"
     assert d.win_probability == pytest.approx(0.30, abs=1e-6) and d.threshold == pytest.approx(0.2)
@@ -75,9 +50,8 @@ def test_threshold_dial_decides_the_tier(scorer_factory, router_factory, model_p
     assert not d.degraded
 
 
-def test_premium_share_uses_the_calibration_table(scorer_factory, router_factory, model_p30):
-    s = scorer_factory(model_p30)
-    r = router_factory(s.port)
+def test_premium_share_uses_the_calibration_table(pair, model_p30):
+    r = pair(model_p30).router
     # The test model's table is uniform on [0, 1]: share 0.6 -> threshold 0.4 -> small.
     d = route(r.port, premium_share=0.6).decision
     assert d.threshold == pytest.approx(0.4, abs=1e-6) and d.tier == router_pb2.TIER_SMALL
@@ -85,15 +59,13 @@ def test_premium_share_uses_the_calibration_table(scorer_factory, router_factory
     assert d.threshold == pytest.approx(0.2, abs=1e-6) and d.tier == router_pb2.TIER_PREMIUM
 
 
-def test_configured_premium_share_sets_the_default_threshold(scorer_factory, router_factory, model_p30):
-    s = scorer_factory(model_p30)
-    r = router_factory(s.port, premium_share=0.75)
+def test_configured_premium_share_sets_the_default_threshold(pair, model_p30):
+    r = pair(model_p30, premium_share=0.75).router
     assert route(r.port).decision.threshold == pytest.approx(0.25, abs=1e-6)
 
 
-def test_timings_and_request_id_are_reported(scorer_factory, router_factory, model_p30):
-    s = scorer_factory(model_p30)
-    r = router_factory(s.port)
+def test_timings_and_request_id_are_reported(pair, model_p30):
+    r = pair(model_p30).router
     reply = route(r.port)
     assert reply.timings.total_ms > 0 and reply.timings.score_ms > 0
     assert reply.timings.total_ms >= reply.timings.score_ms
@@ -112,48 +84,42 @@ def test_timings_and_request_id_are_reported(scorer_factory, router_factory, mod
         ({"premium_share": -0.1}, "premium_share must be in [0, 1]"),
     ],
 )
-def test_bad_requests_are_invalid_argument(scorer_factory, router_factory, model_p30, fields, fragment):
-    s = scorer_factory(model_p30)
-    r = router_factory(s.port)
+def test_bad_requests_are_invalid_argument(pair, model_p30, fields, fragment):
+    r = pair(model_p30).router
     with pytest.raises(grpc.RpcError) as err:
         route(r.port, **fields)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert fragment in err.value.details()
 
 
-def test_scorer_outage_degrades_to_the_default_tier(scorer_factory, router_factory, model_p30, loop_thread):
-    s = scorer_factory(model_p30)
-    r = router_factory(s.port, degraded_tier="premium", threshold=0.9)
+def test_scorer_outage_degrades_to_the_default_tier(pair, model_p30, loop_thread):
+    p = pair(model_p30, degraded_tier="premium", threshold=0.9)
+    r = p.router
     assert route(r.port).decision.tier == router_pb2.TIER_SMALL
-    loop_thread.run(s.stop(0))
+    loop_thread.run(p.scorer.close(0))
     d = route(r.port).decision
     assert d.degraded and d.tier == router_pb2.TIER_PREMIUM
     assert "scorer" in d.degraded_reason
 
 
-def test_router_refuses_a_model_for_another_embedder(scorer_factory, router_factory, tmp_path):
+def test_router_refuses_a_model_for_another_embedder(pair, tmp_path):
     model = linear_model(tmp_path / "other.onnx", dim=1536, embedder="text-embedding-3-small")
-    s = scorer_factory(model)
     with pytest.raises(StartupError) as err:
-        router_factory(s.port)
+        pair(model)
     message = str(err.value)
     assert "text-embedding-3-small" in message and "1536" in message and "wordllama" in message
 
 
-def test_no_endpoint_configured_is_a_clear_error(scorer_factory, router_factory, model_p30):
-    s = scorer_factory(model_p30)
-    r = router_factory(s.port)
+def test_no_endpoint_configured_is_a_clear_error(pair, model_p30):
+    r = pair(model_p30).router
     with pytest.raises(grpc.RpcError) as err:
         route(r.port, dry_run=False)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "ORCHESTROUTER_PREMIUM_BASE_URL" in err.value.details()
 
 
-def test_a_callers_deadline_that_runs_out_is_deadline_exceeded_never_a_degraded_decision(
-    scorer_factory, router_factory, model_p30
-):
-    s = scorer_factory(model_p30)
-    r = router_factory(s.port)
+def test_a_callers_deadline_that_runs_out_is_deadline_exceeded_never_a_degraded_decision(pair, model_p30):
+    r = pair(model_p30).router
     request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content="hi")], dry_run=True)
     codes = []
     with grpc.insecure_channel(f"127.0.0.1:{r.port}") as channel:

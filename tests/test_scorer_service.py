@@ -48,7 +48,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_rows(scorer, rand
     matrices = [rng.normal(size=(int(rng.integers(1, 9)), 256)).astype(np.float32) for _ in range(64)]
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         replies = list(pool.map(lambda m: scorer.Score(batch(m), timeout=10), matrices))
-    for m, reply in zip(matrices, replies):
+    for m, reply in zip(matrices, replies, strict=True):
         np.testing.assert_allclose(reply.win_probabilities, onnx_scores(random_model, m), atol=1e-6)
 
 

@@ -109,5 +109,7 @@ def test_each_request_trace_holds_the_onnx_run_that_served_it(batched):
         offsets = sorted(
             (r.attributes["orchestrouter.batch.offset"], r.attributes["orchestrouter.score.rows"]) for r in runs
         )
-        assert all(a + rows <= b for (a, rows), (b, _) in zip(offsets, offsets[1:])), "rows do not overlap"
+        assert all(a + rows <= b for (a, rows), (b, _) in zip(offsets, offsets[1:], strict=False)), (
+            "rows do not overlap"
+        )
         assert offsets[-1][0] + offsets[-1][1] <= runs[0].attributes["orchestrouter.batch.rows"]

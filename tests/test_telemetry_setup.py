@@ -3,9 +3,6 @@ set a service exports nothing and says nothing about it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import grpc
 import numpy as np
 import pytest
@@ -15,7 +12,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
 from orchestrouter.runtime import telemetry
-from orchestrouter.tools.launcher import start
+from orchestrouter.tools.launcher import run_to_exit, start
 from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 from tests.support.models import linear_model
 
@@ -126,13 +123,9 @@ def test_a_service_without_otel_settings_exports_nothing_and_says_nothing(tmp_pa
 
 def test_an_unsupported_otel_setting_stops_startup_with_one_clear_line(tmp_path):
     model = linear_model(tmp_path / "zero.onnx")
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestrouter.cli", "serve-scorer"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            "PATH": "/usr/bin:/bin",
+    proc = run_to_exit(
+        "serve-scorer",
+        {
             "ORCHESTROUTER_SCORER_MODEL": str(model),
             "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
             "OTEL_EXPORTER_OTLP_ENDPOINT": ENDPOINT,

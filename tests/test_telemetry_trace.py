@@ -15,9 +15,9 @@ import grpc
 import numpy as np
 import pytest
 
-from orchestrouter.tools.launcher import start
+from orchestrouter.tools.launcher import start_pair
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
-from tests.support.chat_endpoint import COMPLETION_TOKENS, PROMPT_TOKENS, ChatEndpoint
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.models import linear_model
 from tests.support.otlp_receiver import CLIENT, INTERNAL, SERVER, OtlpReceiver, ReceivedSpan
 
@@ -47,47 +47,31 @@ def otel_env(receiver: OtlpReceiver, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, loop_thread):
     receiver = OtlpReceiver().start()
-    endpoint = ChatEndpoint().start()
+    endpoint = loop_thread.run(FakeOpenAI("endpoint").start())
     logit = float(np.log(WIN_PROBABILITY / (1 - WIN_PROBABILITY)))
     model = linear_model(tmp_path_factory.mktemp("telemetry") / "p70.onnx", bias=logit, version="trace-test-1")
-    services = []
     try:
-        services.append(
-            start(
-                "serve-scorer",
-                {
-                    **otel_env(receiver),
-                    "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
-                    "ORCHESTROUTER_SCORER_MODEL": str(model),
-                },
-                name="scorer",
-            )
+        pair = start_pair(
+            {**otel_env(receiver), "ORCHESTROUTER_SCORER_MODEL": str(model)},
+            {
+                **otel_env(receiver),
+                "ORCHESTROUTER_THRESHOLD": "0.2",
+                "ORCHESTROUTER_SMALL_BASE_URL": endpoint.base_url,
+                "ORCHESTROUTER_PREMIUM_BASE_URL": endpoint.base_url,
+                "ORCHESTROUTER_SMALL_API_KEY": TOKEN,
+                "ORCHESTROUTER_PREMIUM_API_KEY": TOKEN,
+                "ORCHESTROUTER_PREMIUM_MODEL": PREMIUM_MODEL,
+                "ORCHESTROUTER_DECISION_LOG": "stdout",
+            },
         )
-        services.append(
-            start(
-                "serve-router",
-                {
-                    **otel_env(receiver),
-                    "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
-                    "ORCHESTROUTER_SCORER_TARGET": services[0].target,
-                    "ORCHESTROUTER_THRESHOLD": "0.2",
-                    "ORCHESTROUTER_SMALL_BASE_URL": endpoint.base_url,
-                    "ORCHESTROUTER_PREMIUM_BASE_URL": endpoint.base_url,
-                    "ORCHESTROUTER_SMALL_API_KEY": TOKEN,
-                    "ORCHESTROUTER_PREMIUM_API_KEY": TOKEN,
-                    "ORCHESTROUTER_PREMIUM_MODEL": PREMIUM_MODEL,
-                    "ORCHESTROUTER_DECISION_LOG": "stdout",
-                },
-                name="router",
-            )
-        )
-        yield receiver, endpoint, services[0], services[1]
+        try:
+            yield receiver, endpoint, pair.scorer, pair.router
+        finally:
+            pair.stop(10)
     finally:
-        for service in reversed(services):
-            service.stop(10)
-        endpoint.stop()
+        loop_thread.run(endpoint.stop())
         receiver.stop()
 
 
@@ -176,7 +160,8 @@ def test_one_route_is_one_trace_across_both_processes_and_the_endpoint(stack, ro
 
 
 def test_the_route_span_carries_the_decision(stack, routed):
-    receiver = stack[0]
+    receiver, endpoint, _, _ = stack
+    prompt_tokens, completion_tokens = endpoint.usage_for(QUERY)
     response, trace_id, _ = routed
     route = one(receiver.wait_for(whole_trace(trace_id)), ROUTER, ROUTE, SERVER)
     a = route.attributes
@@ -186,12 +171,12 @@ def test_the_route_span_carries_the_decision(stack, routed):
     assert a["orchestrouter.router_version"] == "trace-test-1"
     assert a["orchestrouter.fallback"] is False and a["orchestrouter.degraded"] is False
     assert a["orchestrouter.attempts"] == response.decision.attempts >= 1
-    assert a["gen_ai.usage.input_tokens"] == PROMPT_TOKENS and a["gen_ai.usage.output_tokens"] == COMPLETION_TOKENS
+    assert a["gen_ai.usage.input_tokens"] == prompt_tokens and a["gen_ai.usage.output_tokens"] == completion_tokens
     assert response.decision.tier == router_pb2.TIER_PREMIUM and response.answer
 
 
 def test_the_request_id_is_the_trace_id_and_leads_to_the_decision_log_line(stack, routed):
-    receiver, _, _, router = stack
+    receiver, endpoint, _, router = stack
     response, trace_id, _ = routed
     assert response.request_id == trace_id
     receiver.wait_for(whole_trace(trace_id))  # the request is over on the router's side by now
@@ -199,7 +184,7 @@ def test_the_request_id_is_the_trace_id_and_leads_to_the_decision_log_line(stack
     mine = [line for line in lines if line["request_id"] == trace_id]
     assert len(mine) == 1
     assert mine[0]["tier"] == "premium" and mine[0]["outcome"] == "answered"
-    assert mine[0]["usage"]["total_tokens"] == PROMPT_TOKENS + COMPLETION_TOKENS
+    assert mine[0]["usage"]["total_tokens"] == sum(endpoint.usage_for(QUERY))
     assert "prompt" not in mine[0] and QUERY not in "\n".join(router.log_lines)
 
 
@@ -273,7 +258,7 @@ def test_a_streamed_route_is_traced_the_same_way(stack):
     assert route.parent_span_id == parent_id
     assert route.attributes["orchestrouter.tier"] == "premium"
     assert route.attributes["orchestrouter.win_probability"] == pytest.approx(WIN_PROBABILITY, abs=1e-5)
-    assert route.attributes["gen_ai.usage.output_tokens"] == COMPLETION_TOKENS
+    assert route.attributes["gen_ai.usage.output_tokens"] == endpoint.usage_for(QUERY)[1]
     http_spans = [s for s in spans if is_http_client(s)]
     assert all(route.span_id in ancestors(s, spans) for s in http_spans)
     assert any(

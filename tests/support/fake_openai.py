@@ -1,9 +1,12 @@
-"""FakeOpenAI: an OpenAI chat-completions server on loopback (port 0) whose faults tests switch on.
+"""FakeOpenAI: the one OpenAI-compatible server tests use, on loopback (port 0), with fault switches.
 
 It speaks HTTP/1.1 with keep-alive, over TLS when given a server context, answers
-POST .../chat/completions plainly or as server-sent events, and records every request (headers
-included, so tests can see the bearer token arrive). Each call takes the next queued Fault, else
-`schedule(call_index)` when set, else answers normally. Runs on the event loop it is started in.
+POST .../chat/completions plainly or as server-sent events and POST .../embeddings with
+`fake_embedding` of each input, and records every request (headers included, so tests can see
+the bearer token and the traceparent arrive). Each call takes the next queued Fault, else
+`schedule(call_index)` when set, else answers normally; embeddings calls honour status and hang
+faults. Usage counts a token a word. Runs on the event loop it is started in (tests start it on
+the loop_thread's loop).
 """
 
 from __future__ import annotations
@@ -14,9 +17,23 @@ import json
 import socket
 import ssl
 import struct
+import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+
+
+def fake_embedding(text: str, dim: int) -> np.ndarray:
+    """The same float32 vector for the same text, different for different texts."""
+    return np.random.default_rng(zlib.crc32(text.encode())).normal(0.0, 0.05, dim).astype(np.float32)
+
+
+def token_count(text: str) -> int:
+    """The fake's tokenizer: a token a word."""
+    return len(text.split())
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,7 @@ class FakeOpenAI:
     # When set, a bearer token not in it is answered 401.
     accepted_keys: tuple[str, ...] | None = None
     schedule: Callable[[int], Fault] | None = None
+    embedding_dim: int = 1536
     requests: list[RecordedRequest] = field(default_factory=list)
     port: int = 0
 
@@ -90,11 +108,12 @@ class FakeOpenAI:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task] = set()
-        self._stopping: asyncio.Event | None = None
-        self._cut: asyncio.Event | None = None
+        self._stopping = asyncio.Event()
+        self._cut = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.calls = 0
         self.injected_failures = 0
+        self._received = threading.Condition()
 
     @property
     def base_url(self) -> str:
@@ -107,24 +126,37 @@ class FakeOpenAI:
     def answer_text(self) -> str:
         return " ".join(self.answer_words())
 
+    def usage_for(self, prompt: str) -> tuple[int, int]:
+        """(prompt tokens, completion tokens) the fake reports for a one-message prompt."""
+        return token_count(prompt), len(self.answer_words())
+
+    def always(self, fault: Fault | None) -> None:
+        """Every later call gets fault (None: answers normally again); queued faults still go first."""
+        self.schedule = None if fault is None else (lambda _: fault)
+
     def enqueue(self, *faults: Fault) -> None:
         """The next calls get these faults, in order (thread-safe)."""
         self._queue.extend(faults)
 
+    def wait_for_requests(self, count: int, timeout_s: float = 30.0) -> None:
+        """Waits until count requests have arrived (thread-safe; never on the fake's own loop)."""
+        with self._received:
+            if not self._received.wait_for(lambda: len(self.requests) >= count, timeout_s):
+                raise AssertionError(f"{self.name}: {len(self.requests)} requests after {timeout_s}s, not {count}")
+
     def release_cut(self) -> None:
         """Lets a held reset go ahead (thread-safe)."""
-        assert self._loop is not None and self._cut is not None
+        assert self._loop is not None
         self._loop.call_soon_threadsafe(self._cut.set)
 
     async def start(self) -> FakeOpenAI:
         self._loop = asyncio.get_running_loop()
-        self._stopping, self._cut = asyncio.Event(), asyncio.Event()
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.ssl_context)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
     async def stop(self) -> None:
-        assert self._server is not None and self._stopping is not None
+        assert self._server is not None
         self._stopping.set()
         self._server.close()
         for writer in list(self._writers):
@@ -144,6 +176,7 @@ class FakeOpenAI:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        assert task is not None
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
         self._writers.add(writer)
@@ -176,10 +209,12 @@ class FakeOpenAI:
             f"Bearer {k}" for k in self.accepted_keys
         }:
             fault = Fault.status_code(401)
-        self.requests.append(RecordedRequest(path, headers, body, fault))
+        with self._received:
+            self.requests.append(RecordedRequest(path, headers, body, fault))
+            self._received.notify_all()
         if fault.injected:
             self.injected_failures += 1
-        if not path.endswith("/chat/completions"):
+        if not path.endswith(("/chat/completions", "/embeddings")):
             await self._json(writer, 404, {"error": {"message": f"no route {path}"}})
             return True
         if fault.kind == "status":
@@ -188,6 +223,9 @@ class FakeOpenAI:
         if fault.kind == "hang":
             await self._stopping.wait()
             return False
+        if path.endswith("/embeddings"):
+            await self._json(writer, 200, self._embeddings(body))
+            return True
         if body.get("stream"):
             return await self._stream(body, fault, writer)
         if fault.kind == "slow" and await self._interrupted(fault.delay_s):
@@ -250,8 +288,22 @@ class FakeOpenAI:
     def _event(self, writer: asyncio.StreamWriter, obj: dict) -> None:
         writer.write(_chunk(b"data: " + json.dumps(obj).encode() + b"\n\n"))
 
+    def _embeddings(self, body: dict) -> dict:
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [
+            {"object": "embedding", "index": i, "embedding": fake_embedding(text, self.embedding_dim).tolist()}
+            for i, text in enumerate(inputs)
+        ]
+        tokens = sum(token_count(text) for text in inputs)
+        return {
+            "object": "list",
+            "model": body.get("model", ""),
+            "data": data,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+
     def _usage(self, body: dict) -> dict:
-        prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+        prompt = sum(token_count(str(m.get("content", ""))) for m in body.get("messages", []))
         completion = len(self.answer_words())
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 

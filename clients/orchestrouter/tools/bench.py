@@ -17,7 +17,7 @@ import numpy as np
 from grpc import aio
 
 from orchestrouter.router.embedders import WordLlamaEmbedder
-from orchestrouter.tools.launcher import start
+from orchestrouter.tools.launcher import start_pair
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
 
 QUERIES = [
@@ -110,16 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     print(f"local embedder alone:        {percentiles(embed_latency(2000))}")
-    scorer = start("serve-scorer", {"ORCHESTROUTER_SCORER_LISTEN": args.scorer_listen}, name="scorer")
-    try:
-        router = start(
-            "serve-router",
-            {"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0", "ORCHESTROUTER_SCORER_TARGET": scorer.target},
-            name="router",
-        )
-    except Exception:
-        scorer.stop()
-        raise
+    pair = start_pair(scorer_env={"ORCHESTROUTER_SCORER_LISTEN": args.scorer_listen})
+    router, scorer = pair.router, pair.scorer
     try:
         outside, inside = asyncio.run(sequential_routes(router.target, args.requests))
         print(f"routing decision, in router: {percentiles(inside)}   (embed + Score RPC + threshold)")
@@ -129,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         eps = asyncio.run(score_throughput(scorer.target, 256, 400, 4))
         print(f"Score throughput at batch 256: {eps:,.0f} embeddings/s")
     finally:
-        codes = router.stop(), scorer.stop()
+        codes = pair.stop()
     return 1 if any(codes) else 0
 
 

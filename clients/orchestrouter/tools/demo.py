@@ -10,7 +10,7 @@ import os
 import sys
 
 from orchestrouter.client import RouterClient
-from orchestrouter.tools.launcher import LaunchError, start
+from orchestrouter.tools.launcher import LaunchError, start_pair
 
 SAMPLE_QUERIES = [
     ("greeting", "Hi there! How are you today?"),
@@ -43,23 +43,13 @@ def main() -> int:
         flush=True,
     )
     try:
-        scorer = start("serve-scorer", {"ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0"}, name="scorer")
+        pair = start_pair()
     except LaunchError as exc:
         print(exc, file=sys.stderr)
-        return 1
-    try:
-        router = start(
-            "serve-router",
-            {"ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0", "ORCHESTROUTER_SCORER_TARGET": scorer.target},
-            name="router",
-        )
-    except LaunchError as exc:
-        print(exc, file=sys.stderr)
-        scorer.stop()
         return 1
     failures = 0
     try:
-        with RouterClient(router.target) as client:
+        with RouterClient(pair.router.target) as client:
             for category, text in SAMPLE_QUERIES:
                 try:
                     a = client.route(text, dry_run=not live)
@@ -74,7 +64,7 @@ def main() -> int:
                 if a.answer:
                     print("          " + a.answer.strip().replace("\n", "\n          "))
     finally:
-        codes = router.stop(), scorer.stop()
+        codes = pair.stop()
     print(f"stopped router (exit {codes[0]}) and scorer (exit {codes[1]})")
     return 1 if failures or any(codes) else 0
 

@@ -1,4 +1,6 @@
-"""Starts the scorer and the router as child processes on free ports and waits until SERVING."""
+"""Starts the scorer and the router as child processes on free ports and waits until SERVING:
+start() for one service, start_pair() for a scorer and a router pointed at it, and run_to_exit()
+for a service that is expected to refuse to start."""
 
 from __future__ import annotations
 
@@ -47,12 +49,29 @@ class Service:
             return self.process.wait()
 
 
+def command_line(command: str) -> list[str]:
+    """`orchestrouter COMMAND`, run by this interpreter."""
+    return [sys.executable, "-m", "orchestrouter.cli", command]
+
+
+def run_to_exit(command: str, env: Mapping[str, str], timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Runs `orchestrouter COMMAND` until it exits, with env and a plain PATH as its whole
+    environment, and captures its output (for a service that must refuse to start)."""
+    return subprocess.run(
+        command_line(command),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
+
+
 def start(
     command: str, env: Mapping[str, str], name: str | None = None, ready_timeout_s: float = 120.0, echo: bool = False
 ) -> Service:
     """Runs `orchestrouter COMMAND` with env (listening on port 0) and waits for SERVING health."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrouter.cli", command],
+        command_line(command),
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -85,6 +104,57 @@ def start(
         service.stop(5)
         raise LaunchError(f"{service.name} never became SERVING:\n" + "\n".join(service.log_lines[-20:])) from None
     return service
+
+
+@dataclass
+class Pair:
+    """Pair: a scorer process and a router process that scores with it; stop() ends both."""
+
+    scorer: Service
+    router: Service
+
+    def stop(self, timeout_s: float = 30.0) -> tuple[int, int]:
+        """Stops the router, then the scorer (each drains on SIGTERM); returns their exit codes."""
+        return self.router.stop(timeout_s), self.scorer.stop(timeout_s)
+
+    def __enter__(self) -> Pair:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def start_pair(
+    scorer_env: Mapping[str, str] | None = None,
+    router_env: Mapping[str, str] | None = None,
+    ready_timeout_s: float = 120.0,
+    echo: bool = False,
+) -> Pair:
+    """Starts a scorer, then a router pointed at it, both on port 0 unless the envs say otherwise;
+    returns once both are SERVING. If the router fails to start, the scorer is stopped."""
+    scorer = start(
+        "serve-scorer",
+        {"ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0", **(scorer_env or {})},
+        name="scorer",
+        ready_timeout_s=ready_timeout_s,
+        echo=echo,
+    )
+    try:
+        router = start(
+            "serve-router",
+            {
+                "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
+                "ORCHESTROUTER_SCORER_TARGET": scorer.target,
+                **(router_env or {}),
+            },
+            name="router",
+            ready_timeout_s=ready_timeout_s,
+            echo=echo,
+        )
+    except BaseException:
+        scorer.stop()
+        raise
+    return Pair(scorer, router)
 
 
 def wait_serving(target: str, timeout_s: float) -> None:

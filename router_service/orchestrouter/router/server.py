@@ -1,10 +1,9 @@
-"""Router process: create_server(config) -> RouterServer, serve(config), main()."""
+"""Router process: RouterServer(config), started with one call, and main()."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 import grpc
 from grpc import aio
@@ -45,19 +44,56 @@ def open_decision_log(config: RouterConfig) -> DecisionLog:
         raise StartupError(f"ORCHESTROUTER_DECISION_LOG: cannot open {config.decision_log} ({exc.strerror})") from exc
 
 
-@dataclass
-class RouterServer:
-    """RouterServer: the bound gRPC server and the core it serves."""
+class RouterServer(serving.ServiceServer):
+    """RouterServer: the Route service; ready once it has read the scorer's model info.
 
-    server: aio.Server
-    port: int
-    config: RouterConfig
-    core: RouterCore
-    health: serving.Health
+    ``await RouterServer(config).start()`` binds, connects to the scorer and reports SERVING;
+    ``core`` is what it serves. embedder replaces the configured one (tests pass a stand-in);
+    scorer_wait_s bounds the wait for a scorer that is still loading its model.
+    """
 
-    async def connect_scorer(self, timeout_s: float = 30.0) -> None:
-        """Reads the scorer's model info, checks the embedder matches, then reports SERVING."""
-        info = await self._wait_for_model_info(timeout_s)
+    service_name = SERVICE_NAME
+    role = "router"
+
+    def __init__(self, config: RouterConfig, embedder: Embedder | None = None, scorer_wait_s: float = 30.0) -> None:
+        super().__init__(config.listen, config.reflection, config.grace_seconds)
+        self.config = config
+        self.scorer_wait_s = scorer_wait_s
+        self._embedder = embedder
+        self._core: RouterCore | None = None
+
+    @property
+    def core(self) -> RouterCore:
+        if self._core is None:
+            raise RuntimeError("the router is not started")
+        return self._core
+
+    def _register(self, server: aio.Server) -> None:
+        config = self.config
+        # Opened first: a log that cannot be written stops startup before anything else is built.
+        decision_log = open_decision_log(config)
+        try:
+            embedder = self._embedder or build_embedder(config)
+            scorer = CoalescingScorer(ScorerClient(config.scorer_target, config.scorer_timeout_ms / 1000.0))
+            dispatcher = Dispatcher.from_config(config)
+        except BaseException:
+            decision_log.close()
+            raise
+        # The premium-share dial needs the model's calibration table: it is set in _get_ready().
+        self._core = RouterCore(
+            embedder,
+            scorer,
+            dispatcher,
+            config.threshold,
+            config.premium_share,
+            config.degraded_tier,
+            RouteObserver(decision_log),
+        )
+        router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(self._core, config), server)
+
+    async def _get_ready(self) -> None:
+        """Reads the scorer's model info and checks the embedder matches."""
+        info = await self._wait_for_model_info(self.scorer_wait_s)
         embedder = self.core.embedder
         if info.embedder.name != embedder.name or info.embedder.dim != embedder.dim:
             raise StartupError(
@@ -66,7 +102,6 @@ class RouterServer:
                 f"{embedder.name!r} ({embedder.dim}-d)"
             )
         self.core.use_model(info.router_id, info.router_version, info.calibration_quantiles)
-        await self.health.set(serving.SERVING)
         log.info(
             "router ready: model %s %s, threshold %.4f",
             info.router_id,
@@ -94,50 +129,13 @@ class RouterServer:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
-    async def stop(self, grace_seconds: float | None = None) -> None:
-        grace = self.config.grace_seconds if grace_seconds is None else grace_seconds
-        await serving.drain(self.server, self.health, grace)
-        await self.core.dispatcher.close()
-        await self.core.scorer.close()
-        self.core.observer.decision_log.close()
-
-
-async def create_server(config: RouterConfig, embedder: Embedder | None = None) -> RouterServer:
-    """Builds and binds the server, health NOT_SERVING; call start() then connect_scorer()."""
-    embedder = embedder or build_embedder(config)
-    scorer = CoalescingScorer(ScorerClient(config.scorer_target, config.scorer_timeout_ms / 1000.0))
-    dispatcher = Dispatcher.from_config(config)
-    # The premium-share dial needs the model's calibration table: it is set in connect_scorer().
-    core = RouterCore(
-        embedder,
-        scorer,
-        dispatcher,
-        config.threshold,
-        config.premium_share,
-        config.degraded_tier,
-        RouteObserver(open_decision_log(config)),
-    )
-    server = serving.new_server()
-    router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(core, config), server)
-    health = serving.Health([SERVICE_NAME])
-    await health.set(serving.NOT_SERVING)
-    serving.add_health_and_reflection(server, health, [SERVICE_NAME], config.reflection)
-    port = serving.bind(server, config.listen)
-    return RouterServer(server, port, config, core, health)
-
-
-async def serve(config: RouterConfig) -> None:
-    router = await create_server(config)
-    await router.server.start()
-    log.info("router listening on %s (port %d)", config.listen, router.port)
-    try:
-        await router.connect_scorer()
-    except BaseException:
-        await router.stop(0)
-        raise
-    await serving.wait_for_termination_signal()
-    await router.stop()
+    async def _release(self) -> None:
+        if self._core is None:
+            return
+        await self._core.dispatcher.close()
+        await self._core.scorer.close()
+        self._core.observer.decision_log.close()
 
 
 def main() -> None:
-    serving.run_main("orchestrouter-router", lambda: serve(RouterConfig.from_env()), (ConfigError, StartupError))
+    serving.run_main("orchestrouter-router", lambda: RouterServer(RouterConfig.from_env()), (ConfigError, StartupError))

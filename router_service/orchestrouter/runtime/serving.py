@@ -1,12 +1,15 @@
-"""gRPC server bootstrap shared by both services: health, reflection, drain on SIGTERM."""
+"""The serving shape both services share: ServiceServer (health, bind, ready, drain), serve() until
+SIGTERM, and run_main() for a process."""
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import ClassVar, Self
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -91,24 +94,130 @@ async def drain(server: aio.Server, health: Health, grace_seconds: float) -> Non
     await server.stop(grace_seconds)
 
 
+def local_target(listen: str, port: int) -> str:
+    """The address a client on this machine dials to reach a server bound to listen and port."""
+    if listen.startswith("unix:"):
+        return listen
+    host = listen.rpartition(":")[0].strip("[]")
+    if host in ("", "0.0.0.0", "::"):  # every interface: loopback reaches it
+        host = "127.0.0.1"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class ServiceServer(abc.ABC):
+    """ServiceServer: one service's gRPC server from bind to drain, the same shape for both services.
+
+    ``await server.start()`` is the one call that starts it: health NOT_SERVING, bind, start,
+    get ready (the scorer loads its model, the router connects to its scorer), SERVING. A caller
+    that must see NOT_SERVING first starts with ``ready=False`` and later calls ``become_ready()``.
+    ``close()`` drains it; ``async with`` starts it on entry (unless started) and drains it on exit.
+    A subclass supplies what differs: its servicer, how it gets ready and what it releases.
+    """
+
+    # The proto service's full name, for health and reflection; the role names it in log lines.
+    service_name: ClassVar[str]
+    role: ClassVar[str]
+
+    def __init__(self, listen: str, reflection: bool, grace_seconds: float) -> None:
+        self.listen = listen
+        self.reflection = reflection
+        self.grace_seconds = grace_seconds
+        self.health = Health([self.service_name])
+        self.port = 0
+        self._server: aio.Server | None = None
+        self._closed = False
+
+    @property
+    def target(self) -> str:
+        """The address a client on this machine dials (host:port, or the unix socket)."""
+        return local_target(self.listen, self.port)
+
+    async def start(self, ready: bool = True) -> Self:
+        """Binds and starts the server, then (unless ready=False) gets it ready and reports SERVING.
+
+        A failure on the way closes what was started and raises; the health stays NOT_SERVING.
+        """
+        if self._server is not None:
+            raise RuntimeError(f"the {self.role} server is already started")
+        await self.health.set(NOT_SERVING)
+        server = new_server()
+        self._register(server)
+        self._server = server
+        try:
+            add_health_and_reflection(server, self.health, [self.service_name], self.reflection)
+            self.port = bind(server, self.listen)
+            await server.start()
+            log.info("%s listening on %s (port %d)", self.role, self.listen, self.port)
+            if ready:
+                await self.become_ready()
+        except BaseException:
+            await self.close(0)
+            raise
+        return self
+
+    async def become_ready(self) -> None:
+        """Gets the started service ready to answer, then reports SERVING."""
+        await self._get_ready()
+        await self.health.set(SERVING)
+
+    async def close(self, grace_seconds: float | None = None) -> None:
+        """Drains (NOT_SERVING, in-flight calls finish within the grace, default the configured
+        one), then releases what the service holds. Closing twice does nothing more."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._server is not None:
+            await drain(self._server, self.health, self.grace_seconds if grace_seconds is None else grace_seconds)
+        await self._release()
+
+    async def __aenter__(self) -> Self:
+        if self._server is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        # Leaving on an error does not wait for in-flight calls.
+        await self.close(0 if exc_type is not None else None)
+
+    @abc.abstractmethod
+    def _register(self, server: aio.Server) -> None:
+        """Builds what the service serves and adds its servicer to server."""
+
+    @abc.abstractmethod
+    async def _get_ready(self) -> None:
+        """Does what the service needs before it can answer (load a model, reach a peer)."""
+
+    @abc.abstractmethod
+    async def _release(self) -> None:
+        """Releases what _register built, once the server has drained (also after a failed start)."""
+
+
+async def serve(server: ServiceServer) -> None:
+    """Runs the server until SIGTERM or SIGINT, then drains it."""
+    async with server:
+        await wait_for_termination_signal()
+
+
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def run_main(
-    service_name: str, serve: Callable[[], Awaitable[None]], startup_errors: tuple[type[Exception], ...]
+    service_name: str, make_server: Callable[[], ServiceServer], startup_errors: tuple[type[Exception], ...]
 ) -> None:
-    """A service's main(): telemetry, serve() until SIGTERM has drained it, then flush telemetry.
+    """A service's main(): telemetry, serve() the server make_server() builds until SIGTERM has
+    drained it, then flush telemetry.
 
     A configuration or model problem (one of startup_errors) ends the process with one clear
     line and exit code 2, never a stack trace.
     """
     configure_logging()
+    refusals: tuple[type[Exception], ...] = (*startup_errors, BindError, telemetry.TelemetryConfigError)
     tel = None
     try:
         tel = telemetry.setup(service_name)
-        asyncio.run(serve())
-    except (*startup_errors, BindError, telemetry.TelemetryConfigError) as exc:
+        asyncio.run(serve(make_server()))
+    except refusals as exc:
         log.error("cannot start: %s", exc)
         sys.exit(2)
     finally:
