@@ -216,7 +216,9 @@ class _EnvNameScanner:
         for node in nodes:
             if isinstance(node, (ast.BinOp, ast.JoinedStr, ast.FormattedValue)):
                 inner.update(id(child) for child in ast.iter_child_nodes(node))
-        out = [n for n in nodes if isinstance(n, (ast.Constant, ast.JoinedStr, ast.BinOp)) and id(n) not in inner]
+        out: list[ast.expr] = [
+            n for n in nodes if isinstance(n, (ast.Constant, ast.JoinedStr, ast.BinOp)) and id(n) not in inner
+        ]
         # Names passed as call arguments: call-site resolution looks them up too.
         out += [
             a
@@ -262,10 +264,15 @@ class _EnvNameScanner:
             return [re.escape(expr.value)] if isinstance(expr.value, str) else None
         if isinstance(expr, ast.JoinedStr):
             parts = [
-                self._resolve(v, fn, assigned, depth) if isinstance(v, ast.Constant) else self._formatted(v.value, fn)
+                self._resolve(v, fn, assigned, depth)
+                if isinstance(v, ast.Constant)
+                else self._formatted(v.value, fn)
+                if isinstance(v, ast.FormattedValue)
+                else None
                 for v in expr.values
             ]
-            return None if None in parts else ["".join(p) for p in itertools.product(*parts)]
+            resolved = [p for p in parts if p is not None]
+            return None if len(resolved) < len(parts) else ["".join(p) for p in itertools.product(*resolved)]
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
             left = self._resolve(expr.left, fn, assigned, depth)
             right = self._resolve(expr.right, fn, assigned, depth)
@@ -289,9 +296,10 @@ class _EnvNameScanner:
         if not isinstance(name, ast.Name) or name.id not in self._params(fn):
             return None
         args = self._call_args(fn, name.id)
-        if not args or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args):
+        values = [a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if not args or len(values) < len(args):
             return None
-        return sorted({re.escape(a.value.upper() if upper else a.value) for a in args})
+        return sorted({re.escape(v.upper() if upper else v) for v in values})
 
     def patterns(self) -> set[str]:
         out: set[str] = set()
@@ -582,6 +590,7 @@ def test_observability_points_every_service_at_the_collector_and_the_collector_a
     for _, _, container, r in ours(resources):
         env = dict(container_env(resources, container))
         endpoint = env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        assert endpoint is not None
         host, port = endpoint.split("://", 1)[1].rsplit(":", 1)
         assert host == "otel-collector" and int(port) in otlp_ports, endpoint
         assert env["OTEL_SERVICE_NAME"] == f"orchestrouter-{r}"
@@ -605,6 +614,7 @@ def test_the_custom_model_component_mounts_the_model_it_names():
     assert len(scorers) == 2
     for spec, container in scorers:
         path = dict(container_env(resources, container))["ORCHESTROUTER_SCORER_MODEL"]
+        assert path is not None
         (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/")]
         (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
         assert mount["readOnly"] is True

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrouter.router.config import ConfigError, RouterConfig
 from orchestrouter.router.dispatch.api_key import ApiKeySource
-from orchestrouter.router.dispatch.breaker import BreakerSettings, CircuitBreaker, CircuitState
+from orchestrouter.router.dispatch.breaker import BreakerSettings, CircuitBreaker, CircuitState, Permit
 from orchestrouter.router.dispatch.failures import (
     FailureKind,
     UpstreamFailure,
@@ -69,8 +69,9 @@ def test_connection_errors_are_retried_and_timeouts_are_not():
 def test_backoff_is_jittered_exponential_and_capped():
     policy = RetryPolicy(max_retries=10, base_delay_s=0.1, max_delay_s=0.5, rng=random.Random(3))
     for n, cap in [(0, 0.1), (1, 0.2), (2, 0.4), (3, 0.5), (6, 0.5)]:
-        delays = [policy.delay_before_retry(failure(503), n, 100.0) for _ in range(200)]
-        assert all(0.0 <= d <= cap for d in delays)
+        maybe = [policy.delay_before_retry(failure(503), n, 100.0) for _ in range(200)]
+        delays = [d for d in maybe if d is not None]
+        assert len(delays) == len(maybe) and all(0.0 <= d <= cap for d in delays)
         # Jittered: spread over the range, not one fixed value.
         assert max(delays) > 0.8 * cap and min(delays) < 0.2 * cap
 
@@ -101,14 +102,20 @@ def breaker(clock: Clock, **settings) -> CircuitBreaker:
     return CircuitBreaker("premium", BreakerSettings(**settings), clock=clock)
 
 
+def permit(b: CircuitBreaker) -> Permit:
+    granted = b.acquire()
+    assert granted is not None, "the breaker refused a call it should have let through"
+    return granted
+
+
 def fail(b: CircuitBreaker, n: int) -> None:
     for _ in range(n):
-        b.on_failure(b.acquire())
+        b.on_failure(permit(b))
 
 
 def succeed(b: CircuitBreaker, n: int) -> None:
     for _ in range(n):
-        b.on_success(b.acquire())
+        b.on_success(permit(b))
 
 
 def test_consecutive_failures_open_the_circuit():
@@ -165,7 +172,7 @@ def test_a_failed_probe_reopens_for_another_cooldown():
     b = breaker(clock, consecutive_failures=1, cooldown_s=5.0)
     fail(b, 1)
     clock.now += 5
-    b.on_failure(b.acquire())
+    b.on_failure(permit(b))
     assert b.state is CircuitState.OPEN and b.times_opened == 2
     clock.now += 5
     assert b.state is CircuitState.HALF_OPEN
@@ -176,14 +183,14 @@ def test_a_cancelled_probe_frees_the_probe_slot():
     b = breaker(clock, consecutive_failures=1, cooldown_s=1.0)
     fail(b, 1)
     clock.now += 1
-    b.on_neutral(b.acquire())
+    b.on_neutral(permit(b))
     assert b.state is CircuitState.HALF_OPEN and b.acquire() is not None
 
 
 def test_late_results_of_calls_started_before_opening_change_nothing():
     clock = Clock()
     b = breaker(clock, consecutive_failures=2, cooldown_s=5.0)
-    early = b.acquire()
+    early = permit(b)
     fail(b, 2)
     b.on_success(early)
     assert b.state is CircuitState.OPEN
@@ -244,6 +251,7 @@ def test_stream_chunks_parse_text_finish_usage_and_errors():
     done = parse_chunk('{"choices":[{"delta":{},"finish_reason":"length"}]}')
     assert done.finish_reason == "length" and done.text == ""
     usage = parse_chunk('{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}').usage
+    assert usage is not None
     assert (usage.prompt_tokens, usage.completion_tokens) == (3, 4)
     assert parse_chunk('{"error":{"message":"overloaded"}}').error == "overloaded"
 

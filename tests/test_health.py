@@ -29,7 +29,7 @@ def test_scorer_is_not_serving_until_the_model_is_loaded(scorer_factory, random_
         with pytest.raises(grpc.RpcError) as err:
             stub.Score(request, timeout=5)
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert "not loaded" in err.value.details()
+        assert "not loaded" in (err.value.details() or "")
 
         loop_thread.run(s.become_ready())
         assert check(channel) == SERVING

@@ -89,7 +89,7 @@ def test_bad_requests_are_invalid_argument(pair, model_p30, fields, fragment):
     with pytest.raises(grpc.RpcError) as err:
         route(r.port, **fields)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert fragment in err.value.details()
+    assert fragment in (err.value.details() or "")
 
 
 def test_scorer_outage_degrades_to_the_default_tier(pair, model_p30, loop_thread):
@@ -115,7 +115,7 @@ def test_no_endpoint_configured_is_a_clear_error(pair, model_p30):
     with pytest.raises(grpc.RpcError) as err:
         route(r.port, dry_run=False)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "ORCHESTROUTER_PREMIUM_BASE_URL" in err.value.details()
+    assert "ORCHESTROUTER_PREMIUM_BASE_URL" in (err.value.details() or "")
 
 
 def test_a_callers_deadline_that_runs_out_is_deadline_exceeded_never_a_degraded_decision(pair, model_p30):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import numpy as np
 import pytest
@@ -34,7 +35,7 @@ def test_a_lone_request_goes_out_at_once_and_concurrent_ones_share_rpcs():
     client = RecordingClient()
 
     async def main():
-        c = CoalescingScorer(client, max_in_flight=1, max_rows=64)
+        c = CoalescingScorer(cast(ScorerClient, client), max_in_flight=1, max_rows=64)
         lone = await c.score(np.full((1, 4), 7.0, np.float32))
         outs = await asyncio.gather(*(c.score(np.full((1, 4), float(i), np.float32)) for i in range(100)))
         return lone, outs
@@ -48,7 +49,7 @@ def test_a_lone_request_goes_out_at_once_and_concurrent_ones_share_rpcs():
 
 def test_a_failed_rpc_fails_every_request_in_it():
     async def main():
-        c = CoalescingScorer(RecordingClient(fail=True))
+        c = CoalescingScorer(cast(ScorerClient, RecordingClient(fail=True)))
         return await asyncio.gather(*(c.score(np.zeros((1, 4), np.float32)) for _ in range(5)), return_exceptions=True)
 
     assert all(isinstance(r, ScorerUnavailable) for r in asyncio.run(main()))
@@ -56,7 +57,7 @@ def test_a_failed_rpc_fails_every_request_in_it():
 
 def test_a_hung_scorer_times_out_as_unavailable():
     async def main():
-        c = CoalescingScorer(RecordingClient(hang=True))
+        c = CoalescingScorer(cast(ScorerClient, RecordingClient(hang=True)))
         with pytest.raises(ScorerUnavailable, match="did not answer within 50 ms"):
             await c.score(np.zeros((1, 4), np.float32), timeout_s=0.05)
 

@@ -110,11 +110,12 @@ def test_a_plain_install_is_the_client(wheel):
 
 
 def test_the_dependency_floors_admit_only_runtimes_the_generated_code_accepts(wheel):
-    protobuf = re.search(r"# Protobuf Python Version: (\S+)", (GENERATED / "router_pb2.py").read_text()).group(1)
+    protobuf = re.search(r"# Protobuf Python Version: (\S+)", (GENERATED / "router_pb2.py").read_text())
     grpc_version = re.search(r"GRPC_GENERATED_VERSION = '(\S+)'", (GENERATED / "router_pb2_grpc.py").read_text())
+    assert protobuf and grpc_version, "the generated code names the versions it was generated for"
     floors = {_canonical(r.name): r.specifier for r in _metadata(wheel) if r.marker is None}
-    assert protobuf in floors["protobuf"] and not floors["protobuf"].contains(_lower(protobuf))
-    assert grpc_version.group(1) in floors["grpcio"] and not floors["grpcio"].contains(_lower(grpc_version.group(1)))
+    for name, generated in (("protobuf", protobuf.group(1)), ("grpcio", grpc_version.group(1))):
+        assert floors[name].contains(generated) and not floors[name].contains(_lower(generated)), (name, floors[name])
 
 
 def _lower(version: str) -> str:
