@@ -41,7 +41,28 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--timeout", type=_positive_seconds, default=120.0, help="deadline in seconds")
+    _add_tls_options(p)
     p.set_defaults(func=_route)
+
+
+def _add_tls_options(p: argparse.ArgumentParser) -> None:
+    """--ca-file, --cert-file, --key-file: TLS to the router (any of them set turns it on)."""
+    tls = p.add_argument_group("TLS (plaintext unless one is set)")
+    tls.add_argument(
+        "--ca-file",
+        default=os.environ.get("ORCHESTROUTER_TLS_CA_FILE") or None,
+        help="PEM CA that signs the router's certificate (default: $ORCHESTROUTER_TLS_CA_FILE)",
+    )
+    tls.add_argument(
+        "--cert-file",
+        default=os.environ.get("ORCHESTROUTER_TLS_CLIENT_CERT_FILE") or None,
+        help="PEM client certificate, for a router requiring mTLS (default: $ORCHESTROUTER_TLS_CLIENT_CERT_FILE)",
+    )
+    tls.add_argument(
+        "--key-file",
+        default=os.environ.get("ORCHESTROUTER_TLS_CLIENT_KEY_FILE") or None,
+        help="PEM key of --cert-file (default: $ORCHESTROUTER_TLS_CLIENT_KEY_FILE)",
+    )
 
 
 def _route(args: argparse.Namespace) -> int:
@@ -51,7 +72,13 @@ def _route(args: argparse.Namespace) -> int:
 
     dial = dict(threshold=args.threshold, premium_share=args.premium_share, dry_run=args.dry_run)
     streamed: list[str] = []
-    with RouterClient(args.router, timeout_s=args.timeout) as client:
+    with RouterClient(
+        args.router,
+        timeout_s=args.timeout,
+        tls_ca_file=args.ca_file,
+        tls_cert_file=args.cert_file,
+        tls_key_file=args.key_file,
+    ) as client:
         try:
             if args.stream:
                 answer = _stream(client.route_stream(args.text, **dial), streamed, echo=not args.json)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -13,11 +14,48 @@ from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2
 __all__ = ["RouteAnswer", "RouterClient", "ScorerClient"]
 
 
-class RouterClient:
-    """RouterClient: calls RouterService.Route on a router at `target` (host:port)."""
+def channel_credentials(
+    ca_file: str | None = None, cert_file: str | None = None, key_file: str | None = None
+) -> grpc.ChannelCredentials | None:
+    """channel_credentials: TLS credentials from PEM files, or None (plaintext) when none is given.
 
-    def __init__(self, target: str, timeout_s: float = 60.0) -> None:
-        self._channel = grpc.insecure_channel(target)
+    ca_file holds the roots that sign the server's certificate (the system's when omitted);
+    cert_file and key_file, together, are the client certificate a server requiring mTLS checks.
+    """
+    if not (ca_file or cert_file or key_file):
+        return None
+    if bool(cert_file) != bool(key_file):
+        raise ValueError("a client certificate needs both its certificate file and its key file")
+    return grpc.ssl_channel_credentials(
+        root_certificates=Path(ca_file).read_bytes() if ca_file else None,
+        private_key=Path(key_file).read_bytes() if key_file else None,
+        certificate_chain=Path(cert_file).read_bytes() if cert_file else None,
+    )
+
+
+def _open_channel(target: str, credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
+    return grpc.secure_channel(target, credentials) if credentials is not None else grpc.insecure_channel(target)
+
+
+class RouterClient:
+    """RouterClient: calls RouterService.Route on a router at `target` (host:port).
+
+    TLS: tls_ca_file (the router certificate's CA), and for mTLS tls_cert_file and tls_key_file;
+    or ready-made grpc ``credentials``. Without any, the channel is plaintext.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        timeout_s: float = 60.0,
+        *,
+        tls_ca_file: str | None = None,
+        tls_cert_file: str | None = None,
+        tls_key_file: str | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        credentials = credentials or channel_credentials(tls_ca_file, tls_cert_file, tls_key_file)
+        self._channel = _open_channel(target, credentials)
         self._stub = router_pb2_grpc.RouterServiceStub(self._channel)
         self._timeout_s = timeout_s
 
@@ -77,10 +115,20 @@ def _fill(request, text, messages, threshold, premium_share, dry_run):
 
 
 class ScorerClient:
-    """ScorerClient: scores float32 [N, D] embeddings with ScorerService.Score."""
+    """ScorerClient: scores float32 [N, D] embeddings with ScorerService.Score (TLS as RouterClient)."""
 
-    def __init__(self, target: str, timeout_s: float = 10.0) -> None:
-        self._channel = grpc.insecure_channel(target)
+    def __init__(
+        self,
+        target: str,
+        timeout_s: float = 10.0,
+        *,
+        tls_ca_file: str | None = None,
+        tls_cert_file: str | None = None,
+        tls_key_file: str | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        credentials = credentials or channel_credentials(tls_ca_file, tls_cert_file, tls_key_file)
+        self._channel = _open_channel(target, credentials)
         self._stub = scorer_pb2_grpc.ScorerServiceStub(self._channel)
         self._timeout_s = timeout_s
 

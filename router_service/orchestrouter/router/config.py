@@ -12,6 +12,8 @@ from orchestrouter.router.dispatch.retry import RetryPolicy
 from orchestrouter.runtime.config import ConfigError as ConfigError  # where the servers look for it
 from orchestrouter.runtime.config import EnvConfig, require
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_secret, env_str
+from orchestrouter.runtime.health_port import env_health_listen
+from orchestrouter.runtime.tls import ChannelTLSConfig, ServerTLSConfig
 
 DEFAULT_ROUTER_PORT = 50051
 DEFAULT_THRESHOLD = 0.2
@@ -218,6 +220,11 @@ class RouterConfig(EnvConfig):
     decision_log: str = "stdout"
     # Decision-log lines carry the scored prompt itself only when true; otherwise its SHA-256.
     log_prompts: bool = False
+    # TLS (issue 10): the server certificate, key and client CA (mTLS) files; a plaintext
+    # health-only address for probes (Kubernetes' gRPC probes cannot dial TLS); TLS to the scorer.
+    tls: ServerTLSConfig = field(default_factory=ServerTLSConfig)
+    health_listen: str = ""
+    scorer_tls: ChannelTLSConfig = field(default_factory=ChannelTLSConfig)
 
     def __post_init__(self) -> None:
         require(0.0 <= self.threshold <= 1.0, f"ORCHESTROUTER_THRESHOLD must be in [0, 1], got {self.threshold}")
@@ -262,4 +269,20 @@ class RouterConfig(EnvConfig):
             grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
             decision_log=env_str(env, "ORCHESTROUTER_DECISION_LOG", cls.decision_log),
             log_prompts=env_bool(env, "ORCHESTROUTER_LOG_PROMPTS", cls.log_prompts),
+            # TLS (issue 10)
+            tls=ServerTLSConfig.read_env(env),
+            health_listen=env_health_listen(env),
+            scorer_tls=read_scorer_tls(env),
         )
+
+
+def read_scorer_tls(env: Mapping[str, str]) -> ChannelTLSConfig:
+    """How the router dials its scorer over TLS: ORCHESTROUTER_SCORER_TLS_CA_FILE (trust roots, TLS on
+    when set), _CERT_FILE and _KEY_FILE (a client certificate, for a scorer that requires mTLS) and
+    _SERVER_NAME (the name to expect in the scorer's certificate instead of the target's host)."""
+    return ChannelTLSConfig(
+        ca_file=env_str(env, "ORCHESTROUTER_SCORER_TLS_CA_FILE", "").strip(),
+        cert_file=env_str(env, "ORCHESTROUTER_SCORER_TLS_CERT_FILE", "").strip(),
+        key_file=env_str(env, "ORCHESTROUTER_SCORER_TLS_KEY_FILE", "").strip(),
+        server_name=env_str(env, "ORCHESTROUTER_SCORER_TLS_SERVER_NAME", "").strip(),
+    )

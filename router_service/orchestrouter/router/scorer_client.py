@@ -13,6 +13,7 @@ from opentelemetry import trace
 
 from orchestrouter.runtime import semconv, telemetry
 from orchestrouter.runtime.serving import MAX_MESSAGE_BYTES
+from orchestrouter.runtime.tls import ChannelTLSConfig, secure_channel
 from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
 _tracer = trace.get_tracer(__name__)
@@ -32,11 +33,13 @@ class ScorerUnavailable(Exception):
 
 
 class ScorerClient:
-    """ScorerClient: an aio channel to the scorer sidecar (host:port or unix:PATH)."""
+    """ScorerClient: an aio channel to the scorer sidecar (host:port or unix:PATH); over TLS when
+    tls has trust roots and the target is not a unix socket."""
 
-    def __init__(self, target: str, timeout_s: float) -> None:
-        self._channel = aio.insecure_channel(
+    def __init__(self, target: str, timeout_s: float, tls: ChannelTLSConfig | None = None) -> None:
+        self._channel = secure_channel(
             target,
+            tls or ChannelTLSConfig(),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -58,6 +58,7 @@ class RouterServer(serving.ServiceServer):
     def __init__(self, config: RouterConfig, embedder: Embedder | None = None, scorer_wait_s: float = 30.0) -> None:
         super().__init__(config.listen, config.reflection, config.grace_seconds)
         self.config = config
+        self.tls, self.health_listen = config.tls, config.health_listen
         self.scorer_wait_s = scorer_wait_s
         self._embedder = embedder
         self._core: RouterCore | None = None
@@ -74,7 +75,9 @@ class RouterServer(serving.ServiceServer):
         decision_log = open_decision_log(config)
         try:
             embedder = self._embedder or build_embedder(config)
-            scorer = CoalescingScorer(ScorerClient(config.scorer_target, config.scorer_timeout_ms / 1000.0))
+            scorer = CoalescingScorer(
+                ScorerClient(config.scorer_target, config.scorer_timeout_ms / 1000.0, tls=config.scorer_tls)
+            )
             dispatcher = Dispatcher.from_config(config)
         except BaseException:
             decision_log.close()

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import ClassVar, Self
 
+import grpc
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -18,6 +19,8 @@ from grpc_reflection.v1alpha import reflection
 
 from orchestrouter.runtime import telemetry
 from orchestrouter.runtime.errors import ErrorMappingInterceptor
+from orchestrouter.runtime.health_port import start_health_server
+from orchestrouter.runtime.tls import ReloadingCertificates, ServerTLSConfig
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +71,16 @@ class BindError(RuntimeError):
     """The listen address cannot be bound (malformed, in use, or a socket folder that is missing)."""
 
 
-def bind(server: aio.Server, listen: str) -> int:
-    """Binds the listen address (host:port, port 0 for any, or unix:PATH); returns the port."""
+def bind(server: aio.Server, listen: str, credentials: grpc.ServerCredentials | None = None) -> int:
+    """Binds the listen address (host:port, port 0 for any, or unix:PATH); returns the port.
+
+    With credentials a TCP address serves TLS; a unix socket stays plaintext (same pod or machine).
+    """
     try:
-        port = server.add_insecure_port(listen)
+        if credentials is not None and not listen.startswith("unix:"):
+            port = server.add_secure_port(listen, credentials)
+        else:
+            port = server.add_insecure_port(listen)
     except RuntimeError as exc:  # grpcio raises a bare RuntimeError for a failed bind
         raise BindError(f"cannot listen on {listen!r}: address malformed or in use") from exc
     if port == 0 and not listen.startswith("unix:"):
@@ -125,6 +134,12 @@ class ServiceServer(abc.ABC):
         self.health = Health([self.service_name])
         self.port = 0
         self._server: aio.Server | None = None
+        # TLS on the listen address, and a plaintext health-only address for probes: a subclass
+        # sets them from its configuration (the defaults: no TLS, no health address).
+        self.tls = ServerTLSConfig()
+        self.health_listen = ""
+        self.health_port = 0
+        self._health_server: aio.Server | None = None
         self._closed = False
 
     @property
@@ -145,15 +160,43 @@ class ServiceServer(abc.ABC):
         self._server = server
         try:
             add_health_and_reflection(server, self.health, [self.service_name], self.reflection)
-            self.port = bind(server, self.listen)
+            self.port = bind(server, self.listen, self._server_credentials())
             await server.start()
             log.info("%s listening on %s (port %d)", self.role, self.listen, self.port)
+            await self._start_health_port()
             if ready:
                 await self.become_ready()
         except BaseException:
             await self.close(0)
             raise
         return self
+
+    def _server_credentials(self) -> grpc.ServerCredentials | None:
+        if not self.tls.enabled:
+            log.info("%s: TLS off (ORCHESTROUTER_TLS_CERT_FILE unset): %s is plaintext", self.role, self.listen)
+            return None
+        if self.listen.startswith("unix:"):
+            log.info("%s: TLS not used on the unix socket %s (reachable from this pod only)", self.role, self.listen)
+            return None
+        certificates = ReloadingCertificates(self.tls)
+        log.info(
+            "%s: TLS on with %s%s (reloaded when the files change)",
+            self.role,
+            self.tls.cert_file,
+            ", client certificates required (mTLS)" if self.tls.mutual else "",
+        )
+        return certificates.credentials()
+
+    async def _start_health_port(self) -> None:
+        if not self.health_listen:
+            return
+        try:
+            self._health_server, self.health_port = await start_health_server(self.health.servicer, self.health_listen)
+        except RuntimeError as exc:
+            raise BindError(f"cannot listen on {self.health_listen!r}: address malformed or in use") from exc
+        if self.health_port == 0 and not self.health_listen.startswith("unix:"):
+            raise BindError(f"cannot listen on {self.health_listen!r}: address malformed or in use")
+        log.info("%s health-only plaintext port %d on %s", self.role, self.health_port, self.health_listen)
 
     async def become_ready(self) -> None:
         """Gets the started service ready to answer, then reports SERVING."""
@@ -168,6 +211,8 @@ class ServiceServer(abc.ABC):
         self._closed = True
         if self._server is not None:
             await drain(self._server, self.health, self.grace_seconds if grace_seconds is None else grace_seconds)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         await self._release()
 
     async def __aenter__(self) -> Self:

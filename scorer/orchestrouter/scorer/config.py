@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrouter.runtime.config import ConfigError as ConfigError  # where the server looks for it
 from orchestrouter.runtime.config import EnvConfig, require
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_str
+from orchestrouter.runtime.health_port import env_health_listen
+from orchestrouter.runtime.tls import ServerTLSConfig
 from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH
 
 DEFAULT_SCORER_PORT = 50052
@@ -31,6 +33,10 @@ class ScorerConfig(EnvConfig):
     max_queue: int = 10000
     reflection: bool = False
     grace_seconds: float = 10.0
+    # TLS (issue 10): the server certificate, key and client CA (mTLS) files, and a plaintext
+    # health-only address for probes (Kubernetes' gRPC probes cannot dial TLS).
+    tls: ServerTLSConfig = field(default_factory=ServerTLSConfig)
+    health_listen: str = ""
 
     def __post_init__(self) -> None:
         require(self.max_request_rows >= 1, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS must be >= 1")
@@ -50,4 +56,7 @@ class ScorerConfig(EnvConfig):
             max_queue=env_int(env, "ORCHESTROUTER_SCORER_MAX_QUEUE", cls.max_queue),
             reflection=env_bool(env, "ORCHESTROUTER_REFLECTION", cls.reflection),
             grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
+            # TLS (issue 10)
+            tls=ServerTLSConfig.read_env(env),
+            health_listen=env_health_listen(env),
         )

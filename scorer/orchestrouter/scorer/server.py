@@ -33,6 +33,7 @@ class ScorerServer(serving.ServiceServer):
     def __init__(self, config: ScorerConfig) -> None:
         super().__init__(config.listen, config.reflection, config.grace_seconds)
         self.config = config
+        self.tls, self.health_listen = config.tls, config.health_listen
         self.state = ScorerState(config.max_request_rows)
 
     def _register(self, server: aio.Server) -> None:
