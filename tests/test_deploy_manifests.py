@@ -407,7 +407,7 @@ def test_the_example_secret_validates_and_holds_what_the_router_mounts():
     for version in K8S_VERSIONS:
         kubernetes_validate.validate(secret, version, strict=True)
     router = named(render("base"), "Deployment", "orchestrouter-router")
-    (volume,) = [v for v in router["spec"]["template"]["spec"]["volumes"] if "secret" in v]
+    (volume,) = [v for v in router["spec"]["template"]["spec"]["volumes"] if v["name"] == "endpoint-tokens"]
     assert volume["secret"]["secretName"] == secret["metadata"]["name"]
     assert {i["key"] for i in volume["secret"]["items"]} == set(secret["stringData"])
     assert all(v.startswith("REPLACE_WITH_") for v in secret["stringData"].values())
@@ -416,13 +416,24 @@ def test_the_example_secret_validates_and_holds_what_the_router_mounts():
 # ---------------------------------------------------------------- tests: agreement with the code
 
 
+def _port_of(listen: str) -> int:
+    return int(listen.rpartition(":")[2])
+
+
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_ports_and_probes_match_the_services_defaults(target):
     found = ours(render(target))
     assert {r for *_, r in found} == {"router", "scorer"}
     for _, _, container, r in found:
-        port = ROLE_PORT[r]
-        assert port in [p["containerPort"] for p in container["ports"]], container["name"]
+        env = dict(container_env(render(target), container))
+        listen = env.get(f"ORCHESTROUTER_{r.upper()}_LISTEN") or f"[::]:{ROLE_PORT[r]}"
+        container_ports = [p["containerPort"] for p in container["ports"]]
+        if not listen.startswith("unix:"):  # a unix socket (the scorer sidecar) has no port
+            assert _port_of(listen) == ROLE_PORT[r] and ROLE_PORT[r] in container_ports, (container["name"], listen)
+        # The probes ask the health-only port when there is one: kubelet's gRPC probes dial plaintext.
+        health = env.get("ORCHESTROUTER_HEALTH_LISTEN")
+        port = _port_of(health) if health else ROLE_PORT[r]
+        assert port in container_ports, container["name"]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             grpc = container[probe]["grpc"]
             assert grpc["port"] == port, (container["name"], probe)
@@ -430,9 +441,27 @@ def test_ports_and_probes_match_the_services_defaults(target):
         # Startup and readiness ask for the service itself: NOT_SERVING until it is loaded.
         assert container["startupProbe"]["grpc"]["service"] == ROLE_HEALTH[r]
         assert container["readinessProbe"]["grpc"]["service"] == ROLE_HEALTH[r]
-        env = dict(container_env(render(target), container))
-        listen = env.get(f"ORCHESTROUTER_{r.upper()}_LISTEN")
-        assert listen is None or listen.endswith(f":{port}"), listen
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_a_tls_port_is_probed_on_a_plaintext_health_port_and_its_files_are_mounted(target):
+    """Kubelet's gRPC probes cannot dial TLS: a container serving TLS needs ORCHESTROUTER_HEALTH_LISTEN,
+    and its certificate and key files must lie in a mounted Secret."""
+    resources = render(target)
+    serving_tls = 0
+    for _, spec, container, _ in ours(resources):
+        env = dict(container_env(resources, container))
+        if not env.get("ORCHESTROUTER_TLS_CERT_FILE"):
+            continue
+        serving_tls += 1
+        assert env.get("ORCHESTROUTER_HEALTH_LISTEN"), container["name"]
+        secrets = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+        for name in ("ORCHESTROUTER_TLS_CERT_FILE", "ORCHESTROUTER_TLS_KEY_FILE"):
+            path = env[name] or ""
+            mounts = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/")]
+            assert len(mounts) == 1 and mounts[0]["name"] in secrets and mounts[0]["readOnly"], (name, path)
+    # The base and production serve TLS on the router and the standalone scorer; dev turns it off.
+    assert serving_tls == (0 if target == "overlays/dev" else 2), target
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
@@ -464,7 +493,12 @@ def test_the_router_pod_carries_the_scorer_as_a_native_sidecar(target):
     target_address = dict(container_env(resources, main)).get(
         "ORCHESTROUTER_SCORER_TARGET", RouterConfig().scorer_target
     )
-    assert target_address == f"localhost:{DEFAULT_SCORER_PORT}"
+    # Score over a unix socket in a volume both containers mount: reachable from this pod only.
+    assert target_address == dict(container_env(resources, sidecar)).get("ORCHESTROUTER_SCORER_LISTEN")
+    assert target_address is not None and target_address.startswith("unix:")
+    socket_dir = str(Path(target_address.removeprefix("unix:")).parent)
+    for container in (sidecar, main):
+        assert socket_dir in [m["mountPath"] for m in container["volumeMounts"]], container["name"]
     # The sidecar's port stays inside the pod: the NetworkPolicy admits the router's only.
     policy = named(resources, "NetworkPolicy", "orchestrouter-router")
     admitted = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
