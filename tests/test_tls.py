@@ -27,6 +27,7 @@ from orchestrouter.runtime.config import ConfigError
 from orchestrouter.runtime.tls import ChannelTLSConfig, ServerTLSConfig, TLSFilesError, peer_identity
 from orchestrouter.scorer.config import ScorerConfig
 from orchestrouter.scorer.server import ScorerServer
+from orchestrouter.tools.launcher import run_to_exit
 from tests.support.models import ConstantEmbedder
 
 HOST = "127.0.0.1"
@@ -169,6 +170,31 @@ def test_a_certificate_rotated_on_disk_is_served_to_new_connections_without_rest
     assert refused(server.target, credentials(live.ca)) == grpc.StatusCode.UNAVAILABLE
 
 
+def _project_secret(volume: Path, version: str, source: Issued) -> None:
+    """Writes source's pair the way the kubelet updates a Secret volume: a new timestamped folder,
+    then the ..data symlink swapped to it in one rename; tls.crt and tls.key link through ..data."""
+    folder = volume / f"..{version}"
+    folder.mkdir()
+    shutil.copyfile(source.cert, folder / "tls.crt")
+    shutil.copyfile(source.key, folder / "tls.key")
+    (volume / "..data_tmp").symlink_to(folder.name)
+    (volume / "..data_tmp").rename(volume / "..data")
+    for name in ("tls.crt", "tls.key"):
+        if not (volume / name).is_symlink():
+            (volume / name).symlink_to(f"..data/{name}")
+
+
+def test_a_rotated_kubernetes_secret_volume_is_served_without_restart(whoami, certs, tmp_path):
+    volume = tmp_path / "secret-volume"
+    volume.mkdir()
+    _project_secret(volume, "v1", certs["server"])
+    server = whoami(ServerTLSConfig(str(volume / "tls.crt"), str(volume / "tls.key")))
+    assert who(server.target, credentials(certs["server"].ca)) == "-"
+    _project_secret(volume, "v2", certs["other_server"])
+    assert who(server.target, credentials(certs["other_server"].ca)) == "-"
+    assert refused(server.target, credentials(certs["server"].ca)) == grpc.StatusCode.UNAVAILABLE
+
+
 def test_tls_off_when_unset_and_a_unix_socket_stays_plaintext(loop_thread, whoami, certs, tmp_path):
     assert who(whoami(ServerTLSConfig()).target, None) == "-"
     server = WhoAmIServer(certs["server"].server_config())
@@ -218,6 +244,20 @@ def test_unreadable_or_mismatched_files_refuse_to_start_with_the_variable_named(
     ):
         with pytest.raises(TLSFilesError, match=variable):
             loop_thread.run(WhoAmIServer(tls).start())
+
+
+def test_a_service_process_with_a_bad_certificate_exits_with_one_line_naming_the_variable(certs, tmp_path):
+    garbage = tmp_path / "garbage.crt"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    env = {
+        "ORCHESTROUTER_SCORER_LISTEN": f"{HOST}:0",
+        "ORCHESTROUTER_TLS_CERT_FILE": str(garbage),
+        "ORCHESTROUTER_TLS_KEY_FILE": str(certs["server"].key),
+    }
+    proc = run_to_exit("serve-scorer", env)
+    assert proc.returncode == 2
+    assert "cannot start" in proc.stderr and "ORCHESTROUTER_TLS_CERT_FILE" in proc.stderr
+    assert "Traceback" not in proc.stderr and "PRIVATE KEY" not in proc.stderr
 
 
 # ---------------------------------------------------------------- the services

@@ -13,7 +13,7 @@ from opentelemetry import trace
 
 from orchestrouter.runtime import semconv, telemetry
 from orchestrouter.runtime.serving import MAX_MESSAGE_BYTES
-from orchestrouter.runtime.tls import ChannelTLSConfig, secure_channel
+from orchestrouter.runtime.tls import ChannelTLSConfig, open_channel
 from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
 _tracer = trace.get_tracer(__name__)
@@ -37,7 +37,7 @@ class ScorerClient:
     tls has trust roots and the target is not a unix socket."""
 
     def __init__(self, target: str, timeout_s: float, tls: ChannelTLSConfig | None = None) -> None:
-        self._channel = secure_channel(
+        self._channel = open_channel(
             target,
             tls or ChannelTLSConfig(),
             options=[

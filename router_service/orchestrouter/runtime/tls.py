@@ -260,7 +260,7 @@ class ChannelTLSConfig:
         return [("grpc.ssl_target_name_override", self.server_name)] if self.server_name else []
 
 
-def secure_channel(
+def open_channel(
     target: str, tls: ChannelTLSConfig, options: list[tuple[str, int | str]], interceptors=None
 ) -> grpc.aio.Channel:
     """An aio channel to target: TLS when tls is enabled and target is not a unix socket."""
