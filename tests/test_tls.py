@@ -215,6 +215,12 @@ def test_the_health_port_answers_probes_in_plaintext_and_serves_nothing_else(who
     assert refused(target, None) == grpc.StatusCode.UNIMPLEMENTED
 
 
+def test_a_health_port_in_use_refuses_to_start(loop_thread, whoami, certs):
+    taken = whoami(ServerTLSConfig())
+    with pytest.raises(serving.BindError, match="cannot listen on"):
+        loop_thread.run(WhoAmIServer(ServerTLSConfig(), health_listen=taken.target).start())
+
+
 # ---------------------------------------------------------------- configuration and bad files
 
 
