@@ -31,6 +31,11 @@ class ScorerConfig(EnvConfig):
     max_queue: int = 10000
     reflection: bool = False
     grace_seconds: float = 10.0
+    # --- Inbound authentication (runtime.auth) ---
+    # The bearer tokens callers (the router) must present, one caller:token per line; "" leaves Score open.
+    auth_tokens_file: str = ""
+    # Seconds between checks of the token file for a change.
+    auth_recheck_s: float = 1.0
 
     def __post_init__(self) -> None:
         require(self.max_request_rows >= 1, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS must be >= 1")
@@ -38,6 +43,10 @@ class ScorerConfig(EnvConfig):
         require(0.0 <= self.batch_max_wait_ms <= 1000.0, "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS must be in [0, 1000]")
         require(self.max_queue >= 1, "ORCHESTROUTER_SCORER_MAX_QUEUE must be >= 1")
         require(self.grace_seconds >= 0, "ORCHESTROUTER_GRACE_SECONDS must be >= 0")
+        # Inbound authentication.
+        require(
+            0.0 <= self.auth_recheck_s < float("inf"), "ORCHESTROUTER_AUTH_RECHECK_S must be a number of seconds >= 0"
+        )
 
     @classmethod
     def read_env(cls, env: Mapping[str, str]) -> ScorerConfig:
@@ -50,4 +59,7 @@ class ScorerConfig(EnvConfig):
             max_queue=env_int(env, "ORCHESTROUTER_SCORER_MAX_QUEUE", cls.max_queue),
             reflection=env_bool(env, "ORCHESTROUTER_REFLECTION", cls.reflection),
             grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
+            # Inbound authentication.
+            auth_tokens_file=env_str(env, "ORCHESTROUTER_AUTH_TOKENS_FILE", cls.auth_tokens_file),
+            auth_recheck_s=env_float(env, "ORCHESTROUTER_AUTH_RECHECK_S", cls.auth_recheck_s),
         )

@@ -8,6 +8,7 @@ import logging
 from grpc import aio
 
 from orchestrouter.runtime import serving
+from orchestrouter.runtime.auth import load_token_set
 from orchestrouter.scorer.artifact import ArtifactError
 from orchestrouter.scorer.batcher import MicroBatcher
 from orchestrouter.scorer.config import ConfigError, ScorerConfig
@@ -34,6 +35,7 @@ class ScorerServer(serving.ServiceServer):
         super().__init__(config.listen, config.reflection, config.grace_seconds)
         self.config = config
         self.state = ScorerState(config.max_request_rows)
+        self.auth = load_token_set(config.auth_tokens_file, config.auth_recheck_s)
 
     def _register(self, server: aio.Server) -> None:
         scorer_pb2_grpc.add_ScorerServiceServicer_to_server(ScorerServicer(self.state), server)
