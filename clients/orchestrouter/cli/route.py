@@ -41,6 +41,13 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--timeout", type=_positive_seconds, default=120.0, help="deadline in seconds")
+    p.add_argument(
+        "--token-file",
+        default=os.environ.get("ORCHESTROUTER_TOKEN_FILE", ""),
+        metavar="PATH",
+        help="file holding the bearer token to present, for a router that requires one "
+        "(default: $ORCHESTROUTER_TOKEN_FILE)",
+    )
     p.set_defaults(func=_route)
 
 
@@ -51,7 +58,7 @@ def _route(args: argparse.Namespace) -> int:
 
     dial = dict(threshold=args.threshold, premium_share=args.premium_share, dry_run=args.dry_run)
     streamed: list[str] = []
-    with RouterClient(args.router, timeout_s=args.timeout) as client:
+    with RouterClient(args.router, timeout_s=args.timeout, token=_read_token(args.token_file)) as client:
         try:
             if args.stream:
                 answer = _stream(client.route_stream(args.text, **dial), streamed, echo=not args.json)
@@ -73,6 +80,22 @@ def _route(args: argparse.Namespace) -> int:
     if not args.stream and answer.answer:
         print(answer.answer)
     return 0
+
+
+def _read_token(path: str) -> str | None:
+    """The token in the file at path, or None without a path; ValueError says what is wrong, not the token."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            token = f.read().strip()
+    except OSError as exc:
+        raise ValueError(f"--token-file: cannot read {path} ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"--token-file: {path} is not UTF-8 text") from None
+    if not token or any(c.isspace() or not c.isprintable() for c in token):
+        raise ValueError(f"--token-file: {path} must hold one token: printable characters without spaces")
+    return token
 
 
 def _stream(events, streamed: list[str], echo: bool) -> RouteAnswer | None:
@@ -97,4 +120,5 @@ def decision_line(answer: RouteAnswer) -> str:
         f"model={answer.model} router={answer.router_id}@{answer.router_version}"
         + (" DEGRADED" if answer.degraded else "")
         + (" FELL-BACK" if answer.fell_back else "")
+        + (" BUDGET-LIMITED" if answer.budget_limited else "")
     )
