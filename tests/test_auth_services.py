@@ -188,7 +188,7 @@ def test_a_service_with_a_bad_token_file_does_not_start(random_model, tmp_path):
 
     path = tmp_path / "tokens"
     path.write_text("web:short\n")
-    with pytest.raises(AuthFileError, match="line 1 \\(web\\)"):
+    with pytest.raises(AuthFileError, match="line 1: the token must be"):
         RouterServer(dataclasses.replace(RouterConfig(), auth_tokens_file=str(path)))
 
 

@@ -48,16 +48,18 @@ def test_each_line_names_a_caller_and_a_caller_may_hold_several_tokens():
         ("# only a comment\n", "no caller:token line"),
         (f"{WEB}\n", "line 1: expected caller:token"),
         (f"web:{WEB}\nbad name:{BATCH}\n", "line 2: expected caller:token"),
-        ("web:short\n", "line 1 (web): the token must be at least 16"),
-        (f"web:{WEB} {WEB}\n", "line 1 (web): the token must be"),
-        (f"web:{WEB}\nbatch:{WEB}\n", "line 2 (batch): a token listed twice"),
+        ("web:short\n", "line 1: the token must be at least 16"),
+        (f"web:{WEB} {WEB}\n", "line 1: the token must be"),
+        (f"web:{WEB}\nbatch:{WEB}\n", "line 2: a token listed twice"),
+        # Written the wrong way round: the token is where the caller's name belongs, and is not shown.
+        (f"{WEB}:web\n", "line 1: the token must be"),
     ],
 )
 def test_a_malformed_file_is_refused_naming_the_line_never_the_token(text, says):
     with pytest.raises(FileFormatError) as err:
         parse_tokens(text)
     assert says in str(err.value)
-    assert WEB not in str(err.value)
+    assert WEB not in str(err.value) and "web" not in str(err.value)
 
 
 def test_a_bad_file_at_startup_stops_the_service_with_one_line(tmp_path):

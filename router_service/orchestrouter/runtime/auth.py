@@ -70,7 +70,8 @@ class Tokens:
 
 
 def parse_tokens(text: str) -> Tokens:
-    """Tokens from the file's text; FileFormatError names the line, never its token."""
+    """Tokens from the file's text; FileFormatError names the line, never its content (a line written
+    token:caller by mistake would put the token where the caller's name belongs)."""
     entries: list[tuple[bytes, str]] = []
     seen: set[bytes] = set()
     for number, raw in enumerate(text.splitlines(), 1):
@@ -84,12 +85,11 @@ def parse_tokens(text: str) -> Tokens:
             )
         if len(token) < MIN_TOKEN_CHARS or any(c.isspace() or not c.isprintable() for c in token):
             raise FileFormatError(
-                f"line {number} ({caller}): the token must be at least {MIN_TOKEN_CHARS} printable "
-                "characters without spaces"
+                f"line {number}: the token must be at least {MIN_TOKEN_CHARS} printable characters without spaces"
             )
         digest = _digest(token)
         if digest in seen:
-            raise FileFormatError(f"line {number} ({caller}): a token listed twice")
+            raise FileFormatError(f"line {number}: a token listed twice")
         seen.add(digest)
         entries.append((digest, caller))
     if not entries:
