@@ -185,3 +185,14 @@ def test_a_caller_over_its_premium_budget_is_routed_small_and_flagged(policed, t
     # The budget raised in the file takes effect without a restart.
     write(policed.policy_path, json.dumps({"callers": {"batch": {"premium_requests_per_minute": 10}}}))
     assert route(policed, BATCH).decision.tier == router_pb2.TIER_PREMIUM
+
+
+def test_a_router_with_a_bad_policy_file_does_not_start_and_says_where(random_model, tmp_path, loop_thread):
+    from orchestrouter.router.config import RouterConfig
+    from orchestrouter.router.server import RouterServer, StartupError
+
+    path = tmp_path / "policy.json"
+    path.write_text('{"default": {"premium_requests_per_minute": "ten"}}')
+    config = RouterConfig(listen="127.0.0.1:0", caller_policy_file=str(path), decision_log="off")
+    with pytest.raises(StartupError, match="ORCHESTROUTER_CALLER_POLICY_FILE .*default.premium_requests_per_minute"):
+        loop_thread.run(RouterServer(config).start())

@@ -105,11 +105,11 @@ class RouterServer(serving.ServiceServer):
         # Opened first: a log that cannot be written stops startup before anything else is built.
         decision_log = open_decision_log(config)
         try:
+            caller_policy = open_caller_policy(config)
             embedder = self._embedder or build_embedder(config)
             scorer = CoalescingScorer(
                 ScorerClient(config.scorer_target, config.scorer_timeout_ms / 1000.0, scorer_token(config))
             )
-            caller_policy = open_caller_policy(config)
             dispatcher = Dispatcher.from_config(config)
         except BaseException:
             decision_log.close()
