@@ -46,6 +46,7 @@ def test_the_span_carries_a_reason_only_with_its_flag():
         "orchestrouter.fallback_reason",
         "orchestrouter.attempts",
         "orchestrouter.degraded",
+        "orchestrouter.budget_limited",
     }
 
 
@@ -56,12 +57,14 @@ def test_the_log_rounds_probabilities_and_the_metric_labels_only_few_valued_fiel
         "orchestrouter.model": "small-model",
         "orchestrouter.degraded": False,
         "orchestrouter.fallback": True,
+        "orchestrouter.budget_limited": False,
     }
     assert decision_fields.metric_attributes(None) == {
         "orchestrouter.tier": "",
         "orchestrouter.model": "",
         "orchestrouter.degraded": False,
         "orchestrouter.fallback": False,
+        "orchestrouter.budget_limited": False,
     }
 
 

@@ -25,6 +25,7 @@ TOKEN = "sk-decision-log-test-0f9e8d7c6b5a"
 PROMPT = "What is the capital of France?"
 FIELDS = {
     "request_id",
+    "caller",
     "time",
     "outcome",
     "status",
@@ -40,6 +41,8 @@ FIELDS = {
     "fallback",
     "fallback_reason",
     "attempts",
+    "budget_limited",
+    "budget_reason",
     "dry_run",
     "ms",
     "usage",

@@ -407,7 +407,11 @@ def test_the_example_secret_validates_and_holds_what_the_router_mounts():
     for version in K8S_VERSIONS:
         kubernetes_validate.validate(secret, version, strict=True)
     router = named(render("base"), "Deployment", "orchestrouter-router")
-    (volume,) = [v for v in router["spec"]["template"]["spec"]["volumes"] if v["name"] == "endpoint-tokens"]
+    (volume,) = [
+        v
+        for v in router["spec"]["template"]["spec"]["volumes"]
+        if v.get("secret", {}).get("secretName") == secret["metadata"]["name"]
+    ]
     assert volume["secret"]["secretName"] == secret["metadata"]["name"]
     assert {i["key"] for i in volume["secret"]["items"]} == set(secret["stringData"])
     assert all(v.startswith("REPLACE_WITH_") for v in secret["stringData"].values())

@@ -42,6 +42,13 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--timeout", type=_positive_seconds, default=120.0, help="deadline in seconds")
     _add_tls_options(p)
+    p.add_argument(
+        "--token-file",
+        default=os.environ.get("ORCHESTROUTER_TOKEN_FILE", ""),
+        metavar="PATH",
+        help="file holding the bearer token to present, for a router that requires one "
+        "(default: $ORCHESTROUTER_TOKEN_FILE)",
+    )
     p.set_defaults(func=_route)
 
 
@@ -75,6 +82,7 @@ def _route(args: argparse.Namespace) -> int:
     with RouterClient(
         args.router,
         timeout_s=args.timeout,
+        token=_read_token(args.token_file),
         tls_ca_file=args.ca_file,
         tls_cert_file=args.cert_file,
         tls_key_file=args.key_file,
@@ -102,6 +110,22 @@ def _route(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_token(path: str) -> str | None:
+    """The token in the file at path, or None without a path; ValueError says what is wrong, not the token."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            token = f.read().strip()
+    except OSError as exc:
+        raise ValueError(f"--token-file: cannot read {path} ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"--token-file: {path} is not UTF-8 text") from None
+    if not token or any(c.isspace() or not c.isprintable() for c in token):
+        raise ValueError(f"--token-file: {path} must hold one token: printable characters without spaces")
+    return token
+
+
 def _stream(events, streamed: list[str], echo: bool) -> RouteAnswer | None:
     """Collects (and with ``echo`` prints) the text deltas; returns the final answer, or None if none came."""
     answer = None
@@ -124,4 +148,5 @@ def decision_line(answer: RouteAnswer) -> str:
         f"model={answer.model} router={answer.router_id}@{answer.router_version}"
         + (" DEGRADED" if answer.degraded else "")
         + (" FELL-BACK" if answer.fell_back else "")
+        + (" BUDGET-LIMITED" if answer.budget_limited else "")
     )

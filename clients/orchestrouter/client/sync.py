@@ -41,13 +41,15 @@ class RouterClient:
     """RouterClient: calls RouterService.Route on a router at `target` (host:port).
 
     TLS: tls_ca_file (the router certificate's CA), and for mTLS tls_cert_file and tls_key_file;
-    or ready-made grpc ``credentials``. Without any, the channel is plaintext.
+    or ready-made grpc ``credentials``. Without any, the channel is plaintext. token is the bearer
+    token a router that requires one is sent with each call.
     """
 
     def __init__(
         self,
         target: str,
         timeout_s: float = 60.0,
+        token: str | None = None,
         *,
         tls_ca_file: str | None = None,
         tls_cert_file: str | None = None,
@@ -58,6 +60,7 @@ class RouterClient:
         self._channel = _open_channel(target, credentials)
         self._stub = router_pb2_grpc.RouterServiceStub(self._channel)
         self._timeout_s = timeout_s
+        self._metadata = bearer_metadata(token)
 
     def route(
         self,
@@ -69,7 +72,7 @@ class RouterClient:
         dry_run: bool = False,
     ) -> RouteAnswer:
         request = _fill(router_pb2.RouteRequest(), text, messages, threshold, premium_share, dry_run)
-        return RouteAnswer.from_pb(self._stub.Route(request, timeout=self._timeout_s))
+        return RouteAnswer.from_pb(self._stub.Route(request, timeout=self._timeout_s, metadata=self._metadata))
 
     def route_stream(
         self,
@@ -85,7 +88,7 @@ class RouterClient:
         A stream cut after it began raises grpc.RpcError (UNAVAILABLE): never a silently short answer.
         """
         request = _fill(router_pb2.RouteStreamRequest(), text, messages, threshold, premium_share, dry_run)
-        for event in self._stub.RouteStream(request, timeout=self._timeout_s):
+        for event in self._stub.RouteStream(request, timeout=self._timeout_s, metadata=self._metadata):
             kind = event.WhichOneof("event")
             if kind == "delta":
                 yield event.delta
@@ -102,6 +105,16 @@ class RouterClient:
         self.close()
 
 
+def bearer_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
+    """The call metadata that presents token (``authorization: Bearer <token>``); None without one."""
+    if token is None:
+        return None
+    token = token.strip()
+    if not token or any(c.isspace() or not c.isprintable() for c in token):
+        raise ValueError("the token must be printable characters without spaces")
+    return (("authorization", f"Bearer {token}"),)
+
+
 def _fill(request, text, messages, threshold, premium_share, dry_run):
     request.messages.extend(router_pb2.ChatMessage(role=r, content=c) for r, c in messages)
     if text is not None:
@@ -115,12 +128,13 @@ def _fill(request, text, messages, threshold, premium_share, dry_run):
 
 
 class ScorerClient:
-    """ScorerClient: scores float32 [N, D] embeddings with ScorerService.Score (TLS as RouterClient)."""
+    """ScorerClient: scores float32 [N, D] embeddings with ScorerService.Score (TLS and token as RouterClient)."""
 
     def __init__(
         self,
         target: str,
         timeout_s: float = 10.0,
+        token: str | None = None,
         *,
         tls_ca_file: str | None = None,
         tls_cert_file: str | None = None,
@@ -131,6 +145,7 @@ class ScorerClient:
         self._channel = _open_channel(target, credentials)
         self._stub = scorer_pb2_grpc.ScorerServiceStub(self._channel)
         self._timeout_s = timeout_s
+        self._metadata = bearer_metadata(token)
 
     def score(self, embeddings: np.ndarray) -> np.ndarray:
         matrix = np.ascontiguousarray(embeddings, dtype="<f4")
@@ -141,11 +156,14 @@ class ScorerClient:
                 embeddings=scorer_pb2.EmbeddingBatch(data=matrix.tobytes(), rows=matrix.shape[0], dim=matrix.shape[1])
             ),
             timeout=self._timeout_s,
+            metadata=self._metadata,
         )
         return np.asarray(reply.win_probabilities, dtype=np.float32)
 
     def model_info(self) -> scorer_pb2.GetModelInfoResponse:
-        return self._stub.GetModelInfo(scorer_pb2.GetModelInfoRequest(), timeout=self._timeout_s)
+        return self._stub.GetModelInfo(
+            scorer_pb2.GetModelInfoRequest(), timeout=self._timeout_s, metadata=self._metadata
+        )
 
     def close(self) -> None:
         self._channel.close()

@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dorchestrouter/v1/router.proto\x12\x10orchestrouter.v1\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xac\x01\n\x10GenerationParams\x12\x18\n\x0btemperature\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x03 \x01(\rH\x02\x88\x01\x01\x12\x0c\n\x04stop\x18\x04 \x03(\t\x12\x11\n\x04seed\x18\x05 \x01(\x03H\x03\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\r\n\x0b_max_tokensB\x07\n\x05_seed\"\xba\x01\n\x0cRouteRequest\x12/\n\x08messages\x18\x01 \x03(\x0b\x32\x1d.orchestrouter.v1.ChatMessage\x12\x13\n\tthreshold\x18\x02 \x01(\x01H\x00\x12\x17\n\rpremium_share\x18\x03 \x01(\x01H\x00\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x32\n\x06params\x18\x05 \x01(\x0b\x32\".orchestrouter.v1.GenerationParamsB\x06\n\x04\x64ial\"\xac\x02\n\x08\x44\x65\x63ision\x12$\n\x04tier\x18\x01 \x01(\x0e\x32\x16.orchestrouter.v1.Tier\x12\r\n\x05model\x18\x02 \x01(\t\x12\x17\n\x0fwin_probability\x18\x03 \x01(\x01\x12\x11\n\tthreshold\x18\x04 \x01(\x01\x12\x11\n\trouter_id\x18\x05 \x01(\t\x12\x16\n\x0erouter_version\x18\x06 \x01(\t\x12\x10\n\x08\x64\x65graded\x18\x07 \x01(\x08\x12\x17\n\x0f\x64\x65graded_reason\x18\x08 \x01(\t\x12+\n\x0brouted_tier\x18\t \x01(\x0e\x32\x16.orchestrouter.v1.Tier\x12\x11\n\tfell_back\x18\n \x01(\x08\x12\x17\n\x0f\x66\x61llback_reason\x18\x0b \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\r\"W\n\nHopTimings\x12\x10\n\x08\x65mbed_ms\x18\x01 \x01(\x01\x12\x10\n\x08score_ms\x18\x02 \x01(\x01\x12\x13\n\x0b\x64ispatch_ms\x18\x03 \x01(\x01\x12\x10\n\x08total_ms\x18\x04 \x01(\x01\"a\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\x12\x10\n\x08\x63ost_usd\x18\x04 \x01(\x01\"\xcf\x01\n\rRouteResponse\x12,\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1a.orchestrouter.v1.Decision\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x15\n\rfinish_reason\x18\x03 \x01(\t\x12&\n\x05usage\x18\x04 \x01(\x0b\x32\x17.orchestrouter.v1.Usage\x12-\n\x07timings\x18\x05 \x01(\x0b\x32\x1c.orchestrouter.v1.HopTimings\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"\xc0\x01\n\x12RouteStreamRequest\x12/\n\x08messages\x18\x01 \x03(\x0b\x32\x1d.orchestrouter.v1.ChatMessage\x12\x13\n\tthreshold\x18\x02 \x01(\x01H\x00\x12\x17\n\rpremium_share\x18\x03 \x01(\x01H\x00\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x32\n\x06params\x18\x05 \x01(\x0b\x32\".orchestrouter.v1.GenerationParamsB\x06\n\x04\x64ial\"\x90\x01\n\x13RouteStreamResponse\x12.\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1a.orchestrouter.v1.DecisionH\x00\x12\x0f\n\x05\x64\x65lta\x18\x02 \x01(\tH\x00\x12/\n\x04\x64one\x18\x03 \x01(\x0b\x32\x1f.orchestrouter.v1.RouteResponseH\x00\x42\x07\n\x05\x65vent\"\x12\n\x10GetStatusRequest\"\xf2\x01\n\x0e\x45ndpointStatus\x12$\n\x04tier\x18\x01 \x01(\x0e\x32\x16.orchestrouter.v1.Tier\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\nconfigured\x18\x03 \x01(\x08\x12/\n\x07\x63ircuit\x18\x04 \x01(\x0e\x32\x1e.orchestrouter.v1.CircuitState\x12\x10\n\x08requests\x18\x05 \x01(\x04\x12\x10\n\x08\x66\x61ilures\x18\x06 \x01(\x04\x12\x15\n\rprompt_tokens\x18\x07 \x01(\x04\x12\x19\n\x11\x63ompletion_tokens\x18\x08 \x01(\x04\x12\x10\n\x08\x63ost_usd\x18\t \x01(\x01\"\xab\x01\n\x11GetStatusResponse\x12\x11\n\tthreshold\x18\x01 \x01(\x01\x12\x11\n\trouter_id\x18\x02 \x01(\t\x12\x16\n\x0erouter_version\x18\x03 \x01(\t\x12\x33\n\tendpoints\x18\x04 \x03(\x0b\x32 .orchestrouter.v1.EndpointStatus\x12\x11\n\tfallbacks\x18\x05 \x01(\x04\x12\x10\n\x08\x64\x65graded\x18\x06 \x01(\x04*>\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\x0e\n\nTIER_SMALL\x10\x01\x12\x10\n\x0cTIER_PREMIUM\x10\x02*|\n\x0c\x43ircuitState\x12\x1d\n\x19\x43IRCUIT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43IRCUIT_STATE_CLOSED\x10\x01\x12\x16\n\x12\x43IRCUIT_STATE_OPEN\x10\x02\x12\x1b\n\x17\x43IRCUIT_STATE_HALF_OPEN\x10\x03\x32\x8d\x02\n\rRouterService\x12H\n\x05Route\x12\x1e.orchestrouter.v1.RouteRequest\x1a\x1f.orchestrouter.v1.RouteResponse\x12\\\n\x0bRouteStream\x12$.orchestrouter.v1.RouteStreamRequest\x1a%.orchestrouter.v1.RouteStreamResponse0\x01\x12T\n\tGetStatus\x12\".orchestrouter.v1.GetStatusRequest\x1a#.orchestrouter.v1.GetStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dorchestrouter/v1/router.proto\x12\x10orchestrouter.v1\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xac\x01\n\x10GenerationParams\x12\x18\n\x0btemperature\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x03 \x01(\rH\x02\x88\x01\x01\x12\x0c\n\x04stop\x18\x04 \x03(\t\x12\x11\n\x04seed\x18\x05 \x01(\x03H\x03\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\r\n\x0b_max_tokensB\x07\n\x05_seed\"\xba\x01\n\x0cRouteRequest\x12/\n\x08messages\x18\x01 \x03(\x0b\x32\x1d.orchestrouter.v1.ChatMessage\x12\x13\n\tthreshold\x18\x02 \x01(\x01H\x00\x12\x17\n\rpremium_share\x18\x03 \x01(\x01H\x00\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x32\n\x06params\x18\x05 \x01(\x0b\x32\".orchestrouter.v1.GenerationParamsB\x06\n\x04\x64ial\"\xdb\x02\n\x08\x44\x65\x63ision\x12$\n\x04tier\x18\x01 \x01(\x0e\x32\x16.orchestrouter.v1.Tier\x12\r\n\x05model\x18\x02 \x01(\t\x12\x17\n\x0fwin_probability\x18\x03 \x01(\x01\x12\x11\n\tthreshold\x18\x04 \x01(\x01\x12\x11\n\trouter_id\x18\x05 \x01(\t\x12\x16\n\x0erouter_version\x18\x06 \x01(\t\x12\x10\n\x08\x64\x65graded\x18\x07 \x01(\x08\x12\x17\n\x0f\x64\x65graded_reason\x18\x08 \x01(\t\x12+\n\x0brouted_tier\x18\t \x01(\x0e\x32\x16.orchestrouter.v1.Tier\x12\x11\n\tfell_back\x18\n \x01(\x08\x12\x17\n\x0f\x66\x61llback_reason\x18\x0b \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\r\x12\x16\n\x0e\x62udget_limited\x18\r \x01(\x08\x12\x15\n\rbudget_reason\x18\x0e \x01(\t\"W\n\nHopTimings\x12\x10\n\x08\x65mbed_ms\x18\x01 \x01(\x01\x12\x10\n\x08score_ms\x18\x02 \x01(\x01\x12\x13\n\x0b\x64ispatch_ms\x18\x03 \x01(\x01\x12\x10\n\x08total_ms\x18\x04 \x01(\x01\"a\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\x12\x10\n\x08\x63ost_usd\x18\x04 \x01(\x01\"\xcf\x01\n\rRouteResponse\x12,\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1a.orchestrouter.v1.Decision\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x15\n\rfinish_reason\x18\x03 \x01(\t\x12&\n\x05usage\x18\x04 \x01(\x0b\x32\x17.orchestrouter.v1.Usage\x12-\n\x07timings\x18\x05 \x01(\x0b\x32\x1c.orchestrouter.v1.HopTimings\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"\xc0\x01\n\x12RouteStreamRequest\x12/\n\x08messages\x18\x01 \x03(\x0b\x32\x1d.orchestrouter.v1.ChatMessage\x12\x13\n\tthreshold\x18\x02 \x01(\x01H\x00\x12\x17\n\rpremium_share\x18\x03 \x01(\x01H\x00\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x32\n\x06params\x18\x05 \x01(\x0b\x32\".orchestrouter.v1.GenerationParamsB\x06\n\x04\x64ial\"\x90\x01\n\x13RouteStreamResponse\x12.\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1a.orchestrouter.v1.DecisionH\x00\x12\x0f\n\x05\x64\x65lta\x18\x02 \x01(\tH\x00\x12/\n\x04\x64one\x18\x03 \x01(\x0b\x32\x1f.orchestrouter.v1.RouteResponseH\x00\x42\x07\n\x05\x65vent\"\x12\n\x10GetStatusRequest\"\xf2\x01\n\x0e\x45ndpointStatus\x12$\n\x04tier\x18\x01 \x01(\x0e\x32\x16.orchestrouter.v1.Tier\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\nconfigured\x18\x03 \x01(\x08\x12/\n\x07\x63ircuit\x18\x04 \x01(\x0e\x32\x1e.orchestrouter.v1.CircuitState\x12\x10\n\x08requests\x18\x05 \x01(\x04\x12\x10\n\x08\x66\x61ilures\x18\x06 \x01(\x04\x12\x15\n\rprompt_tokens\x18\x07 \x01(\x04\x12\x19\n\x11\x63ompletion_tokens\x18\x08 \x01(\x04\x12\x10\n\x08\x63ost_usd\x18\t \x01(\x01\"\xab\x01\n\x11GetStatusResponse\x12\x11\n\tthreshold\x18\x01 \x01(\x01\x12\x11\n\trouter_id\x18\x02 \x01(\t\x12\x16\n\x0erouter_version\x18\x03 \x01(\t\x12\x33\n\tendpoints\x18\x04 \x03(\x0b\x32 .orchestrouter.v1.EndpointStatus\x12\x11\n\tfallbacks\x18\x05 \x01(\x04\x12\x10\n\x08\x64\x65graded\x18\x06 \x01(\x04*>\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\x0e\n\nTIER_SMALL\x10\x01\x12\x10\n\x0cTIER_PREMIUM\x10\x02*|\n\x0c\x43ircuitState\x12\x1d\n\x19\x43IRCUIT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43IRCUIT_STATE_CLOSED\x10\x01\x12\x16\n\x12\x43IRCUIT_STATE_OPEN\x10\x02\x12\x1b\n\x17\x43IRCUIT_STATE_HALF_OPEN\x10\x03\x32\x8d\x02\n\rRouterService\x12H\n\x05Route\x12\x1e.orchestrouter.v1.RouteRequest\x1a\x1f.orchestrouter.v1.RouteResponse\x12\\\n\x0bRouteStream\x12$.orchestrouter.v1.RouteStreamRequest\x1a%.orchestrouter.v1.RouteStreamResponse0\x01\x12T\n\tGetStatus\x12\".orchestrouter.v1.GetStatusRequest\x1a#.orchestrouter.v1.GetStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'orchestrouter.v1.router_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TIER']._serialized_start=1943
-  _globals['_TIER']._serialized_end=2005
-  _globals['_CIRCUITSTATE']._serialized_start=2007
-  _globals['_CIRCUITSTATE']._serialized_end=2131
+  _globals['_TIER']._serialized_start=1990
+  _globals['_TIER']._serialized_end=2052
+  _globals['_CIRCUITSTATE']._serialized_start=2054
+  _globals['_CIRCUITSTATE']._serialized_end=2178
   _globals['_CHATMESSAGE']._serialized_start=51
   _globals['_CHATMESSAGE']._serialized_end=95
   _globals['_GENERATIONPARAMS']._serialized_start=98
@@ -42,23 +42,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROUTEREQUEST']._serialized_start=273
   _globals['_ROUTEREQUEST']._serialized_end=459
   _globals['_DECISION']._serialized_start=462
-  _globals['_DECISION']._serialized_end=762
-  _globals['_HOPTIMINGS']._serialized_start=764
-  _globals['_HOPTIMINGS']._serialized_end=851
-  _globals['_USAGE']._serialized_start=853
-  _globals['_USAGE']._serialized_end=950
-  _globals['_ROUTERESPONSE']._serialized_start=953
-  _globals['_ROUTERESPONSE']._serialized_end=1160
-  _globals['_ROUTESTREAMREQUEST']._serialized_start=1163
-  _globals['_ROUTESTREAMREQUEST']._serialized_end=1355
-  _globals['_ROUTESTREAMRESPONSE']._serialized_start=1358
-  _globals['_ROUTESTREAMRESPONSE']._serialized_end=1502
-  _globals['_GETSTATUSREQUEST']._serialized_start=1504
-  _globals['_GETSTATUSREQUEST']._serialized_end=1522
-  _globals['_ENDPOINTSTATUS']._serialized_start=1525
-  _globals['_ENDPOINTSTATUS']._serialized_end=1767
-  _globals['_GETSTATUSRESPONSE']._serialized_start=1770
-  _globals['_GETSTATUSRESPONSE']._serialized_end=1941
-  _globals['_ROUTERSERVICE']._serialized_start=2134
-  _globals['_ROUTERSERVICE']._serialized_end=2403
+  _globals['_DECISION']._serialized_end=809
+  _globals['_HOPTIMINGS']._serialized_start=811
+  _globals['_HOPTIMINGS']._serialized_end=898
+  _globals['_USAGE']._serialized_start=900
+  _globals['_USAGE']._serialized_end=997
+  _globals['_ROUTERESPONSE']._serialized_start=1000
+  _globals['_ROUTERESPONSE']._serialized_end=1207
+  _globals['_ROUTESTREAMREQUEST']._serialized_start=1210
+  _globals['_ROUTESTREAMREQUEST']._serialized_end=1402
+  _globals['_ROUTESTREAMRESPONSE']._serialized_start=1405
+  _globals['_ROUTESTREAMRESPONSE']._serialized_end=1549
+  _globals['_GETSTATUSREQUEST']._serialized_start=1551
+  _globals['_GETSTATUSREQUEST']._serialized_end=1569
+  _globals['_ENDPOINTSTATUS']._serialized_start=1572
+  _globals['_ENDPOINTSTATUS']._serialized_end=1814
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1817
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1988
+  _globals['_ROUTERSERVICE']._serialized_start=2181
+  _globals['_ROUTERSERVICE']._serialized_end=2450
 # @@protoc_insertion_point(module_scope)

@@ -64,7 +64,7 @@ class RouteRequest(_message.Message):
     def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., threshold: _Optional[float] = ..., premium_share: _Optional[float] = ..., dry_run: _Optional[bool] = ..., params: _Optional[_Union[GenerationParams, _Mapping]] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("tier", "model", "win_probability", "threshold", "router_id", "router_version", "degraded", "degraded_reason", "routed_tier", "fell_back", "fallback_reason", "attempts")
+    __slots__ = ("tier", "model", "win_probability", "threshold", "router_id", "router_version", "degraded", "degraded_reason", "routed_tier", "fell_back", "fallback_reason", "attempts", "budget_limited", "budget_reason")
     TIER_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     WIN_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +77,8 @@ class Decision(_message.Message):
     FELL_BACK_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_REASON_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_LIMITED_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_REASON_FIELD_NUMBER: _ClassVar[int]
     tier: Tier
     model: str
     win_probability: float
@@ -89,7 +91,9 @@ class Decision(_message.Message):
     fell_back: bool
     fallback_reason: str
     attempts: int
-    def __init__(self, tier: _Optional[_Union[Tier, str]] = ..., model: _Optional[str] = ..., win_probability: _Optional[float] = ..., threshold: _Optional[float] = ..., router_id: _Optional[str] = ..., router_version: _Optional[str] = ..., degraded: _Optional[bool] = ..., degraded_reason: _Optional[str] = ..., routed_tier: _Optional[_Union[Tier, str]] = ..., fell_back: _Optional[bool] = ..., fallback_reason: _Optional[str] = ..., attempts: _Optional[int] = ...) -> None: ...
+    budget_limited: bool
+    budget_reason: str
+    def __init__(self, tier: _Optional[_Union[Tier, str]] = ..., model: _Optional[str] = ..., win_probability: _Optional[float] = ..., threshold: _Optional[float] = ..., router_id: _Optional[str] = ..., router_version: _Optional[str] = ..., degraded: _Optional[bool] = ..., degraded_reason: _Optional[str] = ..., routed_tier: _Optional[_Union[Tier, str]] = ..., fell_back: _Optional[bool] = ..., fallback_reason: _Optional[str] = ..., attempts: _Optional[int] = ..., budget_limited: _Optional[bool] = ..., budget_reason: _Optional[str] = ...) -> None: ...
 
 class HopTimings(_message.Message):
     __slots__ = ("embed_ms", "score_ms", "dispatch_ms", "total_ms")

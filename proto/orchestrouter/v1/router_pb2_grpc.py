@@ -62,7 +62,9 @@ class RouterServiceServicer:
         """Route decides the tier for a chat request and, unless dry_run, returns the chosen model's
         answer.
         Errors: INVALID_ARGUMENT (no user message, bad role, threshold or share out of range, bad
-        generation parameters); UNAUTHENTICATED (both endpoints rejected their credentials);
+        generation parameters); UNAUTHENTICATED (no or a wrong bearer token, when the router requires
+        one; or both endpoints rejected their credentials); PERMISSION_DENIED (the caller's policy
+        forbids setting the dial);
         RESOURCE_EXHAUSTED (both endpoints rate-limited); UNAVAILABLE (both endpoints failed);
         DEADLINE_EXCEEDED (the caller's deadline passed).
         """
@@ -82,7 +84,7 @@ class RouterServiceServicer:
 
     def GetStatus(self, request, context):
         """GetStatus reports the router's configuration and each endpoint's health and counters.
-        Errors: none beyond transport errors.
+        Errors: UNAUTHENTICATED (no or a wrong bearer token, when the router requires one).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

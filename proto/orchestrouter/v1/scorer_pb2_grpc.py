@@ -60,6 +60,7 @@ class ScorerServiceServicer:
         than the model's, NaN or infinite values, more rows than the configured limit);
         UNAVAILABLE (no model loaded yet, or shutting down); RESOURCE_EXHAUSTED (queue full);
         DEADLINE_EXCEEDED.
+        UNAUTHENTICATED (no or a wrong bearer token, when the scorer requires one).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -68,6 +69,7 @@ class ScorerServiceServicer:
     def GetModelInfo(self, request, context):
         """GetModelInfo describes the loaded router model: its embedder, model table and version.
         Errors: UNAVAILABLE (no model loaded yet).
+        UNAUTHENTICATED (no or a wrong bearer token, when the scorer requires one).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -225,6 +225,15 @@ class RouterConfig(EnvConfig):
     tls: ServerTLSConfig = field(default_factory=ServerTLSConfig)
     health_listen: str = ""
     scorer_tls: ChannelTLSConfig = field(default_factory=ChannelTLSConfig)
+    # --- Inbound authentication and caller policy (runtime.auth, router.caller_policy) ---
+    # The bearer tokens callers must present, one caller:token per line; "" leaves Route open.
+    auth_tokens_file: str = ""
+    # Per-caller policy (JSON): who may set the dial, each caller's premium budget; "" allows all.
+    caller_policy_file: str = ""
+    # Seconds between checks of the token, policy and scorer-token files for a change.
+    auth_recheck_s: float = 1.0
+    # The file holding the token the router presents to a scorer that requires one.
+    scorer_token_file: str = ""
 
     def __post_init__(self) -> None:
         require(0.0 <= self.threshold <= 1.0, f"ORCHESTROUTER_THRESHOLD must be in [0, 1], got {self.threshold}")
@@ -245,6 +254,10 @@ class RouterConfig(EnvConfig):
         require(
             bool(self.decision_log.strip()),
             "ORCHESTROUTER_DECISION_LOG must be stdout, stderr, off or a file path",
+        )
+        # Inbound authentication and caller policy.
+        require(
+            0.0 <= self.auth_recheck_s < float("inf"), "ORCHESTROUTER_AUTH_RECHECK_S must be a number of seconds >= 0"
         )
 
     def tier(self, name: str) -> TierConfig:
@@ -273,6 +286,11 @@ class RouterConfig(EnvConfig):
             tls=ServerTLSConfig.read_env(env),
             health_listen=env_health_listen(env),
             scorer_tls=read_scorer_tls(env),
+            # Inbound authentication and caller policy.
+            auth_tokens_file=env_str(env, "ORCHESTROUTER_AUTH_TOKENS_FILE", cls.auth_tokens_file),
+            caller_policy_file=env_str(env, "ORCHESTROUTER_CALLER_POLICY_FILE", cls.caller_policy_file),
+            auth_recheck_s=env_float(env, "ORCHESTROUTER_AUTH_RECHECK_S", cls.auth_recheck_s),
+            scorer_token_file=env_str(env, "ORCHESTROUTER_SCORER_TOKEN_FILE", cls.scorer_token_file),
         )
 
 

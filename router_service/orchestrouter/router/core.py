@@ -10,9 +10,12 @@ from dataclasses import dataclass
 
 from opentelemetry import trace
 
+from orchestrouter.router.caller_policy import CallerPolicy
 from orchestrouter.router.dispatch.dispatcher import Dispatcher, DispatchInfo, EndpointSnapshot
 from orchestrouter.router.embedders import Embedder, EmbedderError
 from orchestrouter.router.model import (
+    PREMIUM,
+    SMALL,
     Completion,
     Decision,
     RouteInput,
@@ -62,6 +65,7 @@ class RouterCore:
         premium_share: float | None,
         degraded_tier: str,
         observer: RouteObserver | None = None,
+        caller_policy: CallerPolicy | None = None,
     ) -> None:
         self.embedder = embedder
         self.scorer = scorer
@@ -74,6 +78,8 @@ class RouterCore:
         self.router_version = ""
         self.degraded_count = 0
         self.observer = observer or RouteObserver()
+        # Who may set the dial, and each caller's premium budget (router.caller_policy).
+        self.caller_policy = caller_policy or CallerPolicy()
 
     def use_model(self, router_id: str, router_version: str, calibration_quantiles: Sequence[float]) -> None:
         """Takes the scorer's router model: its name for degraded decisions, its calibration for the dial."""
@@ -165,7 +171,9 @@ class RouterCore:
         timings = Timings()
         decision: Decision | None = None
         try:
+            self.caller_policy.check_dial(inp.caller, inp.sets_dial)
             decision = await self.decide(inp, timings, _remaining(deadline))
+            self._apply_budget(inp, decision)
             result = RouteResult(decision=decision, timings=timings, request_id=self.observer.new_request_id())
             if inp.dry_run:
                 yield StreamDecision(decision)
@@ -193,8 +201,21 @@ class RouterCore:
             )
             raise
         timings.total_ms = (time.perf_counter() - start) * 1000
+        if decision.tier == PREMIUM:
+            self.caller_policy.budget.spend(inp.caller, result.usage.cost_usd)
         self.observer.finished(inp, result)
         yield StreamDone(result)
+
+    def _apply_budget(self, inp: RouteInput, decision: Decision) -> None:
+        """Routes small, flagged, a request the caller's premium budget has no room for (a dry run
+        is told so but spends nothing)."""
+        if decision.routed_tier != PREMIUM:
+            return
+        reason = self.caller_policy.premium_refusal(inp.caller, count=not inp.dry_run)
+        if reason:
+            decision.tier = decision.routed_tier = SMALL
+            decision.model = self.dispatcher.model_name(SMALL)
+            decision.budget_limited, decision.budget_reason = True, reason
 
     def _dispatch(
         self, tier: str, inp: RouteInput, deadline: float | None, stream: bool

@@ -53,6 +53,8 @@ DECISION_FIELDS = (
     DecisionField("fell_back", "fallback", semconv.FALLBACK, metric=True),
     DecisionField("fallback_reason", "fallback_reason", semconv.FALLBACK_REASON, span_if="fell_back"),
     DecisionField("attempts", "attempts", semconv.ATTEMPTS),
+    DecisionField("budget_limited", "budget_limited", semconv.BUDGET_LIMITED, metric=True),
+    DecisionField("budget_reason", "budget_reason", semconv.BUDGET_REASON, span_if="budget_limited"),
 )
 
 # What the routes counter says of a request that failed before it was decided.

@@ -1,6 +1,7 @@
 """decision_log: one JSON line per routed request, to stdout, stderr or a file.
 
-A line holds: ``request_id`` (the trace id when tracing is on), ``time`` (UTC, ISO 8601), ``outcome``
+A line holds: ``request_id`` (the trace id when tracing is on), ``caller`` (the authenticated
+caller's name, "" when authentication is off; never its token), ``time`` (UTC, ISO 8601), ``outcome``
 (answered, decided for a dry run, failed, cancelled) and gRPC ``status``, the decision (``tier``,
 ``routed_tier``, ``model``, ``win_probability``, ``threshold``, ``router_id``, ``router_version``,
 ``degraded``, ``fallback``, their reasons, ``attempts``: the log keys of decision_fields.DECISION_FIELDS),
@@ -87,6 +88,7 @@ def build_record(
     """The decision record of one request; decision is None when it failed before deciding."""
     record: dict[str, Any] = {
         "request_id": request_id,
+        "caller": inp.caller,
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "outcome": outcome,
         "status": status,

@@ -47,6 +47,13 @@ class RouteInput:
     premium_share: float | None = None
     dry_run: bool = False
     params: GenerationParams = field(default_factory=GenerationParams)
+    # The authenticated caller (runtime.auth.current_caller()); "" when authentication is off.
+    caller: str = ""
+
+    @property
+    def sets_dial(self) -> bool:
+        """Whether the request overrides the configured dial (a caller policy may forbid it)."""
+        return self.threshold is not None or self.premium_share is not None
 
 
 @dataclass
@@ -81,6 +88,9 @@ class Decision:
     fell_back: bool = False
     fallback_reason: str = ""
     attempts: int = 0
+    # Routed small although the score said premium: the caller's premium budget was spent.
+    budget_limited: bool = False
+    budget_reason: str = ""
 
     def __post_init__(self) -> None:
         # The tier chosen before dispatch; unless told otherwise, the tier that answers.

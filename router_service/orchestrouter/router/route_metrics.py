@@ -1,7 +1,7 @@
 """route_metrics: the router's OpenTelemetry instruments, recorded once per request.
 
 Instruments (attributes in brackets; names, units and buckets in ``orchestrouter.runtime.semconv``):
-- ``orchestrouter.routes`` counter [tier, model, outcome, status, fallback, degraded]
+- ``orchestrouter.routes`` counter [tier, model, outcome, status, fallback, degraded, budget_limited, caller]
 - ``orchestrouter.win_probability`` histogram, buckets of 0.05
 - ``orchestrouter.hop.duration`` histogram in ms [hop: embed, score, dispatch, total]
   (the scorer records scorer.queue and scorer.onnx_run in the same metric)
@@ -28,10 +28,12 @@ class RouteMetrics:
         self._win_probability = semconv.create_histogram(meter, semconv.METRIC_WIN_PROBABILITY)
         self._hop = semconv.create_histogram(meter, semconv.METRIC_HOP_DURATION)
 
-    def record(self, decision: Decision | None, timings: Timings, outcome: str, status: str) -> None:
+    def record(self, decision: Decision | None, timings: Timings, outcome: str, status: str, caller: str = "") -> None:
         attributes = decision_fields.metric_attributes(decision)
         attributes[semconv.OUTCOME] = outcome
         attributes[semconv.STATUS] = status
+        # Callers are the few names of the token file, never free text.
+        attributes[semconv.CALLER] = caller
         self._routes.add(1, attributes)
         for hop, ms in (
             (semconv.HOP_EMBED, timings.embed_ms),

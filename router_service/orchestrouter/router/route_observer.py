@@ -58,7 +58,7 @@ class RouteObserver:
     ) -> None:
         if decision is not None:
             _annotate(trace.get_current_span(), decision, usage, inp.dry_run)
-        self._metrics.record(decision, timings, outcome, status)
+        self._metrics.record(decision, timings, outcome, status, inp.caller)
         if self.decision_log.enabled:
             self.decision_log.write(
                 build_record(

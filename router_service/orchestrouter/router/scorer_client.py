@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -34,9 +35,18 @@ class ScorerUnavailable(Exception):
 
 class ScorerClient:
     """ScorerClient: an aio channel to the scorer sidecar (host:port or unix:PATH); over TLS when
-    tls has trust roots and the target is not a unix socket."""
+    tls has trust roots and the target is not a unix socket.
 
-    def __init__(self, target: str, timeout_s: float, tls: ChannelTLSConfig | None = None) -> None:
+    token, when given, returns the bearer token a scorer that requires one is sent with each call.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        timeout_s: float,
+        token: Callable[[], str] | None = None,
+        tls: ChannelTLSConfig | None = None,
+    ) -> None:
         self._channel = open_channel(
             target,
             tls or ChannelTLSConfig(),
@@ -53,6 +63,10 @@ class ScorerClient:
         )
         self._stub = scorer_pb2_grpc.ScorerServiceStub(self._channel)
         self.timeout_s = timeout_s
+        self._token = token
+
+    def _metadata(self) -> tuple[tuple[str, str], ...] | None:
+        return None if self._token is None else (("authorization", f"Bearer {self._token()}"),)
 
     async def score(self, embeddings: np.ndarray, timeout_s: float | None = None) -> Scores:
         matrix = np.ascontiguousarray(embeddings, dtype="<f4")
@@ -60,7 +74,7 @@ class ScorerClient:
             embeddings=scorer_pb2.EmbeddingBatch(data=matrix.tobytes(), rows=matrix.shape[0], dim=matrix.shape[1])
         )
         try:
-            reply = await self._stub.Score(request, timeout=self.timeout_for(timeout_s))
+            reply = await self._stub.Score(request, timeout=self.timeout_for(timeout_s), metadata=self._metadata())
         except aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 # A wrong dimension is a deployment error, not an outage; say so plainly.
@@ -73,7 +87,9 @@ class ScorerClient:
         return self.timeout_s if budget_s is None else min(budget_s, self.timeout_s)
 
     async def model_info(self, timeout_s: float = 5.0) -> scorer_pb2.GetModelInfoResponse:
-        return await self._stub.GetModelInfo(scorer_pb2.GetModelInfoRequest(), timeout=timeout_s)
+        return await self._stub.GetModelInfo(
+            scorer_pb2.GetModelInfoRequest(), timeout=timeout_s, metadata=self._metadata()
+        )
 
     async def close(self) -> None:
         await self._channel.close(None)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import grpc
 from grpc import aio
 
+from orchestrouter.router.caller_policy import POLICY_FILE_VARIABLE, CallerPolicy
 from orchestrouter.router.config import ConfigError, RouterConfig
 from orchestrouter.router.core import RouterCore
 from orchestrouter.router.decision_log import DecisionLog
@@ -17,6 +19,8 @@ from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
 from orchestrouter.runtime import serving
+from orchestrouter.runtime.auth import load_token_set
+from orchestrouter.runtime.watched_file import FileFormatError, WatchedFile, describe
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,33 @@ def open_decision_log(config: RouterConfig) -> DecisionLog:
         raise StartupError(f"ORCHESTROUTER_DECISION_LOG: cannot open {config.decision_log} ({exc.strerror})") from exc
 
 
+def open_caller_policy(config: RouterConfig) -> CallerPolicy:
+    try:
+        return CallerPolicy(config.caller_policy_file, config.auth_recheck_s)
+    except (OSError, ValueError) as exc:
+        raise StartupError(f"{POLICY_FILE_VARIABLE} {config.caller_policy_file}: {describe(exc)}") from None
+
+
+def _one_token(text: str) -> str:
+    token = text.strip()
+    if not token or any(c.isspace() or not c.isprintable() for c in token):
+        raise FileFormatError("must hold one token: printable characters without spaces")
+    return token
+
+
+def scorer_token(config: RouterConfig) -> Callable[[], str] | None:
+    """The token the router presents to the scorer, re-read when its file changes; None without one."""
+    if not config.scorer_token_file:
+        return None
+    try:
+        source = WatchedFile(
+            config.scorer_token_file, _one_token, "ORCHESTROUTER_SCORER_TOKEN_FILE", config.auth_recheck_s
+        )
+    except (OSError, ValueError) as exc:
+        raise StartupError(f"ORCHESTROUTER_SCORER_TOKEN_FILE {config.scorer_token_file}: {describe(exc)}") from None
+    return source.current
+
+
 class RouterServer(serving.ServiceServer):
     """RouterServer: the Route service; ready once it has read the scorer's model info.
 
@@ -62,6 +93,7 @@ class RouterServer(serving.ServiceServer):
         self.scorer_wait_s = scorer_wait_s
         self._embedder = embedder
         self._core: RouterCore | None = None
+        self.auth = load_token_set(config.auth_tokens_file, config.auth_recheck_s)
 
     @property
     def core(self) -> RouterCore:
@@ -74,9 +106,15 @@ class RouterServer(serving.ServiceServer):
         # Opened first: a log that cannot be written stops startup before anything else is built.
         decision_log = open_decision_log(config)
         try:
+            caller_policy = open_caller_policy(config)
             embedder = self._embedder or build_embedder(config)
             scorer = CoalescingScorer(
-                ScorerClient(config.scorer_target, config.scorer_timeout_ms / 1000.0, tls=config.scorer_tls)
+                ScorerClient(
+                    config.scorer_target,
+                    config.scorer_timeout_ms / 1000.0,
+                    scorer_token(config),
+                    tls=config.scorer_tls,
+                )
             )
             dispatcher = Dispatcher.from_config(config)
         except BaseException:
@@ -91,6 +129,7 @@ class RouterServer(serving.ServiceServer):
             config.premium_share,
             config.degraded_tier,
             RouteObserver(decision_log),
+            caller_policy,
         )
         router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(self._core, config), server)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 
@@ -12,6 +13,7 @@ from orchestrouter.router.config import RouterConfig
 from orchestrouter.router.core import RouterCore
 from orchestrouter.router.model import RouteInput
 from orchestrouter.router.validation import build_route_input
+from orchestrouter.runtime.auth import current_caller
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 
 
@@ -22,7 +24,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
 
     def _input(self, request: router_pb2.RouteRequest) -> RouteInput:
         threshold, share = convert.dial_from_pb(request)
-        return build_route_input(
+        inp = build_route_input(
             convert.messages_from_pb(request),
             threshold,
             share,
@@ -30,6 +32,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             convert.params_from_pb(request.params),
             self._config.max_prompt_chars,
         )
+        return dataclasses.replace(inp, caller=current_caller())
 
     async def Route(self, request: router_pb2.RouteRequest, context: aio.ServicerContext) -> router_pb2.RouteResponse:
         inp = self._input(request)

@@ -53,6 +53,12 @@ COST_USD = "orchestrouter.cost_usd"  # the answer's cost at the tier's prices
 GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 
+# --- Who called (both services' server spans; the routes counter and the decision log) ---------------
+
+CALLER = "orchestrouter.caller"  # the authenticated caller's name from the token file, never the token
+BUDGET_LIMITED = "orchestrouter.budget_limited"  # routed small: the caller's premium budget was spent
+BUDGET_REASON = "orchestrouter.budget_reason"  # set only when budget-limited
+
 # --- How a request or a call ended (routes counter; dispatch spans and attempts counter) -------------
 
 OUTCOME = "orchestrouter.outcome"  # routes: answered, decided, failed, cancelled; calls: ok or a failure kind

@@ -18,6 +18,8 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from orchestrouter.runtime import telemetry
+from orchestrouter.runtime.auth import TOKENS_FILE_VARIABLE as TOKENS_FILE
+from orchestrouter.runtime.auth import AuthFileError, AuthInterceptor, TokenSet
 from orchestrouter.runtime.errors import ErrorMappingInterceptor
 from orchestrouter.runtime.health_port import start_health_server
 from orchestrouter.runtime.tls import ReloadingCertificates, ServerTLSConfig
@@ -126,6 +128,8 @@ class ServiceServer(abc.ABC):
     # The proto service's full name, for health and reflection; the role names it in log lines.
     service_name: ClassVar[str]
     role: ClassVar[str]
+    # The bearer tokens callers must present (runtime.auth); None leaves the service open.
+    auth: TokenSet | None = None
 
     def __init__(self, listen: str, reflection: bool, grace_seconds: float) -> None:
         self.listen = listen
@@ -155,7 +159,7 @@ class ServiceServer(abc.ABC):
         if self._server is not None:
             raise RuntimeError(f"the {self.role} server is already started")
         await self.health.set(NOT_SERVING)
-        server = new_server()
+        server = new_server(self._auth_interceptors())
         self._register(server)
         self._server = server
         try:
@@ -197,6 +201,13 @@ class ServiceServer(abc.ABC):
         if self.health_port == 0 and not self.health_listen.startswith("unix:"):
             raise BindError(f"cannot listen on {self.health_listen!r}: address malformed or in use")
         log.info("%s health-only plaintext port %d on %s", self.role, self.health_port, self.health_listen)
+
+    def _auth_interceptors(self) -> list[aio.ServerInterceptor]:
+        if self.auth is None:
+            log.info("%s: authentication is off (no %s): anyone who reaches the port may call", self.role, TOKENS_FILE)
+            return []
+        log.info("%s: bearer tokens required, from %s", self.role, self.auth.path)
+        return [AuthInterceptor(self.auth)]
 
     async def become_ready(self) -> None:
         """Gets the started service ready to answer, then reports SERVING."""
@@ -257,7 +268,12 @@ def run_main(
     line and exit code 2, never a stack trace.
     """
     configure_logging()
-    refusals: tuple[type[Exception], ...] = (*startup_errors, BindError, telemetry.TelemetryConfigError)
+    refusals: tuple[type[Exception], ...] = (
+        *startup_errors,
+        BindError,
+        telemetry.TelemetryConfigError,
+        AuthFileError,
+    )
     tel = None
     try:
         tel = telemetry.setup(service_name)

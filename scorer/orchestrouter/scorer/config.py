@@ -37,6 +37,11 @@ class ScorerConfig(EnvConfig):
     # health-only address for probes (Kubernetes' gRPC probes cannot dial TLS).
     tls: ServerTLSConfig = field(default_factory=ServerTLSConfig)
     health_listen: str = ""
+    # --- Inbound authentication (runtime.auth) ---
+    # The bearer tokens callers (the router) must present, one caller:token per line; "" leaves Score open.
+    auth_tokens_file: str = ""
+    # Seconds between checks of the token file for a change.
+    auth_recheck_s: float = 1.0
 
     def __post_init__(self) -> None:
         require(self.max_request_rows >= 1, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS must be >= 1")
@@ -44,6 +49,10 @@ class ScorerConfig(EnvConfig):
         require(0.0 <= self.batch_max_wait_ms <= 1000.0, "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS must be in [0, 1000]")
         require(self.max_queue >= 1, "ORCHESTROUTER_SCORER_MAX_QUEUE must be >= 1")
         require(self.grace_seconds >= 0, "ORCHESTROUTER_GRACE_SECONDS must be >= 0")
+        # Inbound authentication.
+        require(
+            0.0 <= self.auth_recheck_s < float("inf"), "ORCHESTROUTER_AUTH_RECHECK_S must be a number of seconds >= 0"
+        )
 
     @classmethod
     def read_env(cls, env: Mapping[str, str]) -> ScorerConfig:
@@ -59,4 +68,7 @@ class ScorerConfig(EnvConfig):
             # TLS (issue 10)
             tls=ServerTLSConfig.read_env(env),
             health_listen=env_health_listen(env),
+            # Inbound authentication.
+            auth_tokens_file=env_str(env, "ORCHESTROUTER_AUTH_TOKENS_FILE", cls.auth_tokens_file),
+            auth_recheck_s=env_float(env, "ORCHESTROUTER_AUTH_RECHECK_S", cls.auth_recheck_s),
         )

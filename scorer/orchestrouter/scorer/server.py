@@ -8,6 +8,7 @@ import logging
 from grpc import aio
 
 from orchestrouter.runtime import serving
+from orchestrouter.runtime.auth import load_token_set
 from orchestrouter.scorer.artifact import ArtifactError
 from orchestrouter.scorer.batcher import MicroBatcher
 from orchestrouter.scorer.config import ConfigError, ScorerConfig
@@ -35,6 +36,7 @@ class ScorerServer(serving.ServiceServer):
         self.config = config
         self.tls, self.health_listen = config.tls, config.health_listen
         self.state = ScorerState(config.max_request_rows)
+        self.auth = load_token_set(config.auth_tokens_file, config.auth_recheck_s)
 
     def _register(self, server: aio.Server) -> None:
         scorer_pb2_grpc.add_ScorerServiceServicer_to_server(ScorerServicer(self.state), server)
