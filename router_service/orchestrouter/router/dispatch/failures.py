@@ -39,6 +39,9 @@ class FailureKind(enum.Enum):
 
 # Kinds that say nothing about the endpoint's health: the circuit breaker ignores them.
 NEUTRAL_FOR_BREAKER = frozenset({FailureKind.BAD_REQUEST, FailureKind.CIRCUIT_OPEN, FailureKind.NOT_CONFIGURED})
+# Kinds that end the request at once: the endpoint rejected the request itself (400, 404, 422), so
+# another tier would most likely reject it too, and it would be a second billed call.
+ENDS_FALLBACK = frozenset({FailureKind.BAD_REQUEST})
 # Kinds that never reached an endpoint; when every tier failed, a real upstream failure is reported first.
 NOT_TRIED = frozenset({FailureKind.CIRCUIT_OPEN, FailureKind.NOT_CONFIGURED})
 
