@@ -108,8 +108,25 @@ def from_status(
     return UpstreamFailure(FailureKind.SERVER_ERROR, tier, f"{tier} endpoint answered {status}", status)
 
 
+# Everything the HTTP stack can raise while calling an endpoint and reading its answer: httpx's own
+# family (transport, decoding, redirects, stream state), an invalid URL, TLS and socket errors that
+# escape httpx, and text or JSON that does not decode. from_exception() maps each to a failure, so
+# the request falls back rather than ending as INTERNAL.
+HTTP_STACK_ERRORS: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    httpx.HTTPError,
+    httpx.InvalidURL,
+    httpx.StreamError,
+    OSError,
+    ValueError,  # UnicodeError and json.JSONDecodeError among them
+)
+
+
 def from_exception(tier: str, exc: BaseException, timeout_s: float) -> UpstreamFailure:
-    """The failure for an exception raised while calling an endpoint (transport or our own timeout)."""
+    """The failure for an exception raised while calling an endpoint (transport or our own timeout).
+
+    Messages name the exception's class at most, never its text, which may quote the request.
+    """
     if isinstance(exc, (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
         return UpstreamFailure(FailureKind.TIMEOUT, tier, f"{tier} endpoint timed out after {timeout_s:.2f}s")
     if isinstance(exc, httpx.ConnectTimeout):
@@ -124,7 +141,27 @@ def from_exception(tier: str, exc: BaseException, timeout_s: float) -> UpstreamF
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint dropped the connection")
     if isinstance(exc, httpx.TransportError):
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable ({type(exc).__name__})")
+    return _from_other_exception(tier, exc)
+
+
+def _from_other_exception(tier: str, exc: BaseException) -> UpstreamFailure:
+    """The failure for what the HTTP stack raises beyond its transport errors (HTTP_STACK_ERRORS)."""
+    if isinstance(exc, httpx.DecodingError):
+        return UpstreamFailure(
+            FailureKind.MALFORMED, tier, f"{tier} endpoint answered a body that cannot be decoded (content encoding)"
+        )
+    if isinstance(exc, OSError):
+        return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable ({type(exc).__name__})")
+    if isinstance(exc, (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError)):
+        return UpstreamFailure(
+            FailureKind.MALFORMED, tier, f"{tier} endpoint answered unreadably ({type(exc).__name__})"
+        )
     raise exc
+
+
+def unusable_key(tier: str, problem: str) -> UpstreamFailure:
+    """The failure of a tier whose key file holds a key that cannot be sent (problem names the variable)."""
+    return UpstreamFailure(FailureKind.NOT_CONFIGURED, tier, f"the {tier} tier's API key is not usable: {problem}")
 
 
 def _is_certificate_error(exc: BaseException) -> bool:
