@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrouter.runtime.config import ConfigError as ConfigError  # where the server looks for it
-from orchestrouter.runtime.config import EnvConfig, require
+from orchestrouter.runtime.config import EnvConfig, require, require_finite
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_str
 from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH
 
@@ -38,6 +38,13 @@ class ScorerConfig(EnvConfig):
         require(0.0 <= self.batch_max_wait_ms <= 1000.0, "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS must be in [0, 1000]")
         require(self.max_queue >= 1, "ORCHESTROUTER_SCORER_MAX_QUEUE must be >= 1")
         require(self.grace_seconds >= 0, "ORCHESTROUTER_GRACE_SECONDS must be >= 0")
+        # Issue 10: NaN or infinity in code-built settings (the environment's are refused by env_float).
+        require_finite(
+            (
+                ("ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS", self.batch_max_wait_ms),
+                ("ORCHESTROUTER_GRACE_SECONDS", self.grace_seconds),
+            )
+        )
 
     @classmethod
     def read_env(cls, env: Mapping[str, str]) -> ScorerConfig:
