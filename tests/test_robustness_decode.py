@@ -8,6 +8,8 @@ import logging
 import grpc
 import pytest
 
+from orchestrouter.v1 import router_pb2
+
 # A RouteRequest whose first message's content is not UTF-8: protobuf refuses to decode it.
 UNDECODABLE = b"\x0a\x09\x0a\x04user\x12\x01\xff"
 ROUTER_METHODS = ["Route", "RouteStream", "GetStatus"]
@@ -50,3 +52,17 @@ def test_undecodable_requests_are_invalid_argument_without_a_traceback(pair, ran
     warnings = [r for r in caplog.records if "could not be decoded" in r.getMessage()]
     assert len(warnings) <= 2, "at most one warning per interval per service"
     assert p.route(dry_run=True).decision.threshold > 0  # the servers still serve
+
+
+def test_error_details_never_echo_a_long_input_in_full(pair, random_model):
+    # Found by the fuzz target: the role went back whole in grpc-message, past the client's
+    # 16 KiB metadata limit, so the caller saw RESOURCE_EXHAUSTED "Stream removed" instead.
+    p = pair(random_model)
+    with pytest.raises(grpc.RpcError) as err:
+        p.stub.Route(
+            router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="x" * 70_000, content="hi")], dry_run=True),
+            timeout=10,
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = err.value.details() or ""
+    assert details.startswith("messages[0].role 'xxx") and len(details) <= 1024

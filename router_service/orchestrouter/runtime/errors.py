@@ -15,6 +15,9 @@ from orchestrouter.runtime.throttled_log import ThrottledWarning
 log = logging.getLogger(__name__)
 
 UNDECODABLE_MESSAGE = "request could not be decoded"
+# A message may quote the caller's input: cut it well inside gRPC's 16 KiB metadata limit, past which
+# the caller would see RESOURCE_EXHAUSTED "Stream removed" instead of the status meant.
+MAX_DETAILS_CHARS = 1000
 
 
 class ServiceError(Exception):
@@ -50,10 +53,14 @@ class FailedPrecondition(ServiceError):
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and caller-safe message for an exception raised by a handler."""
     if isinstance(exc, ServiceError):
-        return exc.code, str(exc)
+        return exc.code, _cut(str(exc))
     if isinstance(exc, TimeoutError):
         return grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded"
     return grpc.StatusCode.INTERNAL, "internal error"
+
+
+def _cut(message: str) -> str:
+    return message if len(message) <= MAX_DETAILS_CHARS else message[: MAX_DETAILS_CHARS - 3] + "..."
 
 
 class Undecodable:
