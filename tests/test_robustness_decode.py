@@ -66,3 +66,12 @@ def test_error_details_never_echo_a_long_input_in_full(pair, random_model):
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     details = err.value.details() or ""
     assert details.startswith("messages[0].role 'xxx") and len(details) <= 1024
+
+
+@pytest.mark.parametrize("method, stream", [("Check", False), ("Watch", True)])
+def test_undecodable_health_probes_are_invalid_argument_without_a_traceback(pair, random_model, caplog, method, stream):
+    caplog.set_level(logging.DEBUG)
+    p = pair(random_model)
+    err = _call(p.channel, f"/grpc.health.v1.Health/{method}", b"\xff", stream)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and err.details() == "request could not be decoded"
+    assert not _tracebacks(caplog)

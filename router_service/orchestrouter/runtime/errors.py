@@ -121,7 +121,6 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
                 request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
-        # Handlers that write through context (health's Watch) are left as they are.
         if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
             inner_stream = handler.unary_stream
 
@@ -138,7 +137,23 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
                 request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
+        if handler.unary_stream is not None:  # writes through context (health's Watch): decoding only
+            return self._writer_handler(handler, method)
         return handler
+
+    def _writer_handler(self, handler: Any, method: str) -> Any:
+        """A unary-stream handler that writes through context (health's Watch): its requests too must decode."""
+        inner = handler.unary_stream
+
+        async def unary_stream(request, context):
+            await self._refuse_undecodable(request, context, method)
+            return await inner(request, context)
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream,
+            request_deserializer=tolerant_deserializer(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
+        )
 
     async def _refuse_undecodable(self, request: Any, context: aio.ServicerContext, method: str) -> None:
         if request is UNDECODABLE:
