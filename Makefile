@@ -62,3 +62,11 @@ lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The whole fuzz target (tests/test_fuzz.py): FUZZ_EXAMPLES generated requests per test, four tests,
+# over Route, RouteStream and Score through real in-process servers; prints requests per RPC, status
+# counts, crashes, UNKNOWN, INTERNAL and traceback lines. `make test` runs a small fixed sample.
+FUZZ_EXAMPLES ?= 2600
+.PHONY: fuzz
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider -n 0 -s tests/test_fuzz.py

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from orchestrouter.router.dispatch.breaker import BreakerSettings
 from orchestrouter.router.dispatch.retry import RetryPolicy
 from orchestrouter.runtime.config import ConfigError as ConfigError  # where the servers look for it
-from orchestrouter.runtime.config import EnvConfig, require
+from orchestrouter.runtime.config import EnvConfig, require, require_finite
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_secret, env_str
 from orchestrouter.runtime.health_port import env_health_listen
 from orchestrouter.runtime.tls import ChannelTLSConfig, ServerTLSConfig
@@ -63,6 +63,16 @@ class TierConfig:
             f"{p}BASE_URL must be an http:// or https:// URL, got {self.base_url!r}",
         )
         require(not self.ca_bundle or Path(self.ca_bundle).is_file(), f"{p}CA_BUNDLE: no such file {self.ca_bundle}")
+        # Issue 10: NaN or infinity in code-built settings (the environment's are refused by env_float).
+        require_finite(
+            (
+                (p + "CONNECT_TIMEOUT_S", self.connect_timeout_s),
+                (p + "FIRST_TOKEN_TIMEOUT_S", self.first_token_timeout_s),
+                (p + "TIMEOUT_S", self.total_timeout_s),
+                (p + "PRICE_INPUT_PER_MTOK", self.price_input_per_mtok),
+                (p + "PRICE_OUTPUT_PER_MTOK", self.price_output_per_mtok),
+            )
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], tier: str) -> TierConfig:
@@ -165,6 +175,17 @@ class DispatchConfig(EnvConfig):
         )
         require(breaker.consecutive_failures >= 1, "ORCHESTROUTER_BREAKER_CONSECUTIVE_FAILURES must be >= 1")
         require(breaker.min_calls >= 1, "ORCHESTROUTER_BREAKER_MIN_CALLS must be >= 1")
+        # Issue 10: NaN or infinity in code-built settings (the environment's are refused by env_float).
+        require_finite(
+            ("ORCHESTROUTER_" + name, value)
+            for name, value in (
+                *positive,
+                ("RETRY_AFTER_MAX_S", retry.retry_after_max_s),
+                ("API_KEY_RECHECK_S", self.api_key_recheck_s),
+                ("FALLBACK_RESERVE", self.fallback_reserve),
+                ("BREAKER_ERROR_RATE", breaker.error_rate),
+            )
+        )
 
     @classmethod
     def read_env(cls, env: Mapping[str, str]) -> DispatchConfig:
@@ -259,6 +280,16 @@ class RouterConfig(EnvConfig):
         require(
             0.0 <= self.auth_recheck_s < float("inf"), "ORCHESTROUTER_AUTH_RECHECK_S must be a number of seconds >= 0"
         )
+        # Issue 10: NaN or infinity in code-built settings, and a negative grace period.
+        require_finite(
+            (
+                ("ORCHESTROUTER_SCORER_TIMEOUT_MS", self.scorer_timeout_ms),
+                ("ORCHESTROUTER_THRESHOLD", self.threshold),
+                ("ORCHESTROUTER_PREMIUM_SHARE", self.premium_share),
+                ("ORCHESTROUTER_GRACE_SECONDS", self.grace_seconds),
+            )
+        )
+        require(self.grace_seconds >= 0, f"ORCHESTROUTER_GRACE_SECONDS must be >= 0, got {self.grace_seconds}")
 
     def tier(self, name: str) -> TierConfig:
         return {"small": self.small, "premium": self.premium}[name]

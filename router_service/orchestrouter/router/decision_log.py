@@ -69,9 +69,12 @@ class DecisionLog:
         self._sink.flush()
 
     def close(self) -> None:
-        if self._owns_sink and self._sink is not None:
-            self._sink.close()
-        self._sink = None
+        sink, self._sink = self._sink, None
+        if self._owns_sink and sink is not None:
+            try:
+                sink.close()
+            except OSError:
+                pass  # the lines that could not be written were counted when they failed
 
 
 def build_record(

@@ -28,6 +28,11 @@ class RouteMetrics:
         self._win_probability = semconv.create_histogram(meter, semconv.METRIC_WIN_PROBABILITY)
         self._hop = semconv.create_histogram(meter, semconv.METRIC_HOP_DURATION)
 
+    @staticmethod
+    def failures_counter() -> metrics.Counter:
+        """The counter of requests whose decision-log line, span attributes or metrics could not be recorded."""
+        return semconv.create_counter(metrics.get_meter(semconv.ROUTER_METER), semconv.METRIC_RECORD_FAILURES)
+
     def record(self, decision: Decision | None, timings: Timings, outcome: str, status: str, caller: str = "") -> None:
         attributes = decision_fields.metric_attributes(decision)
         attributes[semconv.OUTCOME] = outcome

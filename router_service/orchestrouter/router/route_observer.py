@@ -9,6 +9,7 @@ in the request's own context, where the current span is the Route server span.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 from opentelemetry import trace
@@ -19,6 +20,9 @@ from orchestrouter.router.model import Decision, RouteInput, RouteResult, Timing
 from orchestrouter.router.route_metrics import RouteMetrics
 from orchestrouter.runtime import semconv, telemetry
 from orchestrouter.runtime.errors import status_for
+from orchestrouter.runtime.throttled_log import ThrottledWarning, describe
+
+log = logging.getLogger(__name__)
 
 
 class RouteObserver:
@@ -27,6 +31,10 @@ class RouteObserver:
     def __init__(self, decision_log: DecisionLog | None = None) -> None:
         self.decision_log = decision_log or DecisionLog(None)
         self._metrics = RouteMetrics()
+        # Recording comes after the answer: a failure here (a full disk, a closed pipe, a broken
+        # exporter) is counted and reported once per interval, never raised into the request.
+        self.failures = ThrottledWarning(log, "cannot record a request (decision log, span or metric)")
+        self._failures_metric = RouteMetrics.failures_counter()
 
     @staticmethod
     def new_request_id() -> str:
@@ -56,15 +64,27 @@ class RouteObserver:
         status: str,
         error: str = "",
     ) -> None:
-        if decision is not None:
-            _annotate(trace.get_current_span(), decision, usage, inp.dry_run)
-        self._metrics.record(decision, timings, outcome, status, inp.caller)
+        try:
+            if decision is not None:
+                _annotate(trace.get_current_span(), decision, usage, inp.dry_run)
+            self._metrics.record(decision, timings, outcome, status, inp.caller)
+        except Exception as exc:  # noqa: BLE001 - recording must never fail an answered request
+            self._failed_to_record(semconv.RECORD_TELEMETRY, exc)
         if self.decision_log.enabled:
-            self.decision_log.write(
-                build_record(
-                    inp, request_id, decision, timings, usage, outcome, status, error, self.decision_log.log_prompts
+            try:
+                self.decision_log.write(
+                    build_record(
+                        inp, request_id, decision, timings, usage, outcome, status, error, self.decision_log.log_prompts
+                    )
                 )
-            )
+            except Exception as exc:  # noqa: BLE001 - recording must never fail an answered request
+                self._failed_to_record(semconv.RECORD_DECISION_LOG, exc)
+
+    def _failed_to_record(self, what: str, exc: Exception) -> None:
+        try:
+            self._failures_metric.add(1, {semconv.RECORD: what})
+        finally:
+            self.failures(f"{what}: {describe(exc)}")
 
 
 def _annotate(span: trace.Span, d: Decision, usage: Usage | None, dry_run: bool) -> None:

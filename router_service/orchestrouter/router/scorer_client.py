@@ -33,6 +33,17 @@ class ScorerUnavailable(Exception):
     """The scorer could not score (down, timed out, or refused); the router degrades."""
 
 
+def reply_problem(probabilities: np.ndarray, rows: int) -> str | None:
+    """reply_problem: what is wrong with a Score reply for rows rows (None when it is one probability per row)."""
+    if probabilities.shape != (rows,):
+        return f"{probabilities.size} probabilities for {rows} rows"
+    if not np.isfinite(probabilities).all():
+        return "NaN or infinite probabilities"
+    if ((probabilities < 0) | (probabilities > 1)).any():
+        return "probabilities outside [0, 1]"
+    return None
+
+
 class ScorerClient:
     """ScorerClient: an aio channel to the scorer sidecar (host:port or unix:PATH); over TLS when
     tls has trust roots and the target is not a unix socket.
@@ -80,7 +91,13 @@ class ScorerClient:
                 # A wrong dimension is a deployment error, not an outage; say so plainly.
                 raise ScorerUnavailable(f"scorer refused the embeddings: {exc.details()}") from exc
             raise ScorerUnavailable(f"scorer {exc.code().name.lower()}: {exc.details()}") from exc
-        return Scores(np.asarray(reply.win_probabilities, dtype=np.float32), reply.router_id, reply.router_version)
+        probabilities = np.asarray(reply.win_probabilities, dtype=np.float32)
+        problem = reply_problem(probabilities, matrix.shape[0])
+        if problem:
+            # As good as no answer: a wrong count would give one request another's score (or none),
+            # and NaN compares false with any threshold, so it would route silently.
+            raise ScorerUnavailable(f"scorer answered {problem}")
+        return Scores(probabilities, reply.router_id, reply.router_version)
 
     def timeout_for(self, budget_s: float | None) -> float:
         """The Score timeout: the configured one, or the caller's budget when that is shorter."""

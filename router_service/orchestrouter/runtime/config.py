@@ -8,8 +8,9 @@ variable, so startup fails with one line that says what to fix.
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Self
 
 
@@ -21,6 +22,12 @@ def require(ok: bool, message: str) -> None:
     """Raises ConfigError(message) unless ok; message names the variable and what it must be."""
     if not ok:
         raise ConfigError(message)
+
+
+def require_finite(settings: Iterable[tuple[str, float | None]]) -> None:
+    """Raises ConfigError for the first (variable, value) whose value is NaN or infinite (None is unset)."""
+    for name, value in settings:
+        require(value is None or math.isfinite(value), f"{name} must be a finite number, got {value}")
 
 
 class EnvConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import overload
@@ -33,9 +34,14 @@ def env_float(env: Mapping[str, str], name: str, default: float | None) -> float
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    # NaN compares false with everything, so it would slip past every range check; infinity turns a
+    # timeout into never. Neither is a setting anyone means.
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {raw!r}")
+    return value
 
 
 def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -50,14 +56,44 @@ def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 def env_secret(env: Mapping[str, str], name: str) -> str:
-    """A secret from NAME, or from the file named by NAME_FILE (a mounted Kubernetes Secret)."""
+    """A secret from NAME, or from the file named by NAME_FILE (a mounted Kubernetes Secret).
+
+    A file that is empty, not UTF-8 or holds anything but printable ASCII is refused with a line that
+    names the variable, never the content: such a key would go out as no credentials or fail every call.
+    """
     file_name = env.get(name + "_FILE")
     if file_name:
         try:
-            return Path(file_name).read_text().strip()
+            raw = Path(file_name).read_bytes()
         except OSError as exc:
             raise ValueError(f"{name}_FILE: cannot read {file_name} ({exc.strerror})") from None
-    return env.get(name, "")
+        secret, problem = decode_secret(raw)
+        if problem:
+            raise ValueError(f"{name}_FILE: {file_name} {problem}")
+        return secret
+    secret = env.get(name, "").strip()
+    problem = secret_problem(secret) if secret else None
+    if problem:
+        raise ValueError(f"{name}: the value {problem}")
+    return secret
+
+
+def decode_secret(raw: bytes) -> tuple[str, str | None]:
+    """decode_secret: a secret file's content, stripped, and what is wrong with it (None when usable)."""
+    try:
+        secret = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return "", "is not UTF-8 text"
+    if not secret:
+        return "", "is empty"
+    return secret, secret_problem(secret)
+
+
+def secret_problem(secret: str) -> str | None:
+    """secret_problem: why secret cannot be sent as a bearer token (an HTTP header value), or None."""
+    if all("!" <= c <= "~" for c in secret):
+        return None
+    return "holds characters other than printable ASCII (spaces, control or non-ASCII characters)"
 
 
 def env_listen(env: Mapping[str, str], name: str, default: str) -> str:

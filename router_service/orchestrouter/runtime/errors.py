@@ -10,7 +10,14 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from orchestrouter.runtime.throttled_log import ThrottledWarning
+
 log = logging.getLogger(__name__)
+
+UNDECODABLE_MESSAGE = "request could not be decoded"
+# A message may quote the caller's input: cut it well inside gRPC's 16 KiB metadata limit, past which
+# the caller would see RESOURCE_EXHAUSTED "Stream removed" instead of the status meant.
+MAX_DETAILS_CHARS = 1000
 
 
 class ServiceError(Exception):
@@ -52,14 +59,51 @@ class FailedPrecondition(ServiceError):
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and caller-safe message for an exception raised by a handler."""
     if isinstance(exc, ServiceError):
-        return exc.code, str(exc)
+        return exc.code, _cut(str(exc))
     if isinstance(exc, TimeoutError):
         return grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded"
     return grpc.StatusCode.INTERNAL, "internal error"
 
 
+def _cut(message: str) -> str:
+    return message if len(message) <= MAX_DETAILS_CHARS else message[: MAX_DETAILS_CHARS - 3] + "..."
+
+
+class Undecodable:
+    """Undecodable: what a handler receives instead of a request whose bytes did not decode.
+
+    gRPC would answer UNKNOWN with the parser's class name and log a traceback per request; the
+    handler answers INVALID_ARGUMENT instead, and the server logs one warning per interval.
+    """
+
+    __slots__ = ()
+
+
+UNDECODABLE = Undecodable()
+
+
+def tolerant_deserializer(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """tolerant_deserializer: deserializer, returning UNDECODABLE rather than raising on bad bytes."""
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:  # noqa: BLE001 - DecodeError, and whatever a parser may raise on hostile bytes
+            return UNDECODABLE
+
+    return deserialize
+
+
 class ErrorMappingInterceptor(aio.ServerInterceptor):
-    """Turns exceptions escaping a servicer into a status, never a stack trace to the caller."""
+    """Turns exceptions escaping a servicer into a status, never a stack trace to the caller.
+
+    Requests that do not decode become INVALID_ARGUMENT before the servicer sees them.
+    """
+
+    def __init__(self) -> None:
+        self.undecodable = ThrottledWarning(log, "requests that could not be decoded were refused")
 
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]], details: grpc.HandlerCallDetails
@@ -72,6 +116,7 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             inner = handler.unary_unary
 
             async def unary_unary(request, context):
+                await self._refuse_undecodable(request, context, method)
                 try:
                     return await inner(request, context)
                 except Exception as exc:  # noqa: BLE001 - this is the mapping point
@@ -79,14 +124,14 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
-        # Handlers that write through context (health's Watch) are left as they are.
         if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
             inner_stream = handler.unary_stream
 
             async def unary_stream(request, context):
+                await self._refuse_undecodable(request, context, method)
                 try:
                     async for item in inner_stream(request, context):
                         yield item
@@ -95,10 +140,31 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
+        if handler.unary_stream is not None:  # writes through context (health's Watch): decoding only
+            return self._writer_handler(handler, method)
         return handler
+
+    def _writer_handler(self, handler: Any, method: str) -> Any:
+        """A unary-stream handler that writes through context (health's Watch): its requests too must decode."""
+        inner = handler.unary_stream
+
+        async def unary_stream(request, context):
+            await self._refuse_undecodable(request, context, method)
+            return await inner(request, context)
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream,
+            request_deserializer=tolerant_deserializer(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
+        )
+
+    async def _refuse_undecodable(self, request: Any, context: aio.ServicerContext, method: str) -> None:
+        if request is UNDECODABLE:
+            self.undecodable(method)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, UNDECODABLE_MESSAGE)
 
 
 async def _abort(context: aio.ServicerContext, method: str, exc: Exception) -> None:

@@ -171,6 +171,17 @@ METRIC_DISPATCH_COST = Metric("orchestrouter.dispatch.cost", "USD", "Cost of the
 METRIC_CIRCUIT_STATE = Metric(
     "orchestrouter.endpoint.circuit_state", "1", "Circuit breaker state per endpoint: 0 closed, 1 half-open, 2 open"
 )
+# Router, once per request whose record failed [RECORD: decision_log or telemetry]; the request itself
+# was answered (a full disk under the decision log, a closed stdout, a failing exporter).
+METRIC_RECORD_FAILURES = Metric(
+    "orchestrouter.decision_log.failures",
+    "{request}",
+    "Requests answered whose decision-log line or telemetry could not be recorded",
+)
+RECORD = "orchestrouter.record"  # what could not be recorded
+RECORD_DECISION_LOG = "decision_log"
+RECORD_TELEMETRY = "telemetry"
+
 # Scorer, once per ONNX run.
 METRIC_SCORE_BATCH_REQUESTS = Metric(
     "orchestrouter.score.batch.requests", "{request}", "Score requests served by one ONNX run", SIZE_BUCKETS

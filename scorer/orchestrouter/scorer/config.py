@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrouter.runtime.config import ConfigError as ConfigError  # where the server looks for it
-from orchestrouter.runtime.config import EnvConfig, require
+from orchestrouter.runtime.config import EnvConfig, require, require_finite
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_str
 from orchestrouter.runtime.health_port import env_health_listen
 from orchestrouter.runtime.tls import ServerTLSConfig
@@ -52,6 +52,13 @@ class ScorerConfig(EnvConfig):
         # Inbound authentication.
         require(
             0.0 <= self.auth_recheck_s < float("inf"), "ORCHESTROUTER_AUTH_RECHECK_S must be a number of seconds >= 0"
+        )
+        # Issue 10: NaN or infinity in code-built settings (the environment's are refused by env_float).
+        require_finite(
+            (
+                ("ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS", self.batch_max_wait_ms),
+                ("ORCHESTROUTER_GRACE_SECONDS", self.grace_seconds),
+            )
         )
 
     @classmethod

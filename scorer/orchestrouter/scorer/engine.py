@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from orchestrouter.runtime.errors import InvalidArgument
+from orchestrouter.runtime.errors import InvalidArgument, Unavailable
 from orchestrouter.scorer.artifact import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -16,6 +16,19 @@ from orchestrouter.scorer.artifact import (
     describe,
     open_session,
 )
+
+
+class ModelOutputError(Unavailable):
+    """ModelOutputError: the router model's output for a batch is not one probability per row in [0, 1]."""
+
+
+def probability_problem(values: np.ndarray) -> str | None:
+    """probability_problem: what is wrong with values as win probabilities (None when all are in [0, 1])."""
+    if not np.isfinite(values).all():
+        return "NaN or infinite probabilities"
+    if ((values < 0) | (values > 1)).any():
+        return "probabilities outside [0, 1]"
+    return None
 
 
 class ScoringEngine:
@@ -42,11 +55,29 @@ class ScoringEngine:
         return self.info.embedder_dim
 
     def _warm(self) -> None:
+        """Runs the model once per batch size on zeros and on random rows, checking what it gives."""
+        rng = np.random.default_rng(0)
         for rows in (1, 8, 64):
-            self.run(np.zeros((rows, self.dim), np.float32))
+            for matrix in (np.zeros((rows, self.dim), np.float32), rng.standard_normal((rows, self.dim), np.float32)):
+                try:
+                    problem = probability_problem(self.run(matrix))
+                except ModelOutputError as exc:
+                    raise ArtifactError(f"router model {self.info.router_id}: {exc}") from None
+                if problem:
+                    raise ArtifactError(f"router model {self.info.router_id} gives {problem} at warm-up")
 
     def run(self, embeddings: np.ndarray) -> np.ndarray:
+        """The win probability of each row: float32 [N] for N rows.
+
+        Raises ModelOutputError when the output is not one value per row (an [N, 2] output would hand
+        each request other rows' scores). Values are checked per request by the caller.
+        """
         (out,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: embeddings})
+        rows = embeddings.shape[0]
+        if out.shape not in ((rows,), (rows, 1)):
+            raise ModelOutputError(
+                f"output of shape {list(out.shape)} for {rows} rows; it must give one probability per row ([N])"
+            )
         return out.reshape(-1)
 
 

@@ -9,7 +9,7 @@ from grpc import aio
 
 from orchestrouter.runtime.errors import InvalidArgument, Unavailable
 from orchestrouter.scorer.batcher import MicroBatcher
-from orchestrouter.scorer.engine import ScoringEngine, parse_batch
+from orchestrouter.scorer.engine import ModelOutputError, ScoringEngine, parse_batch, probability_problem
 from orchestrouter.scorer.run_telemetry import RunTelemetry
 from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
@@ -40,6 +40,10 @@ class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
         batch = request.embeddings
         matrix = parse_batch(batch.data, batch.rows, batch.dim, engine.dim, self._state.max_request_rows)
         scores, run = await batcher.score_with_run(matrix)
+        problem = probability_problem(scores)
+        if problem:
+            # Checked per request: rows that overflow the model fail their own request, not the batch's others.
+            raise ModelOutputError(f"the router model gave {problem} for this request's rows")
         self._state.telemetry.on_scored(run, batch.rows)
         return scorer_pb2.ScoreResponse(
             win_probabilities=np.asarray(scores, dtype=np.float32).tolist(),

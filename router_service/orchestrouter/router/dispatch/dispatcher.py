@@ -134,7 +134,8 @@ class Dispatcher:
     ) -> tuple[T, DispatchInfo]:
         """What call(tier, until) returns for the first tier of the plan that answers, and how it came about.
 
-        Raises the service error of every tier's failure when none answers.
+        Raises the service error of every tier's failure when none answers, or at once when the
+        endpoint rejected the request itself (failures.ENDS_FALLBACK).
         """
         failed: list[UpstreamFailure] = []
         plan = self.plan(routed)
@@ -145,6 +146,9 @@ class Dispatcher:
             try:
                 answer = await call(tier, until)
             except UpstreamFailure as failure:
+                if failure.kind in failures.ENDS_FALLBACK:
+                    failed.append(failure)
+                    break
                 failed.append(self._note_failure(failure, plan, i))
                 continue
             return answer, self._answered(routed, tier, count, failed)

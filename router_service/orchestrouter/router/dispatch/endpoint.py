@@ -16,7 +16,7 @@ import httpx
 
 from orchestrouter.router.config import TierConfig
 from orchestrouter.router.dispatch import failures, wire
-from orchestrouter.router.dispatch.api_key import ApiKeySource
+from orchestrouter.router.dispatch.api_key import ApiKeySource, UnusableKey
 from orchestrouter.router.dispatch.failures import FailureKind, UpstreamFailure
 from orchestrouter.router.model import ChatTurn, GenerationParams
 
@@ -51,10 +51,16 @@ class EndpointClient:
 
     def _headers(self, stream: bool) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
-        key = self.key.current()
+        key = self._current_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
+
+    def _current_key(self) -> str:
+        try:
+            return self.key.current()
+        except UnusableKey as exc:
+            raise failures.unusable_key(self.config.tier, str(exc)) from None
 
     async def complete(
         self, messages: Sequence[ChatTurn], params: GenerationParams, timeout_s: float
@@ -65,7 +71,7 @@ class EndpointClient:
         try:
             async with asyncio.timeout(timeout_s):
                 response = await self.http.post(self.url, content=body, headers=self._headers(False))
-        except (TimeoutError, httpx.TransportError) as exc:
+        except failures.HTTP_STACK_ERRORS as exc:
             raise failures.from_exception(tier, exc, timeout_s) from None
         if response.status_code != 200:
             raise self._status_failure(response)
@@ -93,7 +99,7 @@ class EndpointClient:
                         await response.aread()
                     finally:
                         await response.aclose()
-        except (TimeoutError, httpx.TransportError) as exc:
+        except failures.HTTP_STACK_ERRORS as exc:
             raise failures.from_exception(tier, exc, timeout_s) from None
         if response.status_code != 200:
             raise self._status_failure(response)
@@ -148,10 +154,10 @@ class ChunkStream:
             raise UpstreamFailure(
                 FailureKind.TIMEOUT, tier, f"{tier} endpoint sent nothing for {timeout_s:.2f}s"
             ) from None
-        except httpx.TransportError as exc:
-            raise failures.from_exception(tier, exc, timeout_s) from None
         except wire.MalformedAnswer as exc:
             raise UpstreamFailure(FailureKind.MALFORMED, tier, f"{tier} endpoint streamed {exc}") from None
+        except failures.HTTP_STACK_ERRORS as exc:
+            raise failures.from_exception(tier, exc, timeout_s) from None
 
     async def aclose(self) -> None:
         await self._response.aclose()

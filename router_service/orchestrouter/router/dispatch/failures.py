@@ -39,6 +39,9 @@ class FailureKind(enum.Enum):
 
 # Kinds that say nothing about the endpoint's health: the circuit breaker ignores them.
 NEUTRAL_FOR_BREAKER = frozenset({FailureKind.BAD_REQUEST, FailureKind.CIRCUIT_OPEN, FailureKind.NOT_CONFIGURED})
+# Kinds that end the request at once: the endpoint rejected the request itself (400, 404, 422), so
+# another tier would most likely reject it too, and it would be a second billed call.
+ENDS_FALLBACK = frozenset({FailureKind.BAD_REQUEST})
 # Kinds that never reached an endpoint; when every tier failed, a real upstream failure is reported first.
 NOT_TRIED = frozenset({FailureKind.CIRCUIT_OPEN, FailureKind.NOT_CONFIGURED})
 
@@ -105,8 +108,25 @@ def from_status(
     return UpstreamFailure(FailureKind.SERVER_ERROR, tier, f"{tier} endpoint answered {status}", status)
 
 
+# Everything the HTTP stack can raise while calling an endpoint and reading its answer: httpx's own
+# family (transport, decoding, redirects, stream state), an invalid URL, TLS and socket errors that
+# escape httpx, and text or JSON that does not decode. from_exception() maps each to a failure, so
+# the request falls back rather than ending as INTERNAL.
+HTTP_STACK_ERRORS: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    httpx.HTTPError,
+    httpx.InvalidURL,
+    httpx.StreamError,
+    OSError,
+    ValueError,  # UnicodeError and json.JSONDecodeError among them
+)
+
+
 def from_exception(tier: str, exc: BaseException, timeout_s: float) -> UpstreamFailure:
-    """The failure for an exception raised while calling an endpoint (transport or our own timeout)."""
+    """The failure for an exception raised while calling an endpoint (transport or our own timeout).
+
+    Messages name the exception's class at most, never its text, which may quote the request.
+    """
     if isinstance(exc, (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
         return UpstreamFailure(FailureKind.TIMEOUT, tier, f"{tier} endpoint timed out after {timeout_s:.2f}s")
     if isinstance(exc, httpx.ConnectTimeout):
@@ -121,7 +141,27 @@ def from_exception(tier: str, exc: BaseException, timeout_s: float) -> UpstreamF
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint dropped the connection")
     if isinstance(exc, httpx.TransportError):
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable ({type(exc).__name__})")
+    return _from_other_exception(tier, exc)
+
+
+def _from_other_exception(tier: str, exc: BaseException) -> UpstreamFailure:
+    """The failure for what the HTTP stack raises beyond its transport errors (HTTP_STACK_ERRORS)."""
+    if isinstance(exc, httpx.DecodingError):
+        return UpstreamFailure(
+            FailureKind.MALFORMED, tier, f"{tier} endpoint answered a body that cannot be decoded (content encoding)"
+        )
+    if isinstance(exc, OSError):
+        return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable ({type(exc).__name__})")
+    if isinstance(exc, (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError)):
+        return UpstreamFailure(
+            FailureKind.MALFORMED, tier, f"{tier} endpoint answered unreadably ({type(exc).__name__})"
+        )
     raise exc
+
+
+def unusable_key(tier: str, problem: str) -> UpstreamFailure:
+    """The failure of a tier whose key file holds a key that cannot be sent (problem names the variable)."""
+    return UpstreamFailure(FailureKind.NOT_CONFIGURED, tier, f"the {tier} tier's API key is not usable: {problem}")
 
 
 def _is_certificate_error(exc: BaseException) -> bool:
