@@ -53,6 +53,11 @@ class Fault:
         return Fault("status", status=code, headers=(("Retry-After", retry_after),) if retry_after else ())
 
     @staticmethod
+    def echo_headers(code: int) -> Fault:
+        """Answers code with the request's headers (Authorization included) in the error message."""
+        return Fault("echo", status=code)
+
+    @staticmethod
     def hang() -> Fault:
         """Accepts the request and never answers."""
         return Fault("hang")
@@ -219,6 +224,10 @@ class FakeOpenAI:
             return True
         if fault.kind == "status":
             await self._json(writer, fault.status, {"error": {"message": f"injected {fault.status}"}}, fault.headers)
+            return True
+        if fault.kind == "echo":
+            echoed = "; ".join(f"{k}: {v}" for k, v in sorted(headers.items()))
+            await self._json(writer, fault.status, {"error": {"message": f"bad request with headers {echoed}"}})
             return True
         if fault.kind == "hang":
             await self._stopping.wait()

@@ -16,7 +16,7 @@ from orchestrouter.router.embedders import Embedder, OpenAIEmbedder, WordLlamaEm
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
-from orchestrouter.runtime import serving
+from orchestrouter.runtime import redaction, serving
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,8 @@ class RouterServer(serving.ServiceServer):
 
     def _register(self, server: aio.Server) -> None:
         config = self.config
+        # Masked from now on wherever they could surface: replies, log lines, spans, the decision log.
+        redaction.register_secrets(config.small.api_key, config.premium.api_key, config.embedder.api_key)
         # Opened first: a log that cannot be written stops startup before anything else is built.
         decision_log = open_decision_log(config)
         try:

@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from orchestrouter.runtime import telemetry
+from orchestrouter.runtime import redaction, telemetry
 from orchestrouter.runtime.errors import ErrorMappingInterceptor
 
 log = logging.getLogger(__name__)
@@ -212,6 +212,8 @@ def run_main(
     line and exit code 2, never a stack trace.
     """
     configure_logging()
+    # Every log line of the process is masked and kept to one line, whatever a peer sent.
+    redaction.install_log_filter()
     refusals: tuple[type[Exception], ...] = (*startup_errors, BindError, telemetry.TelemetryConfigError)
     tel = None
     try:

@@ -19,6 +19,7 @@ from orchestrouter.router.dispatch import failures, wire
 from orchestrouter.router.dispatch.api_key import ApiKeySource
 from orchestrouter.router.dispatch.failures import FailureKind, UpstreamFailure
 from orchestrouter.router.model import ChatTurn, GenerationParams
+from orchestrouter.runtime.redaction import register_secrets
 
 
 def _tls_verify(config: TierConfig) -> ssl.SSLContext | bool:
@@ -39,6 +40,7 @@ class EndpointClient:
         self.config = config
         self.key = key
         self.url = config.base_url.rstrip("/") + "/chat/completions"
+        self._registered_key = ""
         self.http = httpx.AsyncClient(
             # Phase deadlines are enforced by the caller with asyncio timeouts; httpx bounds connecting.
             timeout=httpx.Timeout(None, connect=config.connect_timeout_s),
@@ -53,8 +55,15 @@ class EndpointClient:
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
         key = self.key.current()
         if key:
+            self._register_key(key)
             headers["Authorization"] = f"Bearer {key}"
         return headers
+
+    def _register_key(self, key: str) -> None:
+        # A key read from a (rotated) file is masked wherever it could surface, like a configured one.
+        if key != self._registered_key:
+            register_secrets(key)
+            self._registered_key = key
 
     async def complete(
         self, messages: Sequence[ChatTurn], params: GenerationParams, timeout_s: float
