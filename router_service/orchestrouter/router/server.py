@@ -58,6 +58,7 @@ class RouterServer(serving.ServiceServer):
     def __init__(self, config: RouterConfig, embedder: Embedder | None = None, scorer_wait_s: float = 30.0) -> None:
         super().__init__(config.listen, config.reflection, config.grace_seconds)
         self.config = config
+        self.max_request_bytes = config.max_request_bytes
         self.scorer_wait_s = scorer_wait_s
         self._embedder = embedder
         self._core: RouterCore | None = None

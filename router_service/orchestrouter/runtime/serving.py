@@ -43,12 +43,15 @@ class Health:
         await self.servicer.enter_graceful_shutdown()
 
 
-def new_server(interceptors: Iterable[aio.ServerInterceptor] = ()) -> aio.Server:
+def new_server(
+    interceptors: Iterable[aio.ServerInterceptor] = (), max_receive_bytes: int = MAX_MESSAGE_BYTES
+) -> aio.Server:
+    """A grpc.aio server; a request over max_receive_bytes gets RESOURCE_EXHAUSTED from gRPC itself."""
     # Tracing goes outermost, so the server span sees the status the error mapping sets.
     return aio.server(
         interceptors=[*telemetry.grpc_server_interceptors(), ErrorMappingInterceptor(), *interceptors],
         options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", max_receive_bytes),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ],
@@ -117,6 +120,8 @@ class ServiceServer(abc.ABC):
     # The proto service's full name, for health and reflection; the role names it in log lines.
     service_name: ClassVar[str]
     role: ClassVar[str]
+    # The largest request the service receives; a subclass sets it from its configuration.
+    max_request_bytes: int = MAX_MESSAGE_BYTES
 
     def __init__(self, listen: str, reflection: bool, grace_seconds: float) -> None:
         self.listen = listen
@@ -140,7 +145,7 @@ class ServiceServer(abc.ABC):
         if self._server is not None:
             raise RuntimeError(f"the {self.role} server is already started")
         await self.health.set(NOT_SERVING)
-        server = new_server()
+        server = new_server(max_receive_bytes=self.max_request_bytes)
         self._register(server)
         self._server = server
         try:

@@ -31,6 +31,9 @@ class ScorerConfig(EnvConfig):
     max_queue: int = 10000
     reflection: bool = False
     grace_seconds: float = 10.0
+    # --- Limits (issue 10, defect 7): the largest Score request received (RESOURCE_EXHAUSTED above).
+    # A full batch of 4,096 rows of 1,536 float32 values is 24 MiB; the rest is headroom.
+    max_request_bytes: int = 32 * 1024 * 1024
 
     def __post_init__(self) -> None:
         require(self.max_request_rows >= 1, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS must be >= 1")
@@ -38,6 +41,8 @@ class ScorerConfig(EnvConfig):
         require(0.0 <= self.batch_max_wait_ms <= 1000.0, "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS must be in [0, 1000]")
         require(self.max_queue >= 1, "ORCHESTROUTER_SCORER_MAX_QUEUE must be >= 1")
         require(self.grace_seconds >= 0, "ORCHESTROUTER_GRACE_SECONDS must be >= 0")
+        # --- Limits ---
+        require(self.max_request_bytes >= 1024, "ORCHESTROUTER_SCORER_MAX_REQUEST_BYTES must be >= 1024")
 
     @classmethod
     def read_env(cls, env: Mapping[str, str]) -> ScorerConfig:
@@ -50,4 +55,6 @@ class ScorerConfig(EnvConfig):
             max_queue=env_int(env, "ORCHESTROUTER_SCORER_MAX_QUEUE", cls.max_queue),
             reflection=env_bool(env, "ORCHESTROUTER_REFLECTION", cls.reflection),
             grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
+            # --- Limits ---
+            max_request_bytes=env_int(env, "ORCHESTROUTER_SCORER_MAX_REQUEST_BYTES", cls.max_request_bytes),
         )

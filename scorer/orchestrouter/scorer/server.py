@@ -32,6 +32,7 @@ class ScorerServer(serving.ServiceServer):
 
     def __init__(self, config: ScorerConfig) -> None:
         super().__init__(config.listen, config.reflection, config.grace_seconds)
+        self.max_request_bytes = config.max_request_bytes
         self.config = config
         self.state = ScorerState(config.max_request_rows)
 
