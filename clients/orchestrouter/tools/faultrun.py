@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  answered {answered}  lost {lost}  INTERNAL {internal}")
     print(f"  statuses {dict(results.statuses)}")
     print(f"  routed premium {results.premium_routed}  fallbacks {results.fallbacks}  degraded {results.degraded}")
-    print(f"  endpoint calls {calls}")
+    print(f"  endpoint calls (warm-up included) {calls}")
     print(f"  decision-log failures reported by the router: {log_failures(pair.router.log_lines)}")
     if os.path.isfile(args.decision_log):
         with open(args.decision_log, encoding="utf-8") as f:
