@@ -14,9 +14,14 @@ import secrets
 
 import grpc
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
 
 from orchestrouter.runtime import redaction
 from orchestrouter.runtime.redaction import MASK, LogRedactionFilter, Redactor
+from orchestrouter.runtime.span_redaction import RedactingSpanExporter
 from orchestrouter.tools.launcher import start_pair
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.fake_openai import FakeOpenAI, Fault
@@ -120,3 +125,21 @@ def test_an_echoed_key_reaches_no_reply_log_line_span_or_decision_log(echoing_st
     assert output.count('"status":"INVALID_ARGUMENT"') == 2, "both requests are in the decision log"
     assert "falling back" in output, "the log line quoting the endpoint is there"
     assert ENV_KEY not in output and FILE_KEY not in output
+
+
+def test_exported_spans_are_redacted_whoever_recorded_them():
+    secret = "span-secret-" + secrets.token_hex(8)
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(memory, Redactor([secret]))))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("leaky", attributes={"peer.said": f"key {secret}", "n": 3}) as span:
+        span.add_event("echo", {"body": "Authorization: Bearer abcdefghijklmnop", "list": [secret, "ok"]})
+        span.set_status(Status(StatusCode.ERROR, f"endpoint refused {secret}"))
+    with tracer.start_as_current_span("clean", attributes={"n": 1}):
+        pass
+    leaky, clean = memory.get_finished_spans()
+    text = repr((leaky.attributes, leaky.status.description, [(e.name, e.attributes) for e in leaky.events]))
+    assert secret not in text and "abcdefghijklmnop" not in text and MASK in (leaky.status.description or "")
+    assert dict(leaky.attributes or {})["n"] == 3 and leaky.status.status_code == StatusCode.ERROR
+    assert dict(clean.attributes or {}) == {"n": 1}
