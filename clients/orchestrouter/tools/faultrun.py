@@ -51,14 +51,19 @@ QUERIES = [
 ]
 # The premium fake's answer to call i: 503 for 3 in 10, a hang for 1 in 10, else an answer.
 PREMIUM_SCHEDULE = ("503", "503", "503", "hang", "ok", "ok", "ok", "ok", "ok", "ok")
-# Short tier timeouts so hung calls end in seconds; the default deadline is the router's own.
+# Short tier timeouts by default so hung calls end in seconds (--tier-timeout-s 30 --pool-timeout-s 1
+# runs with the router's own defaults); the default deadline is the router's own.
 TIER_TIMEOUT_S = 2.0
 POOL_TIMEOUT_S = 0.5
-# The router's defaults: ORCHESTROUTER_MAX_RETRIES and ORCHESTROUTER_RETRY_MAX_DELAY_S.
-MAX_RETRIES, RETRY_MAX_DELAY_S = 2, 1.0
-# The longest a call can take by the configuration: every try of the routed tier timing out,
-# the backoffs between them, then the fallback tier's whole timeout.
-LATENCY_BOUND_S = (MAX_RETRIES + 1) * TIER_TIMEOUT_S + MAX_RETRIES * RETRY_MAX_DELAY_S + TIER_TIMEOUT_S
+# The router's defaults: ORCHESTROUTER_MAX_RETRIES, ORCHESTROUTER_RETRY_MAX_DELAY_S, ORCHESTROUTER_DEFAULT_DEADLINE_S.
+MAX_RETRIES, RETRY_MAX_DELAY_S, DEFAULT_DEADLINE_S = 2, 1.0, 60.0
+
+
+def latency_bound_s(tier_timeout_s: float) -> float:
+    """The longest a call can take by the configuration: every try of the routed tier timing out,
+    the backoffs between them, then the fallback tier's whole timeout; never past the deadline."""
+    tries = (MAX_RETRIES + 1) * tier_timeout_s + MAX_RETRIES * RETRY_MAX_DELAY_S
+    return min(DEFAULT_DEADLINE_S, tries + tier_timeout_s)
 
 
 # --- The fakes: a child process serving two minimal chat-completions endpoints on loopback. ---
@@ -226,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10_000, help="calls before the RSS baseline (not counted)")
     parser.add_argument("--decision-log", default="/dev/full")
+    parser.add_argument("--tier-timeout-s", type=float, default=TIER_TIMEOUT_S)
+    parser.add_argument("--pool-timeout-s", type=float, default=POOL_TIMEOUT_S)
     parser.add_argument(
         "--repeat-prompts", action="store_true", help="send the same 8 prompts over and over (default: each distinct)"
     )
@@ -246,9 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         "ORCHESTROUTER_DECISION_LOG": args.decision_log,
     }
     for tier in ("SMALL", "PREMIUM"):
-        router_env[f"ORCHESTROUTER_{tier}_TIMEOUT_S"] = str(TIER_TIMEOUT_S)
-        router_env[f"ORCHESTROUTER_{tier}_FIRST_TOKEN_TIMEOUT_S"] = str(TIER_TIMEOUT_S)
-        router_env[f"ORCHESTROUTER_{tier}_POOL_TIMEOUT_S"] = str(POOL_TIMEOUT_S)
+        router_env[f"ORCHESTROUTER_{tier}_TIMEOUT_S"] = str(args.tier_timeout_s)
+        router_env[f"ORCHESTROUTER_{tier}_FIRST_TOKEN_TIMEOUT_S"] = str(args.tier_timeout_s)
+        router_env[f"ORCHESTROUTER_{tier}_POOL_TIMEOUT_S"] = str(args.pool_timeout_s)
     pair = start_pair(scorer_env, router_env)
     try:
         rss_launch = rss_mb(pair.router)
@@ -273,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         calls = parent.recv() if parent.poll(10) else {}
         fakes.join(10)
 
+    bound_s = latency_bound_s(args.tier_timeout_s)
     lat = np.asarray(results.latencies_ms)
     p50, p99 = np.percentile(lat, 50), np.percentile(lat, 99)
     answered = results.statuses["OK"]
@@ -294,14 +302,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  decision-log lines in {args.decision_log}: {sum(1 for _ in f)} (warm-up included)")
     print(
         f"  latency p50 {p50:.1f} ms  p99 {p99:.1f} ms  max {lat.max():.1f} ms; configured: tier timeout"
-        f" {TIER_TIMEOUT_S:g} s, pool wait {POOL_TIMEOUT_S:g} s; bound {LATENCY_BOUND_S:g} s"
+        f" {args.tier_timeout_s:g} s, pool wait {args.pool_timeout_s:g} s; bound {bound_s:g} s"
     )
     print(
         f"  router RSS: {rss_launch:.1f} MB at launch, {rss_start:.1f} MB after warm-up,"
         f" {rss_end:.1f} MB at the end ({growth:+.1%})"
     )
     print("  router RSS every tenth of the run (MB): " + " ".join(f"{mb:.0f}" for mb in rss_samples))
-    ok = lost == 0 and internal == 0 and p99 < LATENCY_BOUND_S * 1000 and growth < 0.10
+    ok = lost == 0 and internal == 0 and p99 < bound_s * 1000 and growth < 0.10
     print("  PASS" if ok else "  FAIL: lost, INTERNAL, p99 or RSS growth past its bound")
     return 0 if ok else 1
 
