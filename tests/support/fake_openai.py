@@ -47,10 +47,22 @@ class Fault:
     after_deltas: int = 0
     # reset: wait for release_cut() before resetting, so the test knows the deltas reached its caller.
     hold: bool = False
+    # oversized: the characters of the one oversized text.
+    size: int = 0
 
     @staticmethod
     def status_code(code: int, retry_after: str | None = None) -> Fault:
         return Fault("status", status=code, headers=(("Retry-After", retry_after),) if retry_after else ())
+
+    @staticmethod
+    def echo_headers(code: int) -> Fault:
+        """Answers code with the request's headers (Authorization included) in the error message."""
+        return Fault("echo", status=code)
+
+    @staticmethod
+    def oversized(size: int, after_deltas: int = 0) -> Fault:
+        """Answers with a text of size characters: the whole answer, or streamed as one delta after after_deltas."""
+        return Fault("oversized", after_deltas=after_deltas, size=size)
 
     @staticmethod
     def hang() -> Fault:
@@ -220,6 +232,10 @@ class FakeOpenAI:
         if fault.kind == "status":
             await self._json(writer, fault.status, {"error": {"message": f"injected {fault.status}"}}, fault.headers)
             return True
+        if fault.kind == "echo":
+            echoed = "; ".join(f"{k}: {v}" for k, v in sorted(headers.items()))
+            await self._json(writer, fault.status, {"error": {"message": f"bad request with headers {echoed}"}})
+            return True
         if fault.kind == "hang":
             await self._stopping.wait()
             return False
@@ -235,7 +251,10 @@ class FakeOpenAI:
             await writer.drain()
             await self._reset(writer, fault)
             return False
-        await self._json(writer, 200, self._completion(body))
+        completion = self._completion(body)
+        if fault.kind == "oversized":
+            completion["choices"][0]["message"]["content"] = "x" * fault.size
+        await self._json(writer, 200, completion)
         return True
 
     async def _stream(self, body: dict, fault: Fault, writer: asyncio.StreamWriter) -> bool:
@@ -250,6 +269,8 @@ class FakeOpenAI:
             if fault.kind in ("reset", "truncate") and i == fault.after_deltas:
                 break
             text = word if i == 0 else " " + word
+            if fault.kind == "oversized" and i == fault.after_deltas:
+                text = "x" * fault.size
             self._event(
                 writer, {"model": model, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
             )

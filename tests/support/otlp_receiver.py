@@ -39,6 +39,8 @@ class ReceivedSpan:
     start_ns: int
     end_ns: int
     links: tuple[tuple[str, str], ...]  # (trace id, span id) of each linked span
+    # The whole exported span as protobuf text (status message, events, attributes), for searches.
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class _TraceSink(trace_service_pb2_grpc.TraceServiceServicer):
                             s.start_time_unix_nano,
                             s.end_time_unix_nano,
                             tuple((link.trace_id.hex(), link.span_id.hex()) for link in s.links),
+                            str(s),
                         )
                     )
         self._receiver._add(spans=spans)

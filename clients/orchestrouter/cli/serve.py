@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from orchestrouter.cli import extras
 
@@ -15,11 +16,23 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_serve_router)
 
 
+def quiet_grpc_core() -> None:
+    """Limits gRPC core's own logging (C++, straight to stderr) to errors, unless GRPC_VERBOSITY is set.
+
+    At its default it logs a peer's HTTP/2 GOAWAY debug text verbatim, newlines included, so any
+    client could write forged lines into a server's log. Core reads the variable once, when grpc
+    is first imported, so this runs before the server module (and grpc) is loaded.
+    """
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+
 def _serve_scorer(args: argparse.Namespace) -> int:
+    quiet_grpc_core()
     extras.load("serve-scorer", "scorer", "orchestrouter.scorer.server").main()
     return 0
 
 
 def _serve_router(args: argparse.Namespace) -> int:
+    quiet_grpc_core()
     extras.load("serve-router", "router", "orchestrouter.router.server").main()
     return 0

@@ -39,10 +39,16 @@ class TierConfig:
     connect_timeout_s: float = 2.0
     # Streaming: the wait for the first token, and for each later chunk (a stalled stream).
     first_token_timeout_s: float = 30.0
-    # One call, from sending the request to the last byte of the answer.
-    total_timeout_s: float = 120.0
+    # One call, from sending the request to the last byte of the answer. Half a minute: a hung
+    # endpoint holds a connection and a caller this long at most before the other tier is tried.
+    total_timeout_s: float = 30.0
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
+    # --- Limits (issue 10, defect 7 and 8): what one call may hold. ---
+    # Bytes of one answer (a JSON body, or a whole stream) kept; more is a failure of the tier.
+    max_answer_bytes: int = 4 * 1024 * 1024
+    # The wait for a free pooled connection when max_concurrency calls are in flight.
+    pool_timeout_s: float = 1.0
 
     @property
     def configured(self) -> bool:
@@ -73,6 +79,9 @@ class TierConfig:
                 (p + "PRICE_OUTPUT_PER_MTOK", self.price_output_per_mtok),
             )
         )
+        # --- Limits ---
+        require(self.max_answer_bytes >= 1024, f"{p}MAX_ANSWER_BYTES must be >= 1024")
+        require(self.pool_timeout_s > 0, f"{p}POOL_TIMEOUT_S must be > 0")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], tier: str) -> TierConfig:
@@ -91,6 +100,9 @@ class TierConfig:
             total_timeout_s=env_float(env, p + "TIMEOUT_S", cls.total_timeout_s),
             price_input_per_mtok=env_float(env, p + "PRICE_INPUT_PER_MTOK", 0.0),
             price_output_per_mtok=env_float(env, p + "PRICE_OUTPUT_PER_MTOK", 0.0),
+            # --- Limits ---
+            max_answer_bytes=env_int(env, p + "MAX_ANSWER_BYTES", cls.max_answer_bytes),
+            pool_timeout_s=env_float(env, p + "POOL_TIMEOUT_S", cls.pool_timeout_s),
         )
 
 
@@ -141,8 +153,9 @@ class DispatchConfig(EnvConfig):
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     # Share of the remaining deadline kept back for the fallback tier while the routed tier is tried.
     fallback_reserve: float = 0.5
-    # The deadline of a request whose caller set none.
-    default_deadline_s: float = 300.0
+    # The deadline of a request whose caller set none: a minute, so that a hung endpoint (each call
+    # bounded by its tier's timeouts) cannot hold a caller for minutes.
+    default_deadline_s: float = 60.0
     # How often an API key file is checked for a new key (a rotated Secret).
     api_key_recheck_s: float = 1.0
 
@@ -255,6 +268,8 @@ class RouterConfig(EnvConfig):
     auth_recheck_s: float = 1.0
     # The file holding the token the router presents to a scorer that requires one.
     scorer_token_file: str = ""
+    # --- Limits (issue 10, defect 7): the largest request the router receives (RESOURCE_EXHAUSTED above). ---
+    max_request_bytes: int = 1024 * 1024
 
     def __post_init__(self) -> None:
         require(0.0 <= self.threshold <= 1.0, f"ORCHESTROUTER_THRESHOLD must be in [0, 1], got {self.threshold}")
@@ -290,6 +305,8 @@ class RouterConfig(EnvConfig):
             )
         )
         require(self.grace_seconds >= 0, f"ORCHESTROUTER_GRACE_SECONDS must be >= 0, got {self.grace_seconds}")
+        # --- Limits ---
+        require(self.max_request_bytes >= 1024, "ORCHESTROUTER_ROUTER_MAX_REQUEST_BYTES must be >= 1024")
 
     def tier(self, name: str) -> TierConfig:
         return {"small": self.small, "premium": self.premium}[name]
@@ -322,6 +339,8 @@ class RouterConfig(EnvConfig):
             caller_policy_file=env_str(env, "ORCHESTROUTER_CALLER_POLICY_FILE", cls.caller_policy_file),
             auth_recheck_s=env_float(env, "ORCHESTROUTER_AUTH_RECHECK_S", cls.auth_recheck_s),
             scorer_token_file=env_str(env, "ORCHESTROUTER_SCORER_TOKEN_FILE", cls.scorer_token_file),
+            # --- Limits ---
+            max_request_bytes=env_int(env, "ORCHESTROUTER_ROUTER_MAX_REQUEST_BYTES", cls.max_request_bytes),
         )
 
 

@@ -10,7 +10,8 @@ and the scored prompt as ``prompt_sha256`` and ``prompt_chars``; the prompt text
 prompt logging is on (``ORCHESTROUTER_LOG_PROMPTS``).
 
 Lines are built field by field from the plain decision objects, never from configuration or
-exception objects, so a credential has no way in. As a second guard, the configured API keys are
+exception objects, so a credential has no way in. As a second guard, each line goes through the
+process's Redactor (runtime/redaction.py): the configured API keys and credential-shaped text are
 masked should one ever appear (pasted into a prompt, say).
 """
 
@@ -25,23 +26,29 @@ from typing import Any, TextIO
 
 from orchestrouter.router import decision_fields
 from orchestrouter.router.model import Decision, RouteInput, Timings, Usage
+from orchestrouter.runtime.redaction import MASK as MASK
+from orchestrouter.runtime.redaction import REDACTOR, Redactor
 
 OFF = "off"
 STREAMS = ("stdout", "stderr")
-MASK = "[REDACTED]"
-# Shorter "keys" are placeholders ("unused", "x") whose masking would mangle ordinary words.
-_MIN_SECRET_CHARS = 8
 
 
 class DecisionLog:
     """DecisionLog: writes decision records as JSON lines to one sink; off writes nothing."""
 
     def __init__(
-        self, sink: TextIO | None, log_prompts: bool = False, secrets: Iterable[str] = (), owns_sink: bool = False
+        self,
+        sink: TextIO | None,
+        log_prompts: bool = False,
+        secrets: Iterable[str] = (),
+        owns_sink: bool = False,
+        redactor: Redactor = REDACTOR,
     ) -> None:
         self._sink = sink
         self.log_prompts = log_prompts
-        self._secrets = tuple(s for s in secrets if len(s) >= _MIN_SECRET_CHARS)
+        # secrets are registered with the redactor, which masks them in every line.
+        self._redactor = redactor
+        redactor.add(*secrets)
         self._owns_sink = owns_sink
 
     @classmethod
@@ -60,10 +67,7 @@ class DecisionLog:
     def write(self, record: dict[str, Any]) -> None:
         if self._sink is None:
             return
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-        for secret in self._secrets:
-            if secret in line:
-                line = line.replace(secret, MASK)
+        line = self._redactor.redact(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
         # One write per line, flushed, so that concurrent writers and log shippers see whole lines.
         self._sink.write(line + "\n")
         self._sink.flush()

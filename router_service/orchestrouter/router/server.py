@@ -18,7 +18,7 @@ from orchestrouter.router.embedders import Embedder, OpenAIEmbedder, WordLlamaEm
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
-from orchestrouter.runtime import serving
+from orchestrouter.runtime import redaction, serving
 from orchestrouter.runtime.auth import load_token_set
 from orchestrouter.runtime.watched_file import FileFormatError, WatchedFile, describe
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
@@ -90,6 +90,7 @@ class RouterServer(serving.ServiceServer):
         super().__init__(config.listen, config.reflection, config.grace_seconds)
         self.config = config
         self.tls, self.health_listen = config.tls, config.health_listen
+        self.max_request_bytes = config.max_request_bytes
         self.scorer_wait_s = scorer_wait_s
         self._embedder = embedder
         self._core: RouterCore | None = None
@@ -103,6 +104,8 @@ class RouterServer(serving.ServiceServer):
 
     def _register(self, server: aio.Server) -> None:
         config = self.config
+        # Masked from now on wherever they could surface: replies, log lines, spans, the decision log.
+        redaction.register_secrets(config.small.api_key, config.premium.api_key, config.embedder.api_key)
         # Opened first: a log that cannot be written stops startup before anything else is built.
         decision_log = open_decision_log(config)
         try:

@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from orchestrouter.runtime.redaction import redact
 from orchestrouter.runtime.throttled_log import ThrottledWarning
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,14 @@ class FailedPrecondition(ServiceError):
 
 
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The status code and caller-safe message for an exception raised by a handler."""
+    """The status code and caller-safe message for an exception raised by a handler.
+
+    A ServiceError's message may quote a peer (an endpoint's error body), so it is redacted here,
+    the one way out to callers and to the decision log.
+    """
     if isinstance(exc, ServiceError):
-        return exc.code, _cut(str(exc))
+        # Masked before it is cut, so no part of a secret survives the cut.
+        return exc.code, _cut(redact(str(exc)))
     if isinstance(exc, TimeoutError):
         return grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded"
     return grpc.StatusCode.INTERNAL, "internal error"

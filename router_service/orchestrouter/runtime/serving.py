@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from orchestrouter.runtime import telemetry
+from orchestrouter.runtime import redaction, telemetry
 from orchestrouter.runtime.auth import TOKENS_FILE_VARIABLE as TOKENS_FILE
 from orchestrouter.runtime.auth import AuthFileError, AuthInterceptor, TokenSet
 from orchestrouter.runtime.errors import ErrorMappingInterceptor
@@ -48,12 +48,15 @@ class Health:
         await self.servicer.enter_graceful_shutdown()
 
 
-def new_server(interceptors: Iterable[aio.ServerInterceptor] = ()) -> aio.Server:
+def new_server(
+    interceptors: Iterable[aio.ServerInterceptor] = (), max_receive_bytes: int = MAX_MESSAGE_BYTES
+) -> aio.Server:
+    """A grpc.aio server; a request over max_receive_bytes gets RESOURCE_EXHAUSTED from gRPC itself."""
     # Tracing goes outermost, so the server span sees the status the error mapping sets.
     return aio.server(
         interceptors=[*telemetry.grpc_server_interceptors(), ErrorMappingInterceptor(), *interceptors],
         options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", max_receive_bytes),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ],
@@ -130,6 +133,8 @@ class ServiceServer(abc.ABC):
     role: ClassVar[str]
     # The bearer tokens callers must present (runtime.auth); None leaves the service open.
     auth: TokenSet | None = None
+    # The largest request the service receives; a subclass sets it from its configuration.
+    max_request_bytes: int = MAX_MESSAGE_BYTES
 
     def __init__(self, listen: str, reflection: bool, grace_seconds: float) -> None:
         self.listen = listen
@@ -159,7 +164,7 @@ class ServiceServer(abc.ABC):
         if self._server is not None:
             raise RuntimeError(f"the {self.role} server is already started")
         await self.health.set(NOT_SERVING)
-        server = new_server(self._auth_interceptors())
+        server = new_server(self._auth_interceptors(), max_receive_bytes=self.max_request_bytes)
         self._register(server)
         self._server = server
         try:
@@ -268,6 +273,8 @@ def run_main(
     line and exit code 2, never a stack trace.
     """
     configure_logging()
+    # Every log line of the process is masked and kept to one line, whatever a peer sent.
+    redaction.install_log_filter()
     refusals: tuple[type[Exception], ...] = (
         *startup_errors,
         BindError,

@@ -36,6 +36,8 @@ from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
+from orchestrouter.runtime.span_redaction import RedactingSpanExporter
+
 log = logging.getLogger(__name__)
 
 _PROTOCOLS = ("grpc", "http/protobuf")
@@ -91,7 +93,8 @@ def setup(default_service_name: str, env: Mapping[str, str] | None = None) -> Te
     _current.service_name = str(resource.attributes[SERVICE_NAME])
     if span_exporter is not None:
         provider = TracerProvider(resource=resource)  # the sampler comes from OTEL_TRACES_SAMPLER
-        provider.add_span_processor(BatchSpanProcessor(span_exporter))
+        # Every span passes the Redactor on its way out, whoever recorded it.
+        provider.add_span_processor(BatchSpanProcessor(RedactingSpanExporter(span_exporter)))
         trace.set_tracer_provider(provider)
         _current.tracer_provider = provider
     if metric_exporter is not None:

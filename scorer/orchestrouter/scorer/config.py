@@ -42,6 +42,9 @@ class ScorerConfig(EnvConfig):
     auth_tokens_file: str = ""
     # Seconds between checks of the token file for a change.
     auth_recheck_s: float = 1.0
+    # --- Limits (issue 10, defect 7): the largest Score request received (RESOURCE_EXHAUSTED above).
+    # A full batch of 4,096 rows of 1,536 float32 values is 24 MiB; the rest is headroom.
+    max_request_bytes: int = 32 * 1024 * 1024
 
     def __post_init__(self) -> None:
         require(self.max_request_rows >= 1, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS must be >= 1")
@@ -60,6 +63,8 @@ class ScorerConfig(EnvConfig):
                 ("ORCHESTROUTER_GRACE_SECONDS", self.grace_seconds),
             )
         )
+        # --- Limits ---
+        require(self.max_request_bytes >= 1024, "ORCHESTROUTER_SCORER_MAX_REQUEST_BYTES must be >= 1024")
 
     @classmethod
     def read_env(cls, env: Mapping[str, str]) -> ScorerConfig:
@@ -78,4 +83,6 @@ class ScorerConfig(EnvConfig):
             # Inbound authentication.
             auth_tokens_file=env_str(env, "ORCHESTROUTER_AUTH_TOKENS_FILE", cls.auth_tokens_file),
             auth_recheck_s=env_float(env, "ORCHESTROUTER_AUTH_RECHECK_S", cls.auth_recheck_s),
+            # --- Limits ---
+            max_request_bytes=env_int(env, "ORCHESTROUTER_SCORER_MAX_REQUEST_BYTES", cls.max_request_bytes),
         )

@@ -33,6 +33,7 @@ class ScorerServer(serving.ServiceServer):
 
     def __init__(self, config: ScorerConfig) -> None:
         super().__init__(config.listen, config.reflection, config.grace_seconds)
+        self.max_request_bytes = config.max_request_bytes
         self.config = config
         self.tls, self.health_listen = config.tls, config.health_listen
         self.state = ScorerState(config.max_request_rows)

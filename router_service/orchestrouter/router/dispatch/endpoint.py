@@ -19,6 +19,7 @@ from orchestrouter.router.dispatch import failures, wire
 from orchestrouter.router.dispatch.api_key import ApiKeySource, UnusableKey
 from orchestrouter.router.dispatch.failures import FailureKind, UpstreamFailure
 from orchestrouter.router.model import ChatTurn, GenerationParams
+from orchestrouter.runtime.redaction import register_secrets
 
 
 def _tls_verify(config: TierConfig) -> ssl.SSLContext | bool:
@@ -39,9 +40,12 @@ class EndpointClient:
         self.config = config
         self.key = key
         self.url = config.base_url.rstrip("/") + "/chat/completions"
+        self._registered_key = ""
         self.http = httpx.AsyncClient(
             # Phase deadlines are enforced by the caller with asyncio timeouts; httpx bounds connecting.
-            timeout=httpx.Timeout(None, connect=config.connect_timeout_s),
+            # A call waits at most pool_timeout_s for a free connection: hung calls holding them
+            # all fail the tier fast instead of queueing every request behind them.
+            timeout=httpx.Timeout(None, connect=config.connect_timeout_s, pool=config.pool_timeout_s),
             limits=httpx.Limits(
                 max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency
             ),
@@ -53,6 +57,7 @@ class EndpointClient:
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
         key = self._current_key()
         if key:
+            self._register_key(key)
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
@@ -62,6 +67,12 @@ class EndpointClient:
         except UnusableKey as exc:
             raise failures.unusable_key(self.config.tier, str(exc)) from None
 
+    def _register_key(self, key: str) -> None:
+        # A key read from a (rotated) file is masked wherever it could surface, like a configured one.
+        if key != self._registered_key:
+            register_secrets(key)
+            self._registered_key = key
+
     async def complete(
         self, messages: Sequence[ChatTurn], params: GenerationParams, timeout_s: float
     ) -> wire.WireAnswer:
@@ -70,13 +81,15 @@ class EndpointClient:
         body = wire.request_body(self.config.model, messages, params, stream=False)
         try:
             async with asyncio.timeout(timeout_s):
-                response = await self.http.post(self.url, content=body, headers=self._headers(False))
+                response, content = await self._post_capped(body)
+        except httpx.PoolTimeout:
+            raise self._pool_full() from None
         except failures.HTTP_STACK_ERRORS as exc:
             raise failures.from_exception(tier, exc, timeout_s) from None
         if response.status_code != 200:
-            raise self._status_failure(response)
+            raise self._status_failure(response, content)
         try:
-            return wire.parse_answer(response.content, self.config.model)
+            return wire.parse_answer(content, self.config.model)
         except wire.MalformedAnswer as exc:
             raise UpstreamFailure(FailureKind.MALFORMED, tier, f"{tier} endpoint answered {exc}") from None
 
@@ -96,23 +109,54 @@ class EndpointClient:
                 response = await self.http.send(request, stream=True)
                 if response.status_code != 200:
                     try:
-                        await response.aread()
+                        error_body, _ = await read_at_most(response, wire.MAX_ERROR_BODY)
                     finally:
                         await response.aclose()
+        except httpx.PoolTimeout:
+            raise self._pool_full() from None
         except failures.HTTP_STACK_ERRORS as exc:
             raise failures.from_exception(tier, exc, timeout_s) from None
         if response.status_code != 200:
-            raise self._status_failure(response)
-        return ChunkStream(tier, response)
+            raise self._status_failure(response, error_body)
+        return ChunkStream(tier, response, self.config.max_answer_bytes)
 
-    def _status_failure(self, response: httpx.Response) -> UpstreamFailure:
+    async def _post_capped(self, body: bytes) -> tuple[httpx.Response, bytes]:
+        """Sends a non-streamed call; its answer, never more than max_answer_bytes of it held.
+
+        An error answer is read only as far as its message is wanted; a 200 answer over the cap
+        is an UpstreamFailure (the other tier is tried), not a body held in memory.
+        """
+        request = self.http.build_request("POST", self.url, headers=self._headers(False), content=body)
+        response = await self.http.send(request, stream=True)
+        try:
+            if response.status_code != 200:
+                content, _ = await read_at_most(response, wire.MAX_ERROR_BODY)
+                return response, content
+            cap = self.config.max_answer_bytes
+            content, cut = await read_at_most(response, cap)
+            if cut:
+                raise answer_too_large(self.config.tier, cap)
+            return response, content
+        finally:
+            await response.aclose()
+
+    def _pool_full(self) -> UpstreamFailure:
+        # Every connection is busy (hung calls, say): a failure of this tier, so the other is tried now.
+        c = self.config
+        return UpstreamFailure(
+            FailureKind.TIMEOUT,
+            c.tier,
+            f"{c.tier} endpoint had no free connection within {c.pool_timeout_s:.2f}s (all {c.max_concurrency} busy)",
+        )
+
+    def _status_failure(self, response: httpx.Response, content: bytes) -> UpstreamFailure:
         # A rotated Secret may already hold the new key: look now rather than at the next recheck.
         rotated = response.status_code in (401, 403) and self.key.refresh_now()
         return failures.from_status(
             self.config.tier,
             response.status_code,
             wire.retry_after_s(response.headers),
-            wire.error_detail(response.content),
+            wire.error_detail(content),
             key_rotated=rotated,
         )
 
@@ -123,10 +167,10 @@ class EndpointClient:
 class ChunkStream:
     """ChunkStream: the server-sent events of one streamed answer, read with a deadline per chunk."""
 
-    def __init__(self, tier: str, response: httpx.Response) -> None:
+    def __init__(self, tier: str, response: httpx.Response, max_bytes: int) -> None:
         self.tier = tier
         self._response = response
-        self._lines: AsyncIterator[str] = response.aiter_lines()
+        self._lines: AsyncIterator[str] = capped_lines(response, max_bytes, tier)
         self.done = False
 
     async def next_chunk(self, timeout_s: float) -> wire.WireChunk | None:
@@ -161,3 +205,41 @@ class ChunkStream:
 
     async def aclose(self) -> None:
         await self._response.aclose()
+
+
+def answer_too_large(tier: str, cap: int) -> UpstreamFailure:
+    return UpstreamFailure(
+        FailureKind.MALFORMED,
+        tier,
+        f"{tier} endpoint answered more than {cap} bytes (ORCHESTROUTER_{tier.upper()}_MAX_ANSWER_BYTES)",
+    )
+
+
+async def read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """Up to limit bytes of the (decoded) body, and whether there was more; the rest is never read."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(parts)[:limit], True
+    return b"".join(parts), False
+
+
+async def capped_lines(response: httpx.Response, cap: int, tier: str) -> AsyncIterator[str]:
+    """The body's lines (CR LF or LF), failing with UpstreamFailure once more than cap bytes came.
+
+    httpx's own line reader would hold a line of any length; this one holds at most cap bytes.
+    """
+    size = 0
+    pending = b""
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise answer_too_large(tier, cap)
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r").decode("utf-8", "replace")
+    if pending:
+        yield pending.rstrip(b"\r").decode("utf-8", "replace")

@@ -22,6 +22,7 @@ from orchestrouter.router.dispatch.retry import RetryPolicy
 from orchestrouter.router.dispatch.wire import WireChunk, WireUsage
 from orchestrouter.router.model import ChatTurn, Completion, GenerationParams
 from orchestrouter.runtime import semconv
+from orchestrouter.runtime.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,8 @@ class TierEndpoint:
         else:
             self.breaker.on_failure(permit)
         span.set_attribute(semconv.OUTCOME, failure.kind.value)
-        span.set_status(Status(StatusCode.ERROR, failure.message))
+        # The message may quote the endpoint's error body: masked before the span records it.
+        span.set_status(Status(StatusCode.ERROR, redact(failure.message)))
         instruments.attempts.add(1, {semconv.TIER: self.name, semconv.OUTCOME: failure.kind.value})
 
     def _succeeded(self, permit: Permit, span: Span, usage) -> None:

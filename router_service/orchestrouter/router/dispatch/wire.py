@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrouter.router.model import ChatTurn, GenerationParams
+from orchestrouter.runtime.redaction import redact
 
 # Bytes of an error answer's body that are read for its message.
 MAX_ERROR_BODY = 4096
@@ -105,7 +106,8 @@ def error_detail(data: bytes) -> str:
     except (ValueError, AttributeError):
         return ""
     message = error.get("message") if isinstance(error, dict) else error
-    return str(message)[:200] if message else ""
+    # Masked before it is cut, so a key that an endpoint echoes cannot leak even in part.
+    return redact(str(message))[:200] if message else ""
 
 
 def retry_after_s(headers: Any, now: float | None = None) -> float | None:
