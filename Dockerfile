@@ -2,6 +2,9 @@
 # OrchestROUTER: one image, two entry points.
 #   docker run IMAGE                 -> orchestrouter serve-router (port 50051)
 #   docker run IMAGE serve-scorer    -> orchestrouter serve-scorer (port 50052)
+# Each refuses to start without ORCHESTROUTER_AUTH_TOKENS_FILE (or mTLS), since a container's port
+# is reachable from other hosts; ORCHESTROUTER_ALLOW_UNAUTHENTICATED=true waives that where
+# something else guards the port (deploy/README.md).
 # The image holds the two services and nothing of training: .dockerignore keeps
 # scorer/orchestrouter/training out of the build context, and only the `serve` extra is installed,
 # at the versions pinned in requirements.lock.

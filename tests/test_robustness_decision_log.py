@@ -67,3 +67,11 @@ def test_a_closed_pipe_is_counted_and_reported_once_per_interval(caplog):
     assert observer.failures.count == 5
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2 and "(3 times" in messages[1]
+    # At shutdown the occurrences not yet reported get their line, so the lines add up to the count.
+    observer.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3 and "(1 times" in messages[2]
+    counts = [int(m.split("(", 1)[1].split(" times")[0]) for m in messages]
+    assert sum(counts) == observer.failures.count
+    observer.close()
+    assert len(caplog.records) == 3, "nothing left to report"

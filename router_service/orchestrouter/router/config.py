@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from orchestrouter.router.dispatch.breaker import BreakerSettings
 from orchestrouter.router.dispatch.retry import RetryPolicy
+from orchestrouter.runtime.config import ALLOW_UNAUTHENTICATED, EnvConfig, require, require_finite
 from orchestrouter.runtime.config import ConfigError as ConfigError  # where the servers look for it
-from orchestrouter.runtime.config import EnvConfig, require, require_finite
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_secret, env_str
 from orchestrouter.runtime.health_port import env_health_listen
 from orchestrouter.runtime.tls import ChannelTLSConfig, ServerTLSConfig
@@ -270,6 +270,8 @@ class RouterConfig(EnvConfig):
     scorer_token_file: str = ""
     # --- Limits (issue 10, defect 7): the largest request the router receives (RESOURCE_EXHAUSTED above). ---
     max_request_bytes: int = 1024 * 1024
+    # Serve without authentication on an address other hosts can reach (only if something else guards it).
+    allow_unauthenticated: bool = False
 
     def __post_init__(self) -> None:
         require(0.0 <= self.threshold <= 1.0, f"ORCHESTROUTER_THRESHOLD must be in [0, 1], got {self.threshold}")
@@ -341,6 +343,7 @@ class RouterConfig(EnvConfig):
             scorer_token_file=env_str(env, "ORCHESTROUTER_SCORER_TOKEN_FILE", cls.scorer_token_file),
             # --- Limits ---
             max_request_bytes=env_int(env, "ORCHESTROUTER_ROUTER_MAX_REQUEST_BYTES", cls.max_request_bytes),
+            allow_unauthenticated=env_bool(env, ALLOW_UNAUTHENTICATED, cls.allow_unauthenticated),
         )
 
 

@@ -36,6 +36,11 @@ class RouteObserver:
         self.failures = ThrottledWarning(log, "cannot record a request (decision log, span or metric)")
         self._failures_metric = RouteMetrics.failures_counter()
 
+    def close(self) -> None:
+        """Reports the recording failures not yet logged, then closes the decision log."""
+        self.failures.flush()
+        self.decision_log.close()
+
     @staticmethod
     def new_request_id() -> str:
         """The trace id when tracing is on, so a decision-log line leads to its trace; else random."""

@@ -90,6 +90,7 @@ class RouterServer(serving.ServiceServer):
         super().__init__(config.listen, config.reflection, config.grace_seconds)
         self.config = config
         self.tls, self.health_listen = config.tls, config.health_listen
+        self.allow_unauthenticated = config.allow_unauthenticated
         self.max_request_bytes = config.max_request_bytes
         self.scorer_wait_s = scorer_wait_s
         self._embedder = embedder
@@ -179,7 +180,7 @@ class RouterServer(serving.ServiceServer):
             return
         await self._core.dispatcher.close()
         await self._core.scorer.close()
-        self._core.observer.decision_log.close()
+        self._core.observer.close()
 
 
 def main() -> None:

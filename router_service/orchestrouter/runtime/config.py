@@ -47,3 +47,28 @@ class EnvConfig:
     def read_env(cls, env: Mapping[str, str]) -> Self:
         """Builds the configuration from env; a subclass reads its own variables here."""
         raise NotImplementedError
+
+
+ALLOW_UNAUTHENTICATED = "ORCHESTROUTER_ALLOW_UNAUTHENTICATED"
+
+
+def is_local_address(listen: str) -> bool:
+    """Whether only this host (a unix socket, the loopback interface) can reach a listen address."""
+    if listen.startswith("unix:"):
+        return True
+    host = listen.rpartition(":")[0].strip("[]").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def require_authenticated_or_local(listen: str, authenticated: bool, allow_unauthenticated: bool) -> None:
+    """Refuses to serve without authentication on an address other hosts can reach, unless told to.
+
+    Anyone who reaches an open router can spend premium money, so the safe default is to fail
+    at startup; a deployment that guards the port another way says so with ALLOW_UNAUTHENTICATED.
+    """
+    require(
+        authenticated or allow_unauthenticated or is_local_address(listen),
+        f"refusing to serve {listen} without authentication: set ORCHESTROUTER_AUTH_TOKENS_FILE (or "
+        f"ORCHESTROUTER_TLS_CLIENT_CA_FILE for mTLS), listen on a loopback address or a unix socket, "
+        f"or set {ALLOW_UNAUTHENTICATED}=true if something else guards the port",
+    )

@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from orchestrouter.runtime import redaction, telemetry
 from orchestrouter.runtime.auth import TOKENS_FILE_VARIABLE as TOKENS_FILE
 from orchestrouter.runtime.auth import AuthFileError, AuthInterceptor, TokenSet
+from orchestrouter.runtime.config import require_authenticated_or_local
 from orchestrouter.runtime.errors import ErrorMappingInterceptor
 from orchestrouter.runtime.health_port import start_health_server
 from orchestrouter.runtime.tls import ReloadingCertificates, ServerTLSConfig
@@ -135,6 +136,8 @@ class ServiceServer(abc.ABC):
     auth: TokenSet | None = None
     # The largest request the service receives; a subclass sets it from its configuration.
     max_request_bytes: int = MAX_MESSAGE_BYTES
+    # Serve without authentication on an address other hosts reach (ORCHESTROUTER_ALLOW_UNAUTHENTICATED).
+    allow_unauthenticated: bool = False
 
     def __init__(self, listen: str, reflection: bool, grace_seconds: float) -> None:
         self.listen = listen
@@ -168,6 +171,9 @@ class ServiceServer(abc.ABC):
         self._register(server)
         self._server = server
         try:
+            require_authenticated_or_local(
+                self.listen, self.auth is not None or self.tls.mutual, self.allow_unauthenticated
+            )
             add_health_and_reflection(server, self.health, [self.service_name], self.reflection)
             self.port = bind(server, self.listen, self._server_credentials())
             await server.start()

@@ -30,23 +30,28 @@ class ThrottledWarning:
         self._clock = clock
         self._last: float | None = None
         self._unreported = 0
+        self._detail = ""
         self.count = 0
 
     def __call__(self, detail: str) -> None:
         """Counts one occurrence; logs one line (message, detail, occurrences) when the interval has passed."""
         self.count += 1
         self._unreported += 1
+        # detail is one line of our own words (an exception's class and message), never a traceback.
+        self._detail = (detail.splitlines() or [""])[0][:300]
         now = self._clock()
         if self._last is not None and now - self._last < self._interval_s:
             return
         self._last = now
-        # detail is one line of our own words (an exception's class and message), never a traceback.
-        self._logger.warning(
-            "%s (%d times since the last report): %s",
-            self._message,
-            self._unreported,
-            (detail.splitlines() or [""])[0][:300],
-        )
+        self._report()
+
+    def flush(self) -> None:
+        """Logs the occurrences not yet reported (at shutdown), so the lines' counts add up to count."""
+        if self._unreported:
+            self._report()
+
+    def _report(self) -> None:
+        self._logger.warning("%s (%d times since the last report): %s", self._message, self._unreported, self._detail)
         self._unreported = 0
 
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrouter.runtime.config import ALLOW_UNAUTHENTICATED, EnvConfig, require, require_finite
 from orchestrouter.runtime.config import ConfigError as ConfigError  # where the server looks for it
-from orchestrouter.runtime.config import EnvConfig, require, require_finite
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_str
 from orchestrouter.runtime.health_port import env_health_listen
 from orchestrouter.runtime.tls import ServerTLSConfig
@@ -45,6 +45,8 @@ class ScorerConfig(EnvConfig):
     # --- Limits (issue 10, defect 7): the largest Score request received (RESOURCE_EXHAUSTED above).
     # A full batch of 4,096 rows of 1,536 float32 values is 24 MiB; the rest is headroom.
     max_request_bytes: int = 32 * 1024 * 1024
+    # Serve without authentication on an address other hosts can reach (only if something else guards it).
+    allow_unauthenticated: bool = False
 
     def __post_init__(self) -> None:
         require(self.max_request_rows >= 1, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS must be >= 1")
@@ -85,4 +87,5 @@ class ScorerConfig(EnvConfig):
             auth_recheck_s=env_float(env, "ORCHESTROUTER_AUTH_RECHECK_S", cls.auth_recheck_s),
             # --- Limits ---
             max_request_bytes=env_int(env, "ORCHESTROUTER_SCORER_MAX_REQUEST_BYTES", cls.max_request_bytes),
+            allow_unauthenticated=env_bool(env, ALLOW_UNAUTHENTICATED, cls.allow_unauthenticated),
         )

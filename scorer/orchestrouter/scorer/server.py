@@ -36,6 +36,7 @@ class ScorerServer(serving.ServiceServer):
         self.max_request_bytes = config.max_request_bytes
         self.config = config
         self.tls, self.health_listen = config.tls, config.health_listen
+        self.allow_unauthenticated = config.allow_unauthenticated
         self.state = ScorerState(config.max_request_rows)
         self.auth = load_token_set(config.auth_tokens_file, config.auth_recheck_s)
 
