@@ -23,6 +23,7 @@ from orchestrouter.client import RouterClient, ScorerClient
 from orchestrouter.router.config import RouterConfig
 from orchestrouter.router.server import RouterServer, StartupError
 from orchestrouter.runtime import serving
+from orchestrouter.runtime.auth import current_caller
 from orchestrouter.runtime.config import ConfigError
 from orchestrouter.runtime.tls import ChannelTLSConfig, ServerTLSConfig, TLSFilesError, peer_identity
 from orchestrouter.scorer.config import ScorerConfig
@@ -95,8 +96,14 @@ class WhoAmIServer(serving.ServiceServer):
         async def who(request: bytes, context: aio.ServicerContext) -> bytes:
             return (peer_identity(context) or "-").encode()
 
-        handler = grpc.unary_unary_rpc_method_handler(who)
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(self.service_name, {"Who": handler}),))
+        async def caller(request: bytes, context: aio.ServicerContext) -> bytes:
+            return (current_caller() or "-").encode()
+
+        handlers = {
+            "Who": grpc.unary_unary_rpc_method_handler(who),
+            "Caller": grpc.unary_unary_rpc_method_handler(caller),
+        }
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(self.service_name, handlers),))
 
     async def _get_ready(self) -> None:
         pass
@@ -152,6 +159,18 @@ def test_mtls_refuses_callers_without_a_certificate_of_the_client_ca_and_names_t
     assert refused(server.target, credentials(ca)) == grpc.StatusCode.UNAVAILABLE
     assert refused(server.target, credentials(ca, certs["mallory"])) == grpc.StatusCode.UNAVAILABLE
     assert who(server.target, credentials(ca, certs["alice"])) == "alice"
+
+
+def test_with_mtls_and_no_token_file_the_handler_knows_the_caller_by_its_certificate(whoami, certs):
+    server = whoami(certs["server"].server_config(client_ca=certs["alice"].ca))
+    creds = credentials(certs["server"].ca, certs["alice"])
+    channel = grpc.secure_channel(server.target, creds, OWN_POOL)
+    with channel:
+        assert channel.unary_unary("/test.WhoAmI/Caller", None, None)(b"", timeout=5) == b"alice"
+    # Without mTLS nobody is named (and no token file: the test server listens on loopback).
+    plain = whoami(certs["server"].server_config())
+    with grpc.secure_channel(plain.target, credentials(certs["server"].ca), OWN_POOL) as channel:
+        assert channel.unary_unary("/test.WhoAmI/Caller", None, None)(b"", timeout=5) == b"-"
 
 
 def test_a_certificate_rotated_on_disk_is_served_to_new_connections_without_restart(whoami, certs, caplog):

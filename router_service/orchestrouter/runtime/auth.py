@@ -27,6 +27,7 @@ from grpc import aio
 from opentelemetry import trace
 
 from orchestrouter.runtime import semconv
+from orchestrouter.runtime.tls import peer_identity
 from orchestrouter.runtime.watched_file import FileFormatError, WatchedFile, describe
 
 TOKENS_FILE_VARIABLE = "ORCHESTROUTER_AUTH_TOKENS_FILE"
@@ -159,7 +160,20 @@ class AuthInterceptor(aio.ServerInterceptor):
         caller = self.tokens.caller_for(token) if token else None
         if caller is None:
             return _refusal(handler)
-        return _as_caller(handler, caller)
+        return _as_caller(handler, lambda _context: caller)
+
+
+class CertificateCallerInterceptor(aio.ServerInterceptor):
+    """CertificateCallerInterceptor: with mTLS and no token file, tells the handler who called by the
+    name in the caller's verified client certificate (TLS itself has refused callers without one)."""
+
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]], details: grpc.HandlerCallDetails
+    ) -> Any:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(OPEN_SERVICES):
+            return handler
+        return _as_caller(handler, lambda context: peer_identity(context) or "")
 
 
 def _refusal(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
@@ -181,10 +195,13 @@ def _refusal(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     return grpc.stream_stream_rpc_method_handler(refuse_stream)
 
 
-def _as_caller(handler: grpc.RpcMethodHandler, caller: str) -> grpc.RpcMethodHandler:
-    """handler, run with current_caller() set to caller and the caller's name on the server span."""
+def _as_caller(
+    handler: grpc.RpcMethodHandler, caller_of: Callable[[aio.ServicerContext], str]
+) -> grpc.RpcMethodHandler:
+    """handler, run with current_caller() set to the caller_of(context) and its name on the server span."""
 
-    def enter() -> None:
+    def enter(context: aio.ServicerContext) -> None:
+        caller = caller_of(context)
         _caller.set(caller)
         span = trace.get_current_span()
         if span.is_recording():
@@ -194,7 +211,7 @@ def _as_caller(handler: grpc.RpcMethodHandler, caller: str) -> grpc.RpcMethodHan
         inner: Any = handler.unary_unary
 
         async def unary_unary(request: Any, context: aio.ServicerContext) -> Any:
-            enter()
+            enter(context)
             return await inner(request, context)
 
         return grpc.unary_unary_rpc_method_handler(
@@ -204,7 +221,7 @@ def _as_caller(handler: grpc.RpcMethodHandler, caller: str) -> grpc.RpcMethodHan
         inner_stream: Any = handler.unary_stream
 
         async def unary_stream(request: Any, context: aio.ServicerContext) -> Any:
-            enter()
+            enter(context)
             async for item in inner_stream(request, context):
                 yield item
 

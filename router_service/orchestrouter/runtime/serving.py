@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 from orchestrouter.runtime import redaction, telemetry
 from orchestrouter.runtime.auth import TOKENS_FILE_VARIABLE as TOKENS_FILE
-from orchestrouter.runtime.auth import AuthFileError, AuthInterceptor, TokenSet
+from orchestrouter.runtime.auth import AuthFileError, AuthInterceptor, CertificateCallerInterceptor, TokenSet
 from orchestrouter.runtime.config import require_authenticated_or_local
 from orchestrouter.runtime.errors import ErrorMappingInterceptor
 from orchestrouter.runtime.health_port import start_health_server
@@ -214,6 +214,9 @@ class ServiceServer(abc.ABC):
         log.info("%s health-only plaintext port %d on %s", self.role, self.health_port, self.health_listen)
 
     def _auth_interceptors(self) -> list[aio.ServerInterceptor]:
+        if self.auth is None and self.tls.mutual:
+            log.info("%s: callers named by their client certificates (mTLS, no token file)", self.role)
+            return [CertificateCallerInterceptor()]
         if self.auth is None:
             log.info("%s: authentication is off (no %s): anyone who reaches the port may call", self.role, TOKENS_FILE)
             return []
