@@ -42,7 +42,8 @@ class RouterClient:
 
     TLS: tls_ca_file (the router certificate's CA), and for mTLS tls_cert_file and tls_key_file;
     or ready-made grpc ``credentials``. Without any, the channel is plaintext. token is the bearer
-    token a router that requires one is sent with each call.
+    token a router that requires one is sent with each call; metadata, more (key, value) pairs sent
+    with each call (a tenant id, a traceparent, ...).
     """
 
     def __init__(
@@ -55,12 +56,13 @@ class RouterClient:
         tls_cert_file: str | None = None,
         tls_key_file: str | None = None,
         credentials: grpc.ChannelCredentials | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
     ) -> None:
         credentials = credentials or channel_credentials(tls_ca_file, tls_cert_file, tls_key_file)
         self._channel = _open_channel(target, credentials)
         self._stub = router_pb2_grpc.RouterServiceStub(self._channel)
         self._timeout_s = timeout_s
-        self._metadata = bearer_metadata(token)
+        self._metadata = call_metadata(token, metadata)
 
     def route(
         self,
@@ -115,6 +117,15 @@ def bearer_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
     return (("authorization", f"Bearer {token}"),)
 
 
+def call_metadata(token: str | None, extra: Sequence[tuple[str, str]] = ()) -> tuple[tuple[str, str], ...] | None:
+    """The metadata sent with each call: extra pairs (keys lower case, as gRPC requires) and the token's."""
+    pairs = [(key.lower(), value) for key, value in extra]
+    if any(key == "authorization" for key, _ in pairs):
+        raise ValueError("pass the bearer token as token=, not as metadata")
+    pairs += bearer_metadata(token) or ()
+    return tuple(pairs) or None
+
+
 def _fill(request, text, messages, threshold, premium_share, dry_run):
     request.messages.extend(router_pb2.ChatMessage(role=r, content=c) for r, c in messages)
     if text is not None:
@@ -140,12 +151,13 @@ class ScorerClient:
         tls_cert_file: str | None = None,
         tls_key_file: str | None = None,
         credentials: grpc.ChannelCredentials | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
     ) -> None:
         credentials = credentials or channel_credentials(tls_ca_file, tls_cert_file, tls_key_file)
         self._channel = _open_channel(target, credentials)
         self._stub = scorer_pb2_grpc.ScorerServiceStub(self._channel)
         self._timeout_s = timeout_s
-        self._metadata = bearer_metadata(token)
+        self._metadata = call_metadata(token, metadata)
 
     def score(self, embeddings: np.ndarray) -> np.ndarray:
         matrix = np.ascontiguousarray(embeddings, dtype="<f4")
