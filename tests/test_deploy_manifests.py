@@ -181,7 +181,12 @@ class _EnvNameScanner:
     _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
     def __init__(self, modules: list[ast.Module]) -> None:
-        self.calls: list[ast.Call] = [n for m in modules for n in ast.walk(m) if isinstance(n, ast.Call)]
+        # Every call, by the name it calls (a function, or a method's attribute name).
+        self.calls: dict[str, list[ast.Call]] = {}
+        for call in (n for m in modules for n in ast.walk(m) if isinstance(n, ast.Call)):
+            callee = call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", None)
+            if callee is not None:
+                self.calls.setdefault(callee, []).append(call)
         self.scopes: list[tuple[ast.AST | None, dict[str, list[ast.expr]], list[ast.expr]]] = []
         for module in modules:
             self.scopes.append((None, self._assignments(module), self._expressions(module)))
@@ -238,10 +243,7 @@ class _EnvNameScanner:
         params = self._params(fn)
         index = params.index(param)
         out = []
-        for call in self.calls:
-            callee = call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", None)
-            if callee != fn.name:
-                continue
+        for call in self.calls.get(fn.name, []):
             shift = 1 if params[0] in ("self", "cls") and isinstance(call.func, ast.Attribute) else 0
             out += [k.value for k in call.keywords if k.arg == param]
             if 0 <= index - shift < len(call.args):
