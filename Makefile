@@ -29,8 +29,10 @@ bench: $(STAMP)
 test: $(STAMP)
 	$(MAKE) --no-print-directory --jobs=4 --output-sync=target lint-proto lint typecheck pytest
 
+# The suite starts dozens of service and CLI processes: let them reuse compiled bytecode even where
+# the environment sets PYTHONDONTWRITEBYTECODE (each would otherwise compile every module again).
 pytest: $(STAMP)
-	$(PY) -m pytest -q
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q
 
 # The editable install finds `orchestrouter` through an import hook that import-linter cannot walk,
 # so the four source folders go on its path.
