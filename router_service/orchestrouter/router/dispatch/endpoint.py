@@ -82,10 +82,8 @@ class EndpointClient:
         try:
             async with asyncio.timeout(timeout_s):
                 response, content = await self._post_capped(body)
-        except httpx.PoolTimeout:
-            raise self._pool_full() from None
         except failures.HTTP_STACK_ERRORS as exc:
-            raise failures.from_exception(tier, exc, timeout_s) from None
+            raise self._call_failure(exc, timeout_s) from None
         if response.status_code != 200:
             raise self._status_failure(response, content)
         try:
@@ -112,10 +110,8 @@ class EndpointClient:
                         error_body, _ = await read_at_most(response, wire.MAX_ERROR_BODY)
                     finally:
                         await response.aclose()
-        except httpx.PoolTimeout:
-            raise self._pool_full() from None
         except failures.HTTP_STACK_ERRORS as exc:
-            raise failures.from_exception(tier, exc, timeout_s) from None
+            raise self._call_failure(exc, timeout_s) from None
         if response.status_code != 200:
             raise self._status_failure(response, error_body)
         return ChunkStream(tier, response, self.config.max_answer_bytes)
@@ -140,14 +136,19 @@ class EndpointClient:
         finally:
             await response.aclose()
 
-    def _pool_full(self) -> UpstreamFailure:
-        # Every connection is busy (hung calls, say): a failure of this tier, so the other is tried now.
-        c = self.config
-        return UpstreamFailure(
-            FailureKind.TIMEOUT,
-            c.tier,
-            f"{c.tier} endpoint had no free connection within {c.pool_timeout_s:.2f}s (all {c.max_concurrency} busy)",
-        )
+    def _call_failure(self, exc: BaseException, timeout_s: float) -> UpstreamFailure:
+        """The failure for what the HTTP stack raised; a full pool is told apart, since only this
+        endpoint knows its size and wait."""
+        if isinstance(exc, httpx.PoolTimeout):
+            # Every connection is busy (hung calls, say): a failure of this tier, so the other is tried now.
+            c = self.config
+            return UpstreamFailure(
+                FailureKind.TIMEOUT,
+                c.tier,
+                f"{c.tier} endpoint had no free connection within {c.pool_timeout_s:.2f}s "
+                f"(all {c.max_concurrency} busy)",
+            )
+        return failures.from_exception(self.config.tier, exc, timeout_s)
 
     def _status_failure(self, response: httpx.Response, content: bytes) -> UpstreamFailure:
         # A rotated Secret may already hold the new key: look now rather than at the next recheck.
