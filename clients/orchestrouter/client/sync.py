@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Generic, Self, TypeVar
 
 import grpc
 import numpy as np
@@ -12,6 +13,8 @@ from orchestrouter.client.answer import RouteAnswer
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
 
 __all__ = ["RouteAnswer", "RouterClient", "ScorerClient"]
+
+StubT = TypeVar("StubT")
 
 
 def channel_credentials(
@@ -37,19 +40,22 @@ def _open_channel(target: str, credentials: grpc.ChannelCredentials | None) -> g
     return grpc.secure_channel(target, credentials) if credentials is not None else grpc.insecure_channel(target)
 
 
-class RouterClient:
-    """RouterClient: calls RouterService.Route on a router at `target` (host:port).
+class _Client(Generic[StubT]):
+    """_Client: a channel to one service, with the stub, deadline and metadata every call carries.
 
-    TLS: tls_ca_file (the router certificate's CA), and for mTLS tls_cert_file and tls_key_file;
+    TLS: tls_ca_file (the server certificate's CA), and for mTLS tls_cert_file and tls_key_file;
     or ready-made grpc ``credentials``. Without any, the channel is plaintext. token is the bearer
-    token a router that requires one is sent with each call; metadata, more (key, value) pairs sent
+    token a service that requires one is sent with each call; metadata, more (key, value) pairs sent
     with each call (a tenant id, a traceparent, ...).
     """
+
+    _stub_type: Callable[[grpc.Channel], StubT]
+    default_timeout_s: float
 
     def __init__(
         self,
         target: str,
-        timeout_s: float = 60.0,
+        timeout_s: float | None = None,
         token: str | None = None,
         *,
         tls_ca_file: str | None = None,
@@ -60,9 +66,26 @@ class RouterClient:
     ) -> None:
         credentials = credentials or channel_credentials(tls_ca_file, tls_cert_file, tls_key_file)
         self._channel = _open_channel(target, credentials)
-        self._stub = router_pb2_grpc.RouterServiceStub(self._channel)
-        self._timeout_s = timeout_s
+        self._stub = type(self)._stub_type(self._channel)
+        self._timeout_s = self.default_timeout_s if timeout_s is None else timeout_s
         self._metadata = call_metadata(token, metadata)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RouterClient(_Client[router_pb2_grpc.RouterServiceStub]):
+    """RouterClient: calls RouterService.Route on a router at `target` (host:port); connection
+    settings as _Client (timeout 60 s by default)."""
+
+    _stub_type = router_pb2_grpc.RouterServiceStub
+    default_timeout_s = 60.0
 
     def route(
         self,
@@ -97,15 +120,6 @@ class RouterClient:
             elif kind == "done":
                 yield RouteAnswer.from_pb(event.done)
 
-    def close(self) -> None:
-        self._channel.close()
-
-    def __enter__(self) -> RouterClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def bearer_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
     """The call metadata that presents token (``authorization: Bearer <token>``); None without one."""
@@ -138,26 +152,12 @@ def _fill(request, text, messages, threshold, premium_share, dry_run):
     return request
 
 
-class ScorerClient:
-    """ScorerClient: scores float32 [N, D] embeddings with ScorerService.Score (TLS and token as RouterClient)."""
+class ScorerClient(_Client[scorer_pb2_grpc.ScorerServiceStub]):
+    """ScorerClient: scores float32 [N, D] embeddings with ScorerService.Score; connection settings as
+    _Client (timeout 10 s by default)."""
 
-    def __init__(
-        self,
-        target: str,
-        timeout_s: float = 10.0,
-        token: str | None = None,
-        *,
-        tls_ca_file: str | None = None,
-        tls_cert_file: str | None = None,
-        tls_key_file: str | None = None,
-        credentials: grpc.ChannelCredentials | None = None,
-        metadata: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        credentials = credentials or channel_credentials(tls_ca_file, tls_cert_file, tls_key_file)
-        self._channel = _open_channel(target, credentials)
-        self._stub = scorer_pb2_grpc.ScorerServiceStub(self._channel)
-        self._timeout_s = timeout_s
-        self._metadata = call_metadata(token, metadata)
+    _stub_type = scorer_pb2_grpc.ScorerServiceStub
+    default_timeout_s = 10.0
 
     def score(self, embeddings: np.ndarray) -> np.ndarray:
         matrix = np.ascontiguousarray(embeddings, dtype="<f4")
@@ -176,12 +176,3 @@ class ScorerClient:
         return self._stub.GetModelInfo(
             scorer_pb2.GetModelInfoRequest(), timeout=self._timeout_s, metadata=self._metadata
         )
-
-    def close(self) -> None:
-        self._channel.close()
-
-    def __enter__(self) -> ScorerClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
