@@ -10,8 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.layout import SOURCE_ROOTS
+
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE_ROOTS = ("proto", "router_service", "scorer", "clients")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

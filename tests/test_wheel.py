@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -17,6 +18,8 @@ import pytest
 from grpc_tools import protoc
 from packaging.requirements import Requirement
 
+from tests.support.layout import SOURCE_ROOTS
+
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED = ROOT / "proto" / "orchestrouter" / "v1"
 SERVING_ONLY = {"onnxruntime", "onnx", "wordllama", "openai", "httpx", "tqdm", "safetensors", "matplotlib"}
@@ -24,9 +27,16 @@ SERVING_ONLY = {"onnxruntime", "onnx", "wordllama", "openai", "httpx", "tqdm", "
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    # Built from a copy of what the build reads: setuptools writes build/ and *.egg-info beside the
+    # sources, and a stale build/ in the checkout would break (or leak into) the wheel.
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source)
+    for folder in SOURCE_ROOTS:
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(source)],
         check=True,
         capture_output=True,
         timeout=300,
