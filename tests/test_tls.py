@@ -89,8 +89,7 @@ class WhoAmIServer(serving.ServiceServer):
     role = "whoami"
 
     def __init__(self, tls: ServerTLSConfig, health_listen: str = "") -> None:
-        super().__init__(f"{HOST}:0", False, 0.5)
-        self.tls, self.health_listen = tls, health_listen
+        super().__init__(ScorerConfig(listen=f"{HOST}:0", grace_seconds=0.5, tls=tls, health_listen=health_listen))
 
     def _register(self, server: aio.Server) -> None:
         async def who(request: bytes, context: aio.ServicerContext) -> bytes:

@@ -19,7 +19,6 @@ from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
 from orchestrouter.runtime import redaction, serving
-from orchestrouter.runtime.auth import load_token_set
 from orchestrouter.runtime.watched_file import FileFormatError, WatchedFile, describe
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 
@@ -87,15 +86,11 @@ class RouterServer(serving.ServiceServer):
     role = "router"
 
     def __init__(self, config: RouterConfig, embedder: Embedder | None = None, scorer_wait_s: float = 30.0) -> None:
-        super().__init__(config.listen, config.reflection, config.grace_seconds)
+        super().__init__(config)
         self.config = config
-        self.tls, self.health_listen = config.tls, config.health_listen
-        self.allow_unauthenticated = config.allow_unauthenticated
-        self.max_request_bytes = config.max_request_bytes
         self.scorer_wait_s = scorer_wait_s
         self._embedder = embedder
         self._core: RouterCore | None = None
-        self.auth = load_token_set(config.auth_tokens_file, config.auth_recheck_s)
 
     @property
     def core(self) -> RouterCore:

@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import ClassVar, Self
+from typing import ClassVar, Protocol, Self
 
 import grpc
 from grpc import aio
@@ -19,7 +19,13 @@ from grpc_reflection.v1alpha import reflection
 
 from orchestrouter.runtime import redaction, telemetry
 from orchestrouter.runtime.auth import TOKENS_FILE_VARIABLE as TOKENS_FILE
-from orchestrouter.runtime.auth import AuthFileError, AuthInterceptor, CertificateCallerInterceptor, TokenSet
+from orchestrouter.runtime.auth import (
+    AuthFileError,
+    AuthInterceptor,
+    CertificateCallerInterceptor,
+    TokenSet,
+    load_token_set,
+)
 from orchestrouter.runtime.config import require_authenticated_or_local
 from orchestrouter.runtime.errors import ErrorMappingInterceptor
 from orchestrouter.runtime.health_port import start_health_server
@@ -119,6 +125,30 @@ def local_target(listen: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+class ServingSettings(Protocol):
+    """ServingSettings: what the shared serving shape reads from a service's configuration (both
+    RouterConfig and ScorerConfig have these fields, read from the same variables)."""
+
+    @property
+    def listen(self) -> str: ...
+    @property
+    def reflection(self) -> bool: ...
+    @property
+    def grace_seconds(self) -> float: ...
+    @property
+    def tls(self) -> ServerTLSConfig: ...
+    @property
+    def health_listen(self) -> str: ...
+    @property
+    def auth_tokens_file(self) -> str: ...
+    @property
+    def auth_recheck_s(self) -> float: ...
+    @property
+    def allow_unauthenticated(self) -> bool: ...
+    @property
+    def max_request_bytes(self) -> int: ...
+
+
 class ServiceServer(abc.ABC):
     """ServiceServer: one service's gRPC server from bind to drain, the same shape for both services.
 
@@ -132,24 +162,23 @@ class ServiceServer(abc.ABC):
     # The proto service's full name, for health and reflection; the role names it in log lines.
     service_name: ClassVar[str]
     role: ClassVar[str]
-    # The bearer tokens callers must present (runtime.auth); None leaves the service open.
-    auth: TokenSet | None = None
-    # The largest request the service receives; a subclass sets it from its configuration.
-    max_request_bytes: int = MAX_MESSAGE_BYTES
-    # Serve without authentication on an address other hosts reach (ORCHESTROUTER_ALLOW_UNAUTHENTICATED).
-    allow_unauthenticated: bool = False
 
-    def __init__(self, listen: str, reflection: bool, grace_seconds: float) -> None:
-        self.listen = listen
-        self.reflection = reflection
-        self.grace_seconds = grace_seconds
+    def __init__(self, settings: ServingSettings) -> None:
+        self.listen = settings.listen
+        self.reflection = settings.reflection
+        self.grace_seconds = settings.grace_seconds
+        # TLS on the listen address, and a plaintext health-only address for probes ("" for none).
+        self.tls = settings.tls
+        self.health_listen = settings.health_listen
+        # The bearer tokens callers must present (runtime.auth); None leaves the service open.
+        self.auth: TokenSet | None = load_token_set(settings.auth_tokens_file, settings.auth_recheck_s)
+        # Serve without authentication on an address other hosts reach (ORCHESTROUTER_ALLOW_UNAUTHENTICATED).
+        self.allow_unauthenticated = settings.allow_unauthenticated
+        # The largest request the service receives (RESOURCE_EXHAUSTED above).
+        self.max_request_bytes = settings.max_request_bytes
         self.health = Health([self.service_name])
         self.port = 0
         self._server: aio.Server | None = None
-        # TLS on the listen address, and a plaintext health-only address for probes: a subclass
-        # sets them from its configuration (the defaults: no TLS, no health address).
-        self.tls = ServerTLSConfig()
-        self.health_listen = ""
         self.health_port = 0
         self._health_server: aio.Server | None = None
         self._closed = False

@@ -8,7 +8,6 @@ import logging
 from grpc import aio
 
 from orchestrouter.runtime import serving
-from orchestrouter.runtime.auth import load_token_set
 from orchestrouter.scorer.artifact import ArtifactError
 from orchestrouter.scorer.batcher import MicroBatcher
 from orchestrouter.scorer.config import ConfigError, ScorerConfig
@@ -32,13 +31,9 @@ class ScorerServer(serving.ServiceServer):
     role = "scorer"
 
     def __init__(self, config: ScorerConfig) -> None:
-        super().__init__(config.listen, config.reflection, config.grace_seconds)
-        self.max_request_bytes = config.max_request_bytes
+        super().__init__(config)
         self.config = config
-        self.tls, self.health_listen = config.tls, config.health_listen
-        self.allow_unauthenticated = config.allow_unauthenticated
         self.state = ScorerState(config.max_request_rows)
-        self.auth = load_token_set(config.auth_tokens_file, config.auth_recheck_s)
 
     def _register(self, server: aio.Server) -> None:
         scorer_pb2_grpc.add_ScorerServiceServicer_to_server(ScorerServicer(self.state), server)
