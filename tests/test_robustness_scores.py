@@ -20,25 +20,14 @@ from onnx import TensorProto, helper, numpy_helper
 from orchestrouter.router.config import RouterConfig
 from orchestrouter.router.embedders import WORDLLAMA_DIM, WORDLLAMA_NAME
 from orchestrouter.router.server import RouterServer
-from orchestrouter.scorer.artifact import INPUT_NAME, OUTPUT_NAME, ArtifactError, RouterModelInfo
+from orchestrouter.scorer.artifact import INPUT_NAME, OUTPUT_NAME, ArtifactError
 from orchestrouter.scorer.engine import ScoringEngine
 from orchestrouter.training.onnx_graphs import save
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
-from tests.support.models import ConstantEmbedder
+from tests.support.models import ConstantEmbedder, model_info
 from tests.support.pair import request
 
-INFO = RouterModelInfo(
-    router_id="bad-model",
-    version="b-1",
-    embedder_name=WORDLLAMA_NAME,
-    embedder_dim=WORDLLAMA_DIM,
-    model_names=("premium", "small"),
-    strong_model="premium",
-    weak_model="small",
-    training_data={"source": "tests"},
-    calibration_reference="uniform",
-    calibration_quantiles=tuple(float(x) for x in np.linspace(0.0, 1.0, 101)),
-)
+INFO = model_info("bad-model", "b-1")
 
 
 def affine_model(path, columns: int, offset: float, sigmoid: bool):

@@ -21,8 +21,15 @@ def linear_model(
 ) -> Path:
     """A linear router P = sigmoid(e·u + bias); u = 0 gives every query sigmoid(bias)."""
     u = np.zeros(dim, np.float32) if u is None else u
-    info = RouterModelInfo(
-        router_id="test-linear",
+    return save(build_linear_router(u, bias, model_info("test-linear", version, dim, embedder)), path)
+
+
+def model_info(
+    router_id: str, version: str, dim: int = WORDLLAMA_DIM, embedder: str = WORDLLAMA_NAME
+) -> RouterModelInfo:
+    """The metadata of a test router model: the premium/small pair and a uniform calibration table."""
+    return RouterModelInfo(
+        router_id=router_id,
         version=version,
         embedder_name=embedder,
         embedder_dim=dim,
@@ -33,7 +40,6 @@ def linear_model(
         calibration_reference="uniform",
         calibration_quantiles=tuple(float(x) for x in np.linspace(0.0, 1.0, 101)),
     )
-    return save(build_linear_router(u, bias, info), path)
 
 
 class ConstantEmbedder:
