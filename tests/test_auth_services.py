@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import threading
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from orchestrouter.client import RouterClient, ScorerClient
 from orchestrouter.router.config import RouterConfig
 from orchestrouter.router.server import RouterServer
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
+from tests.support.doubles import replace_file
 from tests.support.models import ConstantEmbedder
 from tests.support.pair import QUESTION, request
 
@@ -27,13 +27,6 @@ WEB_NEXT = "web-token-next-8e6b4a2c9f1357"
 ROUTER = "router-token-5b2d46803f9a1c7e"
 WRONG = "not-a-token-of-the-file-1234"
 SERVING = health_pb2.HealthCheckResponse.SERVING
-
-
-def write(path: Path, text: str) -> None:
-    """Replaces the file in one step, as a Kubernetes Secret update does."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
@@ -48,7 +41,7 @@ def health(channel: grpc.Channel, service: str = "") -> int:
 @pytest.fixture
 def tokens_file(tmp_path) -> Path:
     path = tmp_path / "tokens"
-    write(path, f"# callers of the router\nweb:{WEB}\n")
+    replace_file(path, f"# callers of the router\nweb:{WEB}\n")
     return path
 
 
@@ -108,7 +101,7 @@ def test_an_undecodable_request_without_a_token_is_refused_before_it_is_read(sec
 def test_the_scorer_refuses_anonymous_calls_and_the_router_reaches_it_with_its_token(
     scorer_factory, random_model, tokens_file, tmp_path, loop_thread
 ):
-    write(tokens_file, f"router:{ROUTER}\n")
+    replace_file(tokens_file, f"router:{ROUTER}\n")
     scorer = scorer_factory(random_model, auth_tokens_file=str(tokens_file))
     m = np.zeros((1, 256), "<f4")
     score = scorer_pb2.ScoreRequest(embeddings=scorer_pb2.EmbeddingBatch(data=m.tobytes(), rows=1, dim=256))
@@ -169,12 +162,12 @@ def test_a_token_added_or_removed_takes_effect_without_a_restart_or_a_failed_cal
         t.start()
     try:
         assert not accepted(WEB_NEXT)
-        write(tokens_file, f"web:{WEB}\nweb:{WEB_NEXT}\nrouter:{ROUTER}\n")
+        replace_file(tokens_file, f"web:{WEB}\nweb:{WEB_NEXT}\nrouter:{ROUTER}\n")
         assert any(accepted(WEB_NEXT) for _ in range(200))
-        write(tokens_file, f"web:{WEB}\nweb:{WEB_NEXT}\n")
+        replace_file(tokens_file, f"web:{WEB}\nweb:{WEB_NEXT}\n")
         assert any(not accepted(ROUTER) for _ in range(200))
         # A malformed version keeps what was in use.
-        write(tokens_file, f"web {WEB}\n")
+        replace_file(tokens_file, f"web {WEB}\n")
         assert all(accepted(WEB_NEXT) for _ in range(20))
     finally:
         stop.set()

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 
 import pytest
 
 from orchestrouter.runtime.auth import AuthFileError, TokenSet, bearer_token, load_token_set, parse_tokens
 from orchestrouter.runtime.watched_file import FileFormatError
+from tests.support.doubles import ManualClock, replace_file
 
 WEB = "web-token-3f9a1c7e5b2d4680"
 WEB_NEXT = "web-token-next-8e6b4a2c9f1357"
 BATCH = "batch-token-0d8e6b4a2c9f1357"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def write(path: Path, text: str) -> None:
-    """Replaces the file in one step, as a Kubernetes Secret update does (a new inode)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def test_each_line_names_a_caller_and_a_caller_may_hold_several_tokens():
@@ -74,29 +58,29 @@ def test_a_bad_file_at_startup_stops_the_service_with_one_line(tmp_path):
 
 
 def test_the_file_is_reread_when_it_changes_at_most_every_recheck(tmp_path):
-    path, clock = tmp_path / "tokens", FakeClock()
-    write(path, f"web:{WEB}\n")
+    path, clock = tmp_path / "tokens", ManualClock(100.0)
+    replace_file(path, f"web:{WEB}\n")
     tokens = TokenSet(str(path), recheck_s=5.0, clock=clock)
     assert tokens.caller_for(WEB) == "web"
 
-    write(path, f"web:{WEB}\nweb:{WEB_NEXT}\n")
+    replace_file(path, f"web:{WEB}\nweb:{WEB_NEXT}\n")
     clock.now += 4.9
     assert tokens.caller_for(WEB_NEXT) is None  # not checked yet
     clock.now += 0.2
     assert tokens.caller_for(WEB_NEXT) == "web" and tokens.caller_for(WEB) == "web"
 
-    write(path, f"web:{WEB_NEXT}\n")  # the old token removed
+    replace_file(path, f"web:{WEB_NEXT}\n")  # the old token removed
     clock.now += 5.1
     assert tokens.caller_for(WEB) is None and tokens.caller_for(WEB_NEXT) == "web"
 
 
 def test_an_unreadable_or_malformed_version_keeps_the_last_good_tokens_and_logs_once(tmp_path, caplog):
-    path, clock = tmp_path / "tokens", FakeClock()
-    write(path, f"web:{WEB}\n")
+    path, clock = tmp_path / "tokens", ManualClock(100.0)
+    replace_file(path, f"web:{WEB}\n")
     tokens = TokenSet(str(path), recheck_s=1.0, clock=clock)
     caplog.set_level(logging.INFO)
 
-    write(path, f"web {WEB_NEXT}\n")  # no colon
+    replace_file(path, f"web {WEB_NEXT}\n")  # no colon
     for _ in range(3):
         clock.now += 1.5
         assert tokens.caller_for(WEB) == "web"
@@ -108,7 +92,7 @@ def test_an_unreadable_or_malformed_version_keeps_the_last_good_tokens_and_logs_
     assert "line 1: expected caller:token" in warnings[0] and "keeping the previous version" in warnings[0]
     assert "cannot read it" in warnings[1]
 
-    write(path, f"batch:{BATCH}\n")
+    replace_file(path, f"batch:{BATCH}\n")
     clock.now += 1.5
     assert tokens.caller_for(BATCH) == "batch" and tokens.caller_for(WEB) is None
     assert all(secret not in caplog.text for secret in (WEB, WEB_NEXT, BATCH))

@@ -4,8 +4,6 @@ real router: PERMISSION_DENIED for a dial the caller may not set, small and flag
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import grpc
 import pytest
@@ -14,24 +12,11 @@ from orchestrouter.router.caller_policy import CallerPolicy, CallerRules, Premiu
 from orchestrouter.runtime.errors import PermissionDenied
 from orchestrouter.runtime.watched_file import FileFormatError
 from orchestrouter.v1 import router_pb2
+from tests.support.doubles import ManualClock, replace_file
 from tests.support.pair import QUESTION, request
 
 WEB = "web-token-3f9a1c7e5b2d4680"
 BATCH = "batch-token-0d8e6b4a2c9f1357"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def test_a_caller_takes_what_its_rules_leave_out_from_the_default():
@@ -69,7 +54,7 @@ def test_a_malformed_policy_is_refused_saying_where(text, says):
 
 
 def test_the_request_budget_is_a_sliding_minute():
-    clock = FakeClock()
+    clock = ManualClock()
     budget = PremiumBudget(clock)
     rules = CallerRules(premium_requests_per_minute=2)
     assert budget.take("web", rules) == "" and budget.take("web", rules) == ""
@@ -83,7 +68,7 @@ def test_the_request_budget_is_a_sliding_minute():
 
 
 def test_the_cost_budget_counts_premium_answers_over_the_last_minute():
-    clock = FakeClock()
+    clock = ManualClock()
     budget = PremiumBudget(clock)
     rules = CallerRules(premium_cost_usd_per_minute=0.10)
     assert budget.take("web", rules) == ""
@@ -97,17 +82,17 @@ def test_the_cost_budget_counts_premium_answers_over_the_last_minute():
 
 
 def test_a_caller_without_the_dial_permission_is_refused_and_the_file_reloads(tmp_path):
-    path, clock = tmp_path / "policy.json", FakeClock()
-    write(path, '{"default": {"allow_dial_override": false}, "callers": {"web": {"allow_dial_override": true}}}')
+    path, clock = tmp_path / "policy.json", ManualClock()
+    replace_file(path, '{"default": {"allow_dial_override": false}, "callers": {"web": {"allow_dial_override": true}}}')
     policy = CallerPolicy(str(path), recheck_s=1.0, clock=clock)
     policy.check_dial("web", sets_dial=True)
     policy.check_dial("batch", sets_dial=False)
     with pytest.raises(PermissionDenied, match="caller batch may not set the routing dial"):
         policy.check_dial("batch", sets_dial=True)
-    write(path, '{"default": {"allow_dial_override": true}}')
+    replace_file(path, '{"default": {"allow_dial_override": true}}')
     clock.now += 1.5
     policy.check_dial("batch", sets_dial=True)
-    write(path, "{not json")  # keeps the last good rules
+    replace_file(path, "{not json")  # keeps the last good rules
     clock.now += 1.5
     policy.check_dial("batch", sets_dial=True)
 
@@ -122,7 +107,7 @@ def policed(stack, tmp_path):
     tokens = tmp_path / "tokens"
     tokens.write_text(f"web:{WEB}\nbatch:{BATCH}\n")
     policy = tmp_path / "policy.json"
-    write(
+    replace_file(
         policy,
         json.dumps(
             {
@@ -183,7 +168,7 @@ def test_a_caller_over_its_premium_budget_is_routed_small_and_flagged(policed, t
     assert all(WEB not in str(line) and BATCH not in str(line) for line in lines)
 
     # The budget raised in the file takes effect without a restart.
-    write(policed.policy_path, json.dumps({"callers": {"batch": {"premium_requests_per_minute": 10}}}))
+    replace_file(policed.policy_path, json.dumps({"callers": {"batch": {"premium_requests_per_minute": 10}}}))
     assert route(policed, BATCH).decision.tier == router_pb2.TIER_PREMIUM
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import ssl
 
 import grpc
@@ -13,6 +12,7 @@ import trustme
 
 from orchestrouter.v1 import router_pb2
 from tests.support.dispatch_stack import KEYS, with_dispatch
+from tests.support.doubles import replace_file
 from tests.support.fake_openai import Fault
 
 PREMIUM, SMALL = router_pb2.TIER_PREMIUM, router_pb2.TIER_SMALL
@@ -95,10 +95,8 @@ def test_an_untrusted_certificate_is_a_connection_failure(stack, ca, ca_bundle, 
 
 
 def rotate(path, key: str) -> None:
-    """Swaps the file as a Kubernetes Secret update does: a new file renamed over the old one."""
-    tmp = path.with_suffix(".new")
-    tmp.write_text(key + "\n")
-    os.replace(tmp, path)
+    """Swaps the key file as a Kubernetes Secret update does."""
+    replace_file(path, key + "\n")
 
 
 def test_a_rotated_key_file_is_picked_up_without_a_restart(stack, tmp_path, caplog):

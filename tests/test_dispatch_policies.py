@@ -20,16 +20,7 @@ from orchestrouter.router.dispatch.failures import (
 )
 from orchestrouter.router.dispatch.retry import RetryPolicy
 from orchestrouter.router.dispatch.wire import parse_chunk, retry_after_s
-
-
-class Clock:
-    """Clock: a monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.doubles import ManualClock
 
 
 def failure(status: int, retry_after: float | None = None) -> UpstreamFailure:
@@ -98,7 +89,7 @@ def test_a_rejected_key_is_retried_only_when_the_key_file_changed():
 # --- circuit breaker ---------------------------------------------------------------------------
 
 
-def breaker(clock: Clock, **settings) -> CircuitBreaker:
+def breaker(clock: ManualClock, **settings) -> CircuitBreaker:
     return CircuitBreaker("premium", BreakerSettings(**settings), clock=clock)
 
 
@@ -119,7 +110,7 @@ def succeed(b: CircuitBreaker, n: int) -> None:
 
 
 def test_consecutive_failures_open_the_circuit():
-    clock = Clock()
+    clock = ManualClock()
     b = breaker(clock, consecutive_failures=3, min_calls=1000)
     fail(b, 2)
     succeed(b, 1)
@@ -130,7 +121,7 @@ def test_consecutive_failures_open_the_circuit():
 
 
 def test_error_rate_over_the_window_opens_the_circuit():
-    clock = Clock()
+    clock = ManualClock()
     b = breaker(clock, consecutive_failures=100, error_rate=0.5, window_s=10.0, min_calls=10)
     for _ in range(4):
         fail(b, 1)
@@ -143,7 +134,7 @@ def test_error_rate_over_the_window_opens_the_circuit():
 
 
 def test_old_calls_leave_the_window():
-    clock = Clock()
+    clock = ManualClock()
     b = breaker(clock, consecutive_failures=100, error_rate=0.5, window_s=10.0, min_calls=4)
     fail(b, 3)
     clock.now += 11
@@ -153,7 +144,7 @@ def test_old_calls_leave_the_window():
 
 
 def test_half_open_lets_one_probe_through_and_closes_on_success():
-    clock = Clock()
+    clock = ManualClock()
     b = breaker(clock, consecutive_failures=1, cooldown_s=5.0)
     fail(b, 1)
     clock.now += 4.9
@@ -168,7 +159,7 @@ def test_half_open_lets_one_probe_through_and_closes_on_success():
 
 
 def test_a_failed_probe_reopens_for_another_cooldown():
-    clock = Clock()
+    clock = ManualClock()
     b = breaker(clock, consecutive_failures=1, cooldown_s=5.0)
     fail(b, 1)
     clock.now += 5
@@ -179,7 +170,7 @@ def test_a_failed_probe_reopens_for_another_cooldown():
 
 
 def test_a_cancelled_probe_frees_the_probe_slot():
-    clock = Clock()
+    clock = ManualClock()
     b = breaker(clock, consecutive_failures=1, cooldown_s=1.0)
     fail(b, 1)
     clock.now += 1
@@ -188,7 +179,7 @@ def test_a_cancelled_probe_frees_the_probe_slot():
 
 
 def test_late_results_of_calls_started_before_opening_change_nothing():
-    clock = Clock()
+    clock = ManualClock()
     b = breaker(clock, consecutive_failures=2, cooldown_s=5.0)
     early = permit(b)
     fail(b, 2)
@@ -200,7 +191,7 @@ def test_late_results_of_calls_started_before_opening_change_nothing():
 
 
 def test_key_file_is_rechecked_after_the_interval(tmp_path):
-    clock = Clock()
+    clock = ManualClock()
     path = tmp_path / "key"
     path.write_text("sk-one\n")
     source = ApiKeySource("", str(path), "ORCHESTROUTER_SMALL_API_KEY_FILE", recheck_s=1.0, clock=clock)
@@ -212,7 +203,7 @@ def test_key_file_is_rechecked_after_the_interval(tmp_path):
 
 
 def test_an_unreadable_or_empty_key_file_keeps_the_last_key(tmp_path, caplog):
-    clock = Clock()
+    clock = ManualClock()
     path = tmp_path / "key"
     path.write_text("sk-good-123\n")
     source = ApiKeySource("", str(path), "ORCHESTROUTER_SMALL_API_KEY_FILE", recheck_s=0.0, clock=clock)
