@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/orchestrouter/v1/*.proto)
 
-.PHONY: venv run test pytest lint typecheck proto lint-proto lock bench clean
+.PHONY: venv run test pytest lint typecheck proto clients lint-proto api-baseline lock bench clean
 
 venv: $(STAMP)
 
@@ -31,7 +31,7 @@ test: $(STAMP)
 
 # The suite starts dozens of service and CLI processes: let them reuse compiled bytecode even where
 # the environment sets PYTHONDONTWRITEBYTECODE (each would otherwise compile every module again).
-pytest: $(STAMP)
+pytest: $(STAMP) $(TS_DEPS)
 	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q
 
 # The editable install finds `orchestrouter` through an import hook that import-linter cannot walk,
@@ -54,8 +54,22 @@ proto: $(STAMP)
 
 # buf (from the npm registry) lints the protos against buf.yaml: STANDARD and COMMENTS rules.
 BUF_VERSION := 1.75.0
+BUF := npx --yes @bufbuild/buf@$(BUF_VERSION)
 lint-proto:
-	npx --yes @bufbuild/buf@$(BUF_VERSION) lint
+	$(BUF) lint
+
+# The TypeScript client's packages, exactly as its package-lock.json pins them; installed again
+# whenever package.json or the lock is newer than the install (npm ci writes the stamp file).
+TS_CLIENT := clients/typescript
+TS_DEPS := $(TS_CLIENT)/node_modules/.package-lock.json
+$(TS_DEPS): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
+	touch $(TS_DEPS)
+
+# Every client's generated code: Python beside the protos (`make proto`), then the other
+# languages from buf.gen.yaml. tests/test_generated_code.py proves the committed output current.
+clients: proto $(TS_DEPS)
+	$(BUF) generate
 
 # Re-resolves every extra's dependencies to their newest allowed versions, for Python 3.11 and up.
 lock: $(STAMP)
