@@ -55,8 +55,20 @@ proto: $(STAMP)
 # buf (from the npm registry) lints the protos against buf.yaml: STANDARD and COMMENTS rules.
 BUF_VERSION := 1.75.0
 BUF := npx --yes @bufbuild/buf@$(BUF_VERSION)
+# ... and fails on any change to the v1 API that breaks generated code or the wire (buf.yaml's
+# FILE rules) against the committed baseline image of the API.
+API_BASELINE := proto/baseline/v1.binpb
 lint-proto:
 	$(BUF) lint
+	$(BUF) breaking --against $(API_BASELINE)
+
+# Renews the baseline after an intended change to the API, which must be additive: the check
+# against the old baseline runs first. (A breaking change is a new package, orchestrouter.v2.)
+# Without source info, so that editing a comment needs no new baseline.
+api-baseline:
+	if [ -f $(API_BASELINE) ]; then $(BUF) breaking --against $(API_BASELINE); fi
+	mkdir -p $(dir $(API_BASELINE))
+	$(BUF) build --exclude-source-info -o $(API_BASELINE)
 
 # The TypeScript client's packages, exactly as its package-lock.json pins them; installed again
 # whenever package.json or the lock is newer than the install (npm ci writes the stamp file).
