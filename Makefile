@@ -31,7 +31,7 @@ test: $(STAMP)
 
 # The suite starts dozens of service and CLI processes: let them reuse compiled bytecode even where
 # the environment sets PYTHONDONTWRITEBYTECODE (each would otherwise compile every module again).
-pytest: $(STAMP)
+pytest: $(STAMP) go-toolchain
 	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q
 
 # The editable install finds `orchestrouter` through an import hook that import-linter cannot walk,
@@ -78,3 +78,41 @@ fuzz: $(STAMP)
 .PHONY: faults
 faults: $(STAMP)
 	$(PY) -m orchestrouter.tools.faultrun
+
+# The Go client (clients/go). Its toolchain, protoc plugins and gRPC libraries come from Debian's
+# packages: the Go module proxy is not needed (vendor/ links Debian's sources, see
+# clients/go/debian-vendor.sh). Installed only when something is missing, so it is quick otherwise.
+GO_PACKAGES := golang-go protobuf-compiler protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev \
+	golang-google-protobuf-dev
+GO_TOOLS := go protoc protoc-gen-go protoc-gen-go-grpc
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: go-toolchain go-vendor clients clients-go test-go
+go-toolchain:
+	@missing=$$(for t in $(GO_TOOLS); do command -v $$t >/dev/null || echo $$t; done; \
+		[ -d /usr/share/gocode/src/google.golang.org/grpc ] || echo grpc); \
+	if [ -n "$$missing" ]; then \
+		echo "installing the Go toolchain from Debian (missing: $$missing)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+			--no-install-recommends $(GO_PACKAGES); \
+	fi
+
+go-vendor: go-toolchain
+	clients/go/debian-vendor.sh
+
+# The generated Go code, committed under clients/go/gen; tests/test_client_go.py regenerates it into a
+# scratch folder (GO_GEN_OUT) and compares bytes. `make clients` includes it.
+GO_GEN_OUT ?= clients/go/gen
+GO_GEN_MODULE := orchestrouter/clients/go/gen
+clients: clients-go
+clients-go: go-toolchain
+	rm -rf $(GO_GEN_OUT)/orchestrouter
+	mkdir -p $(GO_GEN_OUT)
+	cd proto && protoc -I. --go_out=$(abspath $(GO_GEN_OUT)) --go_opt=module=$(GO_GEN_MODULE) \
+		--go-grpc_out=$(abspath $(GO_GEN_OUT)) --go-grpc_opt=module=$(GO_GEN_MODULE) \
+		$(patsubst proto/%,%,$(PROTOS))
+
+# The Go client's own tests against services given by ORCHESTROUTER_GO_* (see clients/go/README
+# section in README.md); tests/test_client_go.py starts the services and runs these for `make test`.
+GO_ENV := GOCACHE=$(abspath build/go-cache) GOFLAGS=-mod=vendor GOPROXY=off GOSUMDB=off
+test-go: go-vendor
+	cd clients/go && $(GO_ENV) go test -count=1 -v ./...
