@@ -82,16 +82,16 @@ faults: $(STAMP)
 # The Go client (clients/go). Its toolchain, protoc plugins and gRPC libraries come from Debian's
 # packages: the Go module proxy is not needed (vendor/ links Debian's sources, see
 # clients/go/debian-vendor.sh). Installed only when something is missing, so it is quick otherwise.
+# golang-github-golang-protobuf-1-5-dev replaces the 1.3 package grpc pulls in by default: grpc 1.33's
+# codec marshals through github.com/golang/protobuf, and only 1.4+ handles today's generated messages.
 GO_PACKAGES := golang-go protobuf-compiler protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev \
-	golang-google-protobuf-dev
-GO_TOOLS := go protoc protoc-gen-go protoc-gen-go-grpc
+	golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: go-toolchain go-vendor clients clients-go test-go
 go-toolchain:
-	@missing=$$(for t in $(GO_TOOLS); do command -v $$t >/dev/null || echo $$t; done; \
-		[ -d /usr/share/gocode/src/google.golang.org/grpc ] || echo grpc); \
-	if [ -n "$$missing" ]; then \
-		echo "installing the Go toolchain from Debian (missing: $$missing)"; \
+	@if [ "$$(dpkg-query -W -f='$${Status}\n' $(GO_PACKAGES) 2>/dev/null | grep -c 'ok installed')" \
+		!= "$(words $(GO_PACKAGES))" ]; then \
+		echo "installing the Go toolchain from Debian: $(GO_PACKAGES)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
 			--no-install-recommends $(GO_PACKAGES); \
 	fi

@@ -10,7 +10,7 @@ require (
 )
 
 require (
-	github.com/golang/protobuf v1.3.5 // indirect
+	github.com/golang/protobuf v1.5.2 // indirect
 	golang.org/x/net v0.7.0 // indirect
 	golang.org/x/sys v0.3.0 // indirect
 	golang.org/x/text v0.7.0 // indirect

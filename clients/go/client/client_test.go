@@ -151,7 +151,7 @@ func TestRouteRefusesAnOutOfRangeThreshold(t *testing.T) {
 	wantCode(t, err, codes.InvalidArgument)
 }
 
-func TestRouteWithoutTokenIsUnauthenticated(t *testing.T) {
+func TestCallWithoutTokenIsUnauthenticated(t *testing.T) {
 	_, err := router(t, client.Options{Insecure: true}).GetStatus(deadline(t))
 	wantCode(t, err, codes.Unauthenticated)
 }
