@@ -79,15 +79,20 @@ fuzz: $(STAMP)
 faults: $(STAMP)
 	$(PY) -m orchestrouter.tools.faultrun
 
-# The Go client (clients/go). Its toolchain, protoc plugins and gRPC libraries come from Debian's
-# packages: the Go module proxy is not needed (vendor/ links Debian's sources, see
-# clients/go/debian-vendor.sh). Installed only when something is missing, so it is quick otherwise.
+# The Go client (clients/go). Go, protoc, its Go plugins and the gRPC libraries come from Debian's
+# packages, installed only when one is missing (quick otherwise). The build is offline, in GOPATH mode:
+# Debian's library sources in /usr/share/gocode make the second GOPATH entry, and the first holds a
+# link to clients/go under its import path. (Module mode cannot resolve grpc 1.33's go.mod without a
+# module proxy; a vendor/ of links inside clients/ would be followed by anything that copies the tree.)
 # golang-github-golang-protobuf-1-5-dev replaces the 1.3 package grpc pulls in by default: grpc 1.33's
 # codec marshals through github.com/golang/protobuf, and only 1.4+ handles today's generated messages.
 GO_PACKAGES := golang-go protobuf-compiler protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev \
 	golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-.PHONY: go-toolchain go-vendor clients clients-go test-go
+GO_PATH := $(abspath build/go/path)
+GO_MODULE_LINK := $(GO_PATH)/src/orchestrouter/clients/go
+GO_ENV := GO111MODULE=off GOPATH=$(GO_PATH):/usr/share/gocode GOCACHE=$(abspath build/go/cache) GOPROXY=off
+.PHONY: go-toolchain go-path clients clients-go test-go
 go-toolchain:
 	@if [ "$$(dpkg-query -W -f='$${Status}\n' $(GO_PACKAGES) 2>/dev/null | grep -c 'ok installed')" \
 		!= "$(words $(GO_PACKAGES))" ]; then \
@@ -96,8 +101,8 @@ go-toolchain:
 			--no-install-recommends $(GO_PACKAGES); \
 	fi
 
-go-vendor: go-toolchain
-	clients/go/debian-vendor.sh
+go-path: go-toolchain
+	@mkdir -p $(dir $(GO_MODULE_LINK)) && ln -sfn $(abspath clients/go) $(GO_MODULE_LINK)
 
 # The generated Go code, committed under clients/go/gen; tests/test_client_go.py regenerates it into a
 # scratch folder (GO_GEN_OUT) and compares bytes. `make clients` includes it.
@@ -111,8 +116,8 @@ clients-go: go-toolchain
 		--go-grpc_out=$(abspath $(GO_GEN_OUT)) --go-grpc_opt=module=$(GO_GEN_MODULE) \
 		$(patsubst proto/%,%,$(PROTOS))
 
-# The Go client's own tests against services given by ORCHESTROUTER_GO_* (see clients/go/README
-# section in README.md); tests/test_client_go.py starts the services and runs these for `make test`.
-GO_ENV := GOCACHE=$(abspath build/go-cache) GOFLAGS=-mod=vendor GOPROXY=off GOSUMDB=off
-test-go: go-vendor
-	cd clients/go && $(GO_ENV) go test -count=1 -v ./...
+# The Go client's tests, against the router and scorer named by ORCHESTROUTER_GO_ROUTER_TARGET,
+# ORCHESTROUTER_GO_SCORER_TARGET and ORCHESTROUTER_GO_TOKEN (tests/test_client_go.py starts both
+# services and runs this for `make test`).
+test-go: go-path
+	cd $(GO_MODULE_LINK) && $(GO_ENV) go test -count=1 -v ./...

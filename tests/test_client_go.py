@@ -101,3 +101,8 @@ def test_committed_go_code_is_what_make_clients_go_generates(tmp_path):
     assert fresh == committed, "run `make clients-go`: the set of generated files differs"
     stale = [str(p) for p in fresh if not filecmp.cmp(tmp_path / p, committed_root / p, shallow=False)]
     assert not stale, f"run `make clients-go`: stale generated Go code in {stale}"
+
+
+def test_go_sources_are_gofmt_formatted():
+    run = subprocess.run(["gofmt", "-l", str(GO_MODULE)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout == "", run.stdout + run.stderr
