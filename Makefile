@@ -97,7 +97,7 @@ go-toolchain:
 	@if [ "$$(dpkg-query -W -f='$${Status}\n' $(GO_PACKAGES) 2>/dev/null | grep -c 'ok installed')" \
 		!= "$(words $(GO_PACKAGES))" ]; then \
 		echo "installing the Go toolchain from Debian: $(GO_PACKAGES)"; \
-		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 			--no-install-recommends $(GO_PACKAGES); \
 	fi
 
