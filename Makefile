@@ -31,7 +31,7 @@ test: $(STAMP)
 
 # The suite starts dozens of service and CLI processes: let them reuse compiled bytecode even where
 # the environment sets PYTHONDONTWRITEBYTECODE (each would otherwise compile every module again).
-pytest: $(STAMP) $(TS_DEPS)
+pytest: $(STAMP) $(TS_DEPS) go-toolchain
 	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q
 
 # The editable install finds `orchestrouter` through an import hook that import-linter cannot walk,
@@ -104,3 +104,46 @@ fuzz: $(STAMP)
 .PHONY: faults
 faults: $(STAMP)
 	$(PY) -m orchestrouter.tools.faultrun
+
+# The Go client (clients/go). Go, protoc, its Go plugins and the gRPC libraries come from Debian's
+# packages, installed only when one is missing (quick otherwise). The build is offline, in GOPATH mode:
+# Debian's library sources in /usr/share/gocode make the second GOPATH entry, and the first holds a
+# link to clients/go under its import path. (Module mode cannot resolve grpc 1.33's go.mod without a
+# module proxy; a vendor/ of links inside clients/ would be followed by anything that copies the tree.)
+# golang-github-golang-protobuf-1-5-dev replaces the 1.3 package grpc pulls in by default: grpc 1.33's
+# codec marshals through github.com/golang/protobuf, and only 1.4+ handles today's generated messages.
+GO_PACKAGES := golang-go protobuf-compiler protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev \
+	golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+GO_PATH := $(abspath build/go/path)
+GO_MODULE_LINK := $(GO_PATH)/src/orchestrouter/clients/go
+GO_ENV := GO111MODULE=off GOPATH=$(GO_PATH):/usr/share/gocode GOCACHE=$(abspath build/go/cache) GOPROXY=off
+.PHONY: go-toolchain go-path clients clients-go test-go
+go-toolchain:
+	@if [ "$$(dpkg-query -W -f='$${Status}\n' $(GO_PACKAGES) 2>/dev/null | grep -c 'ok installed')" \
+		!= "$(words $(GO_PACKAGES))" ]; then \
+		echo "installing the Go toolchain from Debian: $(GO_PACKAGES)"; \
+		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends $(GO_PACKAGES); \
+	fi
+
+go-path: go-toolchain
+	@mkdir -p $(dir $(GO_MODULE_LINK)) && ln -sfn $(abspath clients/go) $(GO_MODULE_LINK)
+
+# The generated Go code, committed under clients/go/gen; tests/test_client_go.py regenerates it into a
+# scratch folder (GO_GEN_OUT) and compares bytes. `make clients` includes it.
+GO_GEN_OUT ?= clients/go/gen
+GO_GEN_MODULE := orchestrouter/clients/go/gen
+clients: clients-go
+clients-go: go-toolchain
+	rm -rf $(GO_GEN_OUT)/orchestrouter
+	mkdir -p $(GO_GEN_OUT)
+	cd proto && protoc -I. --go_out=$(abspath $(GO_GEN_OUT)) --go_opt=module=$(GO_GEN_MODULE) \
+		--go-grpc_out=$(abspath $(GO_GEN_OUT)) --go-grpc_opt=module=$(GO_GEN_MODULE) \
+		$(patsubst proto/%,%,$(PROTOS))
+
+# The Go client's tests, against the router and scorer named by ORCHESTROUTER_GO_ROUTER_TARGET,
+# ORCHESTROUTER_GO_SCORER_TARGET and ORCHESTROUTER_GO_TOKEN (tests/test_client_go.py starts both
+# services and runs this for `make test`).
+test-go: go-path
+	cd $(GO_MODULE_LINK) && $(GO_ENV) go test -count=1 -v ./...
