@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/orchestrouter/v1/*.proto)
+TS_CLIENT := clients/typescript
+TS_DEPS := $(TS_CLIENT)/node_modules/.package-lock.json
 
 .PHONY: venv run test pytest lint typecheck proto clients lint-proto api-baseline lock bench clean
 
@@ -72,8 +74,6 @@ api-baseline:
 
 # The TypeScript client's packages, exactly as its package-lock.json pins them; installed again
 # whenever package.json or the lock is newer than the install (npm ci writes the stamp file).
-TS_CLIENT := clients/typescript
-TS_DEPS := $(TS_CLIENT)/node_modules/.package-lock.json
 $(TS_DEPS): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
 	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
 	touch $(TS_DEPS)
@@ -89,7 +89,7 @@ lock: $(STAMP)
 		--custom-compile-command 'make lock' -o requirements.lock
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(TS_CLIENT)/node_modules
 
 # The whole fuzz target (tests/test_fuzz.py): FUZZ_EXAMPLES generated requests per test, four tests,
 # over Route, RouteStream and Score through real in-process servers; prints requests per RPC, status

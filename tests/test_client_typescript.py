@@ -1,5 +1,5 @@
 """The TypeScript client (clients/typescript) against running services: this test starts a scorer, a
-router dispatching to two fake endpoints and a second router behind TLS and bearer tokens, then runs
+router dispatching to two fake endpoints and a second router behind mTLS and bearer tokens, then runs
 the client's own tests (`npm test`, node's test runner) with their addresses in the environment.
 
 `make test` installs the client's packages first (`npm ci`, the Makefile's TS_DEPS prerequisite)."""
@@ -37,14 +37,16 @@ def test_typescript_client_calls_every_rpc_against_running_services(stack, pair,
     assert (CLIENT / "node_modules").is_dir(), "run `npm ci` in clients/typescript (make test does)"
     services = stack()
     ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1")
-    cert, key, ca_file = tmp_path / "router.crt", tmp_path / "router.key", tmp_path / "ca.crt"
-    leaf.cert_chain_pems[0].write_to_path(str(cert))
-    leaf.private_key_pem.write_to_path(str(key))
-    ca.cert_pem.write_to_path(str(ca_file))
+    files = {name: tmp_path / name for name in ("ca.crt", "router.crt", "router.key", "client.crt", "client.key")}
+    ca.cert_pem.write_to_path(str(files["ca.crt"]))
+    for name, leaf in (("router", ca.issue_cert("127.0.0.1")), ("client", ca.issue_cert("ts-client"))):
+        leaf.cert_chain_pems[0].write_to_path(str(files[f"{name}.crt"]))
+        leaf.private_key_pem.write_to_path(str(files[f"{name}.key"]))
     tokens = tmp_path / "tokens"
     replace_file(tokens, f"ts-client:{TOKEN}\n")
-    secure = pair(premium_leaning_model, tls=ServerTLSConfig(str(cert), str(key)), auth_tokens_file=str(tokens))
+    # mTLS: the router asks for a client certificate signed by the same CA.
+    tls = ServerTLSConfig(str(files["router.crt"]), str(files["router.key"]), str(files["ca.crt"]))
+    secure = pair(premium_leaning_model, tls=tls, auth_tokens_file=str(tokens))
 
     settings = {
         "ROUTER": services.router.target,
@@ -54,7 +56,9 @@ def test_typescript_client_calls_every_rpc_against_running_services(stack, pair,
         "PREMIUM_ANSWER": services.premium.answer_text(),
         "SMALL_ANSWER": services.small.answer_text(),
         "SECURE_ROUTER": secure.router.target,
-        "CA_FILE": str(ca_file),
+        "CA_FILE": str(files["ca.crt"]),
+        "CLIENT_CERT_FILE": str(files["client.crt"]),
+        "CLIENT_KEY_FILE": str(files["client.key"]),
         "TOKEN": TOKEN,
     }
     env = {**os.environ, **{f"ORCHESTROUTER_TEST_{k}": v for k, v in settings.items()}}

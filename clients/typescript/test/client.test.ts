@@ -1,5 +1,5 @@
 // The clients against running services. tests/test_client_typescript.py starts a scorer, a router
-// dispatching to two fake OpenAI endpoints, and a second router behind TLS and bearer tokens, then
+// dispatching to two fake OpenAI endpoints, and a second router behind mTLS and bearer tokens, then
 // runs `npm test` with their addresses and the answers to expect in ORCHESTROUTER_TEST_* variables.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -113,40 +113,53 @@ describe("ScorerClient", () => {
   });
 });
 
-describe("TLS and bearer token", () => {
-  const tls = { ca: readFileSync(setting("CA_FILE")) };
+describe("mTLS and bearer token", () => {
+  const ca = readFileSync(setting("CA_FILE"));
+  const tls = { ca, cert: readFileSync(setting("CLIENT_CERT_FILE")), key: readFileSync(setting("CLIENT_KEY_FILE")) };
   const target = setting("SECURE_ROUTER");
 
-  test("a caller with the token and the CA is answered", async () => {
+  async function refusalFrom(options: ConstructorParameters<typeof RouterClient>[1]): Promise<ConnectError> {
+    const router = new RouterClient(target, options);
+    try {
+      return await refusal(() => router.getStatus(TIMEOUT));
+    } finally {
+      router.close();
+    }
+  }
+
+  test("a caller with the token, the CA and a client certificate is answered", async () => {
     const router = new RouterClient(target, { tls, token: setting("TOKEN"), metadata: { "x-test": "ts" } });
     try {
       const response = await router.route({ messages: [{ role: "user", content: "hello" }], dryRun: true }, TIMEOUT);
       assert.ok(response.decision?.model);
       assert.equal(response.answer, "");
+      assert.equal((await router.getStatus(TIMEOUT)).endpoints.length, 2);
     } finally {
       router.close();
     }
   });
 
   test("a caller without the token is UNAUTHENTICATED", async () => {
-    const router = new RouterClient(target, { tls });
-    try {
-      const error = await refusal(() => router.getStatus(TIMEOUT));
-      assert.equal(error.code, Code.Unauthenticated);
-    } finally {
-      router.close();
-    }
+    const error = await refusalFrom({ tls });
+    assert.equal(error.code, Code.Unauthenticated);
   });
 
-  test("a server certificate from another CA is refused", async () => {
-    const router = new RouterClient(target, { tls: true, token: setting("TOKEN") });
-    try {
-      const error = await refusal(() => router.getStatus(TIMEOUT));
-      assert.equal(error.code, Code.Unavailable);
-      assert.match(error.rawMessage, /TLS handshake/);
-    } finally {
-      router.close();
-    }
+  test("a caller with a wrong token is UNAUTHENTICATED", async () => {
+    const error = await refusalFrom({ tls, token: `${setting("TOKEN")}-not` });
+    assert.equal(error.code, Code.Unauthenticated);
+  });
+
+  test("a server certificate from another CA is UNAVAILABLE", async () => {
+    const error = await refusalFrom({ tls: true, token: setting("TOKEN") });
+    assert.equal(error.code, Code.Unavailable);
+    assert.match(error.rawMessage, /TLS handshake/);
+  });
+
+  test("a caller without a client certificate is refused", async () => {
+    const error = await refusalFrom({ tls: { ca }, token: setting("TOKEN") });
+    // Under TLS 1.3 the server refuses the certificate only after the client's handshake is done,
+    // so Node sees the connection's streams cancelled rather than a handshake error.
+    assert.ok([Code.Unavailable, Code.Canceled].includes(error.code), `code ${Code[error.code]}`);
   });
 });
 
