@@ -207,6 +207,10 @@ def test_purge_without_a_criterion_is_refused(store):
 def test_bad_urls_and_unreachable_stores_are_store_errors(tmp_path, postgres_server):
     with pytest.raises(StoreError, match="store URL must be"):
         open_store("mysql://root:hunter2@db/x")
+    for malformed in ("postgresql://u:hunter2-pw@db:notaport/x", "postgresql://u:hunter2-pw@[::1/x"):
+        with pytest.raises(StoreError, match="is malformed") as refused:
+            open_store(malformed)
+        assert "hunter2-pw" not in str(refused.value)
     with pytest.raises(StoreError, match="cannot open the sqlite store"):
         open_store(f"sqlite:///{tmp_path}/no/such/folder/store.db")
     wrong = postgres_server.url(password="wr0ng-Pass")
