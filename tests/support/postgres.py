@@ -2,19 +2,24 @@
 
 PostgreSQL refuses to run as root: as root, the server runs as the unprivileged user nobody in a
 data folder nobody owns. It listens on a free loopback port with password authentication (so the
-tests can show a password never leaks) and stops, its folder removed, when the session ends.
+tests can show a password never leaks) and stops, its folder removed, when the session ends; if
+the test process is killed instead, the kernel stops the server (a parent-death signal).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib.util
 import itertools
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ PASSWORD = "s3cret-Pg-pw"
 USER = "postgres"
 UNPRIVILEGED_USER = "nobody"
 START_TIMEOUT_S = 60
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def bin_dir() -> Path:
@@ -39,7 +45,7 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    """PostgresServer: initdb, then pg_ctl start on a free port; url(db) names a database on it."""
+    """PostgresServer: initdb, then postgres on a free loopback port; url(db) names a database on it."""
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="orchestrouter-pg-"))
@@ -93,22 +99,35 @@ class PostgresServer:
 
     def _start(self) -> None:
         # The port is free when picked and could be taken before the server binds it: try again then.
-        for attempt in range(3):
+        for _ in range(3):
             self.port = _free_port()
-            options = (
-                f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c synchronous_commit=off "
-                "-c full_page_writes=off -c shared_buffers=16MB -c max_connections=40"
-            )
-            try:
-                self._run(
-                    "pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t", str(START_TIMEOUT_S),
-                    "-o", options, "start",
+            with open(self.root / "log", "ab") as log:
+                self._process = subprocess.Popen(
+                    [str(bin_dir() / "postgres"), "-D", str(self.data), "-h", "127.0.0.1", "-p", str(self.port),
+                     "-k", str(self.root), "-c", "fsync=off", "-c", "synchronous_commit=off",
+                     "-c", "full_page_writes=off", "-c", "shared_buffers=16MB", "-c", "max_connections=40"],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.root,
+                    preexec_fn=_die_with_parent,
+                    **self._user,
                 )  # fmt: skip
+            if self._wait_until_ready():
                 return
-            except RuntimeError:
-                if attempt == 2:
-                    log = (self.root / "log").read_text(errors="replace") if (self.root / "log").exists() else ""
-                    raise RuntimeError(f"postgres did not start:\n{log[-2000:]}") from None
+            self._process.kill()
+            self._process.wait()
+        log_text = (self.root / "log").read_text(errors="replace")
+        raise RuntimeError(f"postgres did not start:\n{log_text[-2000:]}")
+
+    def _wait_until_ready(self) -> bool:
+        """Polls pg_isready until the server accepts connections; False if it exits or takes too long."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline and self._process.poll() is None:
+            probe = [str(bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-t", "1"]
+            if subprocess.run(probe, capture_output=True, timeout=10).returncode == 0:
+                return True
+            time.sleep(0.05)
+        return False
 
     def url(self, database: str = USER, password: str = PASSWORD) -> str:
         return f"postgresql://{USER}:{password}@127.0.0.1:{self.port}/{database}"
@@ -123,7 +142,20 @@ class PostgresServer:
         return self.url(name)
 
     def stop(self) -> None:
+        """Stops the server (fast shutdown: connections are cut) and removes its folder."""
         try:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            self._process.send_signal(signal.SIGINT)
+            try:
+                self._process.wait(30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _die_with_parent() -> None:
+    """In the server's process before exec (after its user is set, which would clear it): when the
+    test process dies, even by SIGKILL, the kernel sends the server SIGQUIT (immediate shutdown)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGQUIT)
