@@ -89,9 +89,11 @@ def test_a_failing_purge_is_logged_and_tried_again_without_stopping(store_url, c
     try:
         assert wait_until(lambda: purger.runs >= 3)
         assert purger.purge_once() == -1
+        assert purger.failures >= 4 and purger.running
     finally:
         purger.stop()
         store.close()
+    assert not purger.running
     failures = [r.getMessage() for r in caplog.records if "retention purge failed" in r.getMessage()]
     assert len(failures) >= 3
     assert not [r for r in caplog.records if r.exc_info]  # one line each, no traceback

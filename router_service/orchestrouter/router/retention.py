@@ -39,6 +39,7 @@ class RetentionPurger:
             metrics.get_meter(semconv.ROUTER_METER), semconv.METRIC_STORE_RETENTION_FAILURES
         )
         self.runs = 0  # completed runs, failed or not (tests wait on it)
+        self.failures = 0  # failed runs, as the counter counts them
         self._thread = threading.Thread(target=self._loop, name="store-retention", daemon=True)
         self._thread.start()
 
@@ -47,6 +48,7 @@ class RetentionPurger:
         try:
             purged = self._store.purge(older_than=self._clock() - self._retention_s)
         except Exception as exc:  # noqa: BLE001 - a side path: whatever fails, the router serves on
+            self.failures += 1
             self._failures.add(1)
             log.warning("traffic store retention purge failed (trying again in %.0fs): %s", self._interval_s, exc)
             return -1
@@ -62,6 +64,10 @@ class RetentionPurger:
             self.runs += 1
             if self._stop.wait(self._interval_s):
                 return
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         """Stops the thread, waiting a little for a purge in progress (a hung database cannot hold shutdown)."""
