@@ -34,6 +34,14 @@ type RouterServiceClient interface {
 	// GetStatus reports the router's configuration and each endpoint's health and counters.
 	// Errors: UNAUTHENTICATED (no or a wrong bearer token, when the router requires one).
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
+	// Feedback records the caller's rating of one of its answered requests, beside the request's
+	// routing decision in the router's traffic store (ORCHESTROUTER_STORE); retraining reads it.
+	// Errors: INVALID_ARGUMENT (empty or over-long request_id, rating unspecified, comment too
+	// long); UNAUTHENTICATED (no or a wrong bearer token, when the router requires one);
+	// PERMISSION_DENIED (another caller made the request); NOT_FOUND (the store holds no request
+	// with that id: never answered, purged, or still being written: retry after a moment);
+	// FAILED_PRECONDITION (the router has no traffic store); UNAVAILABLE (the store failed).
+	Feedback(ctx context.Context, in *FeedbackRequest, opts ...grpc.CallOption) (*FeedbackResponse, error)
 }
 
 type routerServiceClient struct {
@@ -94,6 +102,15 @@ func (c *routerServiceClient) GetStatus(ctx context.Context, in *GetStatusReques
 	return out, nil
 }
 
+func (c *routerServiceClient) Feedback(ctx context.Context, in *FeedbackRequest, opts ...grpc.CallOption) (*FeedbackResponse, error) {
+	out := new(FeedbackResponse)
+	err := c.cc.Invoke(ctx, "/orchestrouter.v1.RouterService/Feedback", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RouterServiceServer is the server API for RouterService service.
 // All implementations must embed UnimplementedRouterServiceServer
 // for forward compatibility
@@ -115,6 +132,14 @@ type RouterServiceServer interface {
 	// GetStatus reports the router's configuration and each endpoint's health and counters.
 	// Errors: UNAUTHENTICATED (no or a wrong bearer token, when the router requires one).
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
+	// Feedback records the caller's rating of one of its answered requests, beside the request's
+	// routing decision in the router's traffic store (ORCHESTROUTER_STORE); retraining reads it.
+	// Errors: INVALID_ARGUMENT (empty or over-long request_id, rating unspecified, comment too
+	// long); UNAUTHENTICATED (no or a wrong bearer token, when the router requires one);
+	// PERMISSION_DENIED (another caller made the request); NOT_FOUND (the store holds no request
+	// with that id: never answered, purged, or still being written: retry after a moment);
+	// FAILED_PRECONDITION (the router has no traffic store); UNAVAILABLE (the store failed).
+	Feedback(context.Context, *FeedbackRequest) (*FeedbackResponse, error)
 	mustEmbedUnimplementedRouterServiceServer()
 }
 
@@ -130,6 +155,9 @@ func (UnimplementedRouterServiceServer) RouteStream(*RouteStreamRequest, RouterS
 }
 func (UnimplementedRouterServiceServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetStatus not implemented")
+}
+func (UnimplementedRouterServiceServer) Feedback(context.Context, *FeedbackRequest) (*FeedbackResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Feedback not implemented")
 }
 func (UnimplementedRouterServiceServer) mustEmbedUnimplementedRouterServiceServer() {}
 
@@ -201,6 +229,24 @@ func _RouterService_GetStatus_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RouterService_Feedback_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FeedbackRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouterServiceServer).Feedback(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/orchestrouter.v1.RouterService/Feedback",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouterServiceServer).Feedback(ctx, req.(*FeedbackRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _RouterService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "orchestrouter.v1.RouterService",
 	HandlerType: (*RouterServiceServer)(nil),
@@ -212,6 +258,10 @@ var _RouterService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStatus",
 			Handler:    _RouterService_GetStatus_Handler,
+		},
+		{
+			MethodName: "Feedback",
+			Handler:    _RouterService_Feedback_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

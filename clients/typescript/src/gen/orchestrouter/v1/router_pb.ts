@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orchestrouter/v1/router.proto.
  */
 export const file_orchestrouter_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch1vcmNoZXN0cm91dGVyL3YxL3JvdXRlci5wcm90bxIQb3JjaGVzdHJvdXRlci52MSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkirAEKEEdlbmVyYXRpb25QYXJhbXMSGAoLdGVtcGVyYXR1cmUYASABKAFIAIgBARISCgV0b3BfcBgCIAEoAUgBiAEBEhcKCm1heF90b2tlbnMYAyABKA1IAogBARIMCgRzdG9wGAQgAygJEhEKBHNlZWQYBSABKANIA4gBAUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQgcKBV9zZWVkIroBCgxSb3V0ZVJlcXVlc3QSLwoIbWVzc2FnZXMYASADKAsyHS5vcmNoZXN0cm91dGVyLnYxLkNoYXRNZXNzYWdlEhMKCXRocmVzaG9sZBgCIAEoAUgAEhcKDXByZW1pdW1fc2hhcmUYAyABKAFIABIPCgdkcnlfcnVuGAQgASgIEjIKBnBhcmFtcxgFIAEoCzIiLm9yY2hlc3Ryb3V0ZXIudjEuR2VuZXJhdGlvblBhcmFtc0IGCgRkaWFsItsCCghEZWNpc2lvbhIkCgR0aWVyGAEgASgOMhYub3JjaGVzdHJvdXRlci52MS5UaWVyEg0KBW1vZGVsGAIgASgJEhcKD3dpbl9wcm9iYWJpbGl0eRgDIAEoARIRCgl0aHJlc2hvbGQYBCABKAESEQoJcm91dGVyX2lkGAUgASgJEhYKDnJvdXRlcl92ZXJzaW9uGAYgASgJEhAKCGRlZ3JhZGVkGAcgASgIEhcKD2RlZ3JhZGVkX3JlYXNvbhgIIAEoCRIrCgtyb3V0ZWRfdGllchgJIAEoDjIWLm9yY2hlc3Ryb3V0ZXIudjEuVGllchIRCglmZWxsX2JhY2sYCiABKAgSFwoPZmFsbGJhY2tfcmVhc29uGAsgASgJEhAKCGF0dGVtcHRzGAwgASgNEhYKDmJ1ZGdldF9saW1pdGVkGA0gASgIEhUKDWJ1ZGdldF9yZWFzb24YDiABKAkiVwoKSG9wVGltaW5ncxIQCghlbWJlZF9tcxgBIAEoARIQCghzY29yZV9tcxgCIAEoARITCgtkaXNwYXRjaF9tcxgDIAEoARIQCgh0b3RhbF9tcxgEIAEoASJhCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDRIQCghjb3N0X3VzZBgEIAEoASLPAQoNUm91dGVSZXNwb25zZRIsCghkZWNpc2lvbhgBIAEoCzIaLm9yY2hlc3Ryb3V0ZXIudjEuRGVjaXNpb24SDgoGYW5zd2VyGAIgASgJEhUKDWZpbmlzaF9yZWFzb24YAyABKAkSJgoFdXNhZ2UYBCABKAsyFy5vcmNoZXN0cm91dGVyLnYxLlVzYWdlEi0KB3RpbWluZ3MYBSABKAsyHC5vcmNoZXN0cm91dGVyLnYxLkhvcFRpbWluZ3MSEgoKcmVxdWVzdF9pZBgGIAEoCSLAAQoSUm91dGVTdHJlYW1SZXF1ZXN0Ei8KCG1lc3NhZ2VzGAEgAygLMh0ub3JjaGVzdHJvdXRlci52MS5DaGF0TWVzc2FnZRITCgl0aHJlc2hvbGQYAiABKAFIABIXCg1wcmVtaXVtX3NoYXJlGAMgASgBSAASDwoHZHJ5X3J1bhgEIAEoCBIyCgZwYXJhbXMYBSABKAsyIi5vcmNoZXN0cm91dGVyLnYxLkdlbmVyYXRpb25QYXJhbXNCBgoEZGlhbCKQAQoTUm91dGVTdHJlYW1SZXNwb25zZRIuCghkZWNpc2lvbhgBIAEoCzIaLm9yY2hlc3Ryb3V0ZXIudjEuRGVjaXNpb25IABIPCgVkZWx0YRgCIAEoCUgAEi8KBGRvbmUYAyABKAsyHy5vcmNoZXN0cm91dGVyLnYxLlJvdXRlUmVzcG9uc2VIAEIHCgVldmVudCISChBHZXRTdGF0dXNSZXF1ZXN0IvIBCg5FbmRwb2ludFN0YXR1cxIkCgR0aWVyGAEgASgOMhYub3JjaGVzdHJvdXRlci52MS5UaWVyEg0KBW1vZGVsGAIgASgJEhIKCmNvbmZpZ3VyZWQYAyABKAgSLwoHY2lyY3VpdBgEIAEoDjIeLm9yY2hlc3Ryb3V0ZXIudjEuQ2lyY3VpdFN0YXRlEhAKCHJlcXVlc3RzGAUgASgEEhAKCGZhaWx1cmVzGAYgASgEEhUKDXByb21wdF90b2tlbnMYByABKAQSGQoRY29tcGxldGlvbl90b2tlbnMYCCABKAQSEAoIY29zdF91c2QYCSABKAEiqwEKEUdldFN0YXR1c1Jlc3BvbnNlEhEKCXRocmVzaG9sZBgBIAEoARIRCglyb3V0ZXJfaWQYAiABKAkSFgoOcm91dGVyX3ZlcnNpb24YAyABKAkSMwoJZW5kcG9pbnRzGAQgAygLMiAub3JjaGVzdHJvdXRlci52MS5FbmRwb2ludFN0YXR1cxIRCglmYWxsYmFja3MYBSABKAQSEAoIZGVncmFkZWQYBiABKAQqPgoEVGllchIUChBUSUVSX1VOU1BFQ0lGSUVEEAASDgoKVElFUl9TTUFMTBABEhAKDFRJRVJfUFJFTUlVTRACKnwKDENpcmN1aXRTdGF0ZRIdChlDSVJDVUlUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUQ0lSQ1VJVF9TVEFURV9DTE9TRUQQARIWChJDSVJDVUlUX1NUQVRFX09QRU4QAhIbChdDSVJDVUlUX1NUQVRFX0hBTEZfT1BFThADMo0CCg1Sb3V0ZXJTZXJ2aWNlEkgKBVJvdXRlEh4ub3JjaGVzdHJvdXRlci52MS5Sb3V0ZVJlcXVlc3QaHy5vcmNoZXN0cm91dGVyLnYxLlJvdXRlUmVzcG9uc2USXAoLUm91dGVTdHJlYW0SJC5vcmNoZXN0cm91dGVyLnYxLlJvdXRlU3RyZWFtUmVxdWVzdBolLm9yY2hlc3Ryb3V0ZXIudjEuUm91dGVTdHJlYW1SZXNwb25zZTABElQKCUdldFN0YXR1cxIiLm9yY2hlc3Ryb3V0ZXIudjEuR2V0U3RhdHVzUmVxdWVzdBojLm9yY2hlc3Ryb3V0ZXIudjEuR2V0U3RhdHVzUmVzcG9uc2VC1wEKFGRldi5vcmNoZXN0cm91dGVyLnYxQgtSb3V0ZXJQcm90b1ABWj1vcmNoZXN0cm91dGVyL2NsaWVudHMvZ28vZ2VuL29yY2hlc3Ryb3V0ZXIvdjE7b3JjaGVzdHJvdXRlcnYxogIDT1hYqgIQT3JjaGVzdHJvdXRlci5WMboCEU9yY2hlc3Ryb3V0ZXJfVjFfygIQT3JjaGVzdHJvdXRlclxWMeICHE9yY2hlc3Ryb3V0ZXJcVjFcR1BCTWV0YWRhdGHqAhFPcmNoZXN0cm91dGVyOjpWMWIGcHJvdG8z");
+  fileDesc("Ch1vcmNoZXN0cm91dGVyL3YxL3JvdXRlci5wcm90bxIQb3JjaGVzdHJvdXRlci52MSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkirAEKEEdlbmVyYXRpb25QYXJhbXMSGAoLdGVtcGVyYXR1cmUYASABKAFIAIgBARISCgV0b3BfcBgCIAEoAUgBiAEBEhcKCm1heF90b2tlbnMYAyABKA1IAogBARIMCgRzdG9wGAQgAygJEhEKBHNlZWQYBSABKANIA4gBAUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQgcKBV9zZWVkIroBCgxSb3V0ZVJlcXVlc3QSLwoIbWVzc2FnZXMYASADKAsyHS5vcmNoZXN0cm91dGVyLnYxLkNoYXRNZXNzYWdlEhMKCXRocmVzaG9sZBgCIAEoAUgAEhcKDXByZW1pdW1fc2hhcmUYAyABKAFIABIPCgdkcnlfcnVuGAQgASgIEjIKBnBhcmFtcxgFIAEoCzIiLm9yY2hlc3Ryb3V0ZXIudjEuR2VuZXJhdGlvblBhcmFtc0IGCgRkaWFsItsCCghEZWNpc2lvbhIkCgR0aWVyGAEgASgOMhYub3JjaGVzdHJvdXRlci52MS5UaWVyEg0KBW1vZGVsGAIgASgJEhcKD3dpbl9wcm9iYWJpbGl0eRgDIAEoARIRCgl0aHJlc2hvbGQYBCABKAESEQoJcm91dGVyX2lkGAUgASgJEhYKDnJvdXRlcl92ZXJzaW9uGAYgASgJEhAKCGRlZ3JhZGVkGAcgASgIEhcKD2RlZ3JhZGVkX3JlYXNvbhgIIAEoCRIrCgtyb3V0ZWRfdGllchgJIAEoDjIWLm9yY2hlc3Ryb3V0ZXIudjEuVGllchIRCglmZWxsX2JhY2sYCiABKAgSFwoPZmFsbGJhY2tfcmVhc29uGAsgASgJEhAKCGF0dGVtcHRzGAwgASgNEhYKDmJ1ZGdldF9saW1pdGVkGA0gASgIEhUKDWJ1ZGdldF9yZWFzb24YDiABKAkiVwoKSG9wVGltaW5ncxIQCghlbWJlZF9tcxgBIAEoARIQCghzY29yZV9tcxgCIAEoARITCgtkaXNwYXRjaF9tcxgDIAEoARIQCgh0b3RhbF9tcxgEIAEoASJhCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDRIQCghjb3N0X3VzZBgEIAEoASLPAQoNUm91dGVSZXNwb25zZRIsCghkZWNpc2lvbhgBIAEoCzIaLm9yY2hlc3Ryb3V0ZXIudjEuRGVjaXNpb24SDgoGYW5zd2VyGAIgASgJEhUKDWZpbmlzaF9yZWFzb24YAyABKAkSJgoFdXNhZ2UYBCABKAsyFy5vcmNoZXN0cm91dGVyLnYxLlVzYWdlEi0KB3RpbWluZ3MYBSABKAsyHC5vcmNoZXN0cm91dGVyLnYxLkhvcFRpbWluZ3MSEgoKcmVxdWVzdF9pZBgGIAEoCSLAAQoSUm91dGVTdHJlYW1SZXF1ZXN0Ei8KCG1lc3NhZ2VzGAEgAygLMh0ub3JjaGVzdHJvdXRlci52MS5DaGF0TWVzc2FnZRITCgl0aHJlc2hvbGQYAiABKAFIABIXCg1wcmVtaXVtX3NoYXJlGAMgASgBSAASDwoHZHJ5X3J1bhgEIAEoCBIyCgZwYXJhbXMYBSABKAsyIi5vcmNoZXN0cm91dGVyLnYxLkdlbmVyYXRpb25QYXJhbXNCBgoEZGlhbCKQAQoTUm91dGVTdHJlYW1SZXNwb25zZRIuCghkZWNpc2lvbhgBIAEoCzIaLm9yY2hlc3Ryb3V0ZXIudjEuRGVjaXNpb25IABIPCgVkZWx0YRgCIAEoCUgAEi8KBGRvbmUYAyABKAsyHy5vcmNoZXN0cm91dGVyLnYxLlJvdXRlUmVzcG9uc2VIAEIHCgVldmVudCISChBHZXRTdGF0dXNSZXF1ZXN0IvIBCg5FbmRwb2ludFN0YXR1cxIkCgR0aWVyGAEgASgOMhYub3JjaGVzdHJvdXRlci52MS5UaWVyEg0KBW1vZGVsGAIgASgJEhIKCmNvbmZpZ3VyZWQYAyABKAgSLwoHY2lyY3VpdBgEIAEoDjIeLm9yY2hlc3Ryb3V0ZXIudjEuQ2lyY3VpdFN0YXRlEhAKCHJlcXVlc3RzGAUgASgEEhAKCGZhaWx1cmVzGAYgASgEEhUKDXByb21wdF90b2tlbnMYByABKAQSGQoRY29tcGxldGlvbl90b2tlbnMYCCABKAQSEAoIY29zdF91c2QYCSABKAEiqwEKEUdldFN0YXR1c1Jlc3BvbnNlEhEKCXRocmVzaG9sZBgBIAEoARIRCglyb3V0ZXJfaWQYAiABKAkSFgoOcm91dGVyX3ZlcnNpb24YAyABKAkSMwoJZW5kcG9pbnRzGAQgAygLMiAub3JjaGVzdHJvdXRlci52MS5FbmRwb2ludFN0YXR1cxIRCglmYWxsYmFja3MYBSABKAQSEAoIZGVncmFkZWQYBiABKAQiYAoPRmVlZGJhY2tSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSKAoGcmF0aW5nGAIgASgOMhgub3JjaGVzdHJvdXRlci52MS5SYXRpbmcSDwoHY29tbWVudBgDIAEoCSISChBGZWVkYmFja1Jlc3BvbnNlKj4KBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEg4KClRJRVJfU01BTEwQARIQCgxUSUVSX1BSRU1JVU0QAip8CgxDaXJjdWl0U3RhdGUSHQoZQ0lSQ1VJVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENJUkNVSVRfU1RBVEVfQ0xPU0VEEAESFgoSQ0lSQ1VJVF9TVEFURV9PUEVOEAISGwoXQ0lSQ1VJVF9TVEFURV9IQUxGX09QRU4QAypVCgZSYXRpbmcSFgoSUkFUSU5HX1VOU1BFQ0lGSUVEEAASDgoKUkFUSU5HX0JBRBABEhIKDlJBVElOR19ORVVUUkFMEAISDwoLUkFUSU5HX0dPT0QQAzLgAgoNUm91dGVyU2VydmljZRJICgVSb3V0ZRIeLm9yY2hlc3Ryb3V0ZXIudjEuUm91dGVSZXF1ZXN0Gh8ub3JjaGVzdHJvdXRlci52MS5Sb3V0ZVJlc3BvbnNlElwKC1JvdXRlU3RyZWFtEiQub3JjaGVzdHJvdXRlci52MS5Sb3V0ZVN0cmVhbVJlcXVlc3QaJS5vcmNoZXN0cm91dGVyLnYxLlJvdXRlU3RyZWFtUmVzcG9uc2UwARJUCglHZXRTdGF0dXMSIi5vcmNoZXN0cm91dGVyLnYxLkdldFN0YXR1c1JlcXVlc3QaIy5vcmNoZXN0cm91dGVyLnYxLkdldFN0YXR1c1Jlc3BvbnNlElEKCEZlZWRiYWNrEiEub3JjaGVzdHJvdXRlci52MS5GZWVkYmFja1JlcXVlc3QaIi5vcmNoZXN0cm91dGVyLnYxLkZlZWRiYWNrUmVzcG9uc2VC1wEKFGRldi5vcmNoZXN0cm91dGVyLnYxQgtSb3V0ZXJQcm90b1ABWj1vcmNoZXN0cm91dGVyL2NsaWVudHMvZ28vZ2VuL29yY2hlc3Ryb3V0ZXIvdjE7b3JjaGVzdHJvdXRlcnYxogIDT1hYqgIQT3JjaGVzdHJvdXRlci5WMboCEU9yY2hlc3Ryb3V0ZXJfVjFfygIQT3JjaGVzdHJvdXRlclxWMeICHE9yY2hlc3Ryb3V0ZXJcVjFcR1BCTWV0YWRhdGHqAhFPcmNoZXN0cm91dGVyOjpWMWIGcHJvdG8z");
 
 /**
  * ChatMessage is one message of an OpenAI-style chat.
@@ -656,6 +656,56 @@ export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE_
   messageDesc(file_orchestrouter_v1_router, 11);
 
 /**
+ * FeedbackRequest rates one answered request.
+ *
+ * @generated from message orchestrouter.v1.FeedbackRequest
+ */
+export type FeedbackRequest = Message<"orchestrouter.v1.FeedbackRequest"> & {
+  /**
+   * request_id is the RouteResponse's request_id (at most 128 characters).
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * rating is the caller's verdict.
+   *
+   * @generated from field: orchestrouter.v1.Rating rating = 2;
+   */
+  rating: Rating;
+
+  /**
+   * comment is optional free text (at most 2000 characters).
+   *
+   * @generated from field: string comment = 3;
+   */
+  comment: string;
+};
+
+/**
+ * Describes the message orchestrouter.v1.FeedbackRequest.
+ * Use `create(FeedbackRequestSchema)` to create a new message.
+ */
+export const FeedbackRequestSchema: GenMessage<FeedbackRequest> = /*@__PURE__*/
+  messageDesc(file_orchestrouter_v1_router, 12);
+
+/**
+ * FeedbackResponse confirms the feedback was stored.
+ *
+ * @generated from message orchestrouter.v1.FeedbackResponse
+ */
+export type FeedbackResponse = Message<"orchestrouter.v1.FeedbackResponse"> & {
+};
+
+/**
+ * Describes the message orchestrouter.v1.FeedbackResponse.
+ * Use `create(FeedbackResponseSchema)` to create a new message.
+ */
+export const FeedbackResponseSchema: GenMessage<FeedbackResponse> = /*@__PURE__*/
+  messageDesc(file_orchestrouter_v1_router, 13);
+
+/**
  * Tier is the class of model a request goes to.
  *
  * @generated from enum orchestrouter.v1.Tier
@@ -731,6 +781,47 @@ export const CircuitStateSchema: GenEnum<CircuitState> = /*@__PURE__*/
   enumDesc(file_orchestrouter_v1_router, 1);
 
 /**
+ * Rating is the caller's verdict on an answer.
+ *
+ * @generated from enum orchestrouter.v1.Rating
+ */
+export enum Rating {
+  /**
+   * RATING_UNSPECIFIED is refused (INVALID_ARGUMENT).
+   *
+   * @generated from enum value: RATING_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * RATING_BAD: the answer was not good enough (stored as -1).
+   *
+   * @generated from enum value: RATING_BAD = 1;
+   */
+  BAD = 1,
+
+  /**
+   * RATING_NEUTRAL: no opinion either way (stored as 0).
+   *
+   * @generated from enum value: RATING_NEUTRAL = 2;
+   */
+  NEUTRAL = 2,
+
+  /**
+   * RATING_GOOD: the answer was good (stored as +1).
+   *
+   * @generated from enum value: RATING_GOOD = 3;
+   */
+  GOOD = 3,
+}
+
+/**
+ * Describes the enum orchestrouter.v1.Rating.
+ */
+export const RatingSchema: GenEnum<Rating> = /*@__PURE__*/
+  enumDesc(file_orchestrouter_v1_router, 2);
+
+/**
  * RouterService routes chat requests to the small or the premium model and returns the
  * answer together with the routing decision.
  *
@@ -777,6 +868,22 @@ export const RouterService: GenService<{
     methodKind: "unary";
     input: typeof GetStatusRequestSchema;
     output: typeof GetStatusResponseSchema;
+  },
+  /**
+   * Feedback records the caller's rating of one of its answered requests, beside the request's
+   * routing decision in the router's traffic store (ORCHESTROUTER_STORE); retraining reads it.
+   * Errors: INVALID_ARGUMENT (empty or over-long request_id, rating unspecified, comment too
+   * long); UNAUTHENTICATED (no or a wrong bearer token, when the router requires one);
+   * PERMISSION_DENIED (another caller made the request); NOT_FOUND (the store holds no request
+   * with that id: never answered, purged, or still being written: retry after a moment);
+   * FAILED_PRECONDITION (the router has no traffic store); UNAVAILABLE (the store failed).
+   *
+   * @generated from rpc orchestrouter.v1.RouterService.Feedback
+   */
+  feedback: {
+    methodKind: "unary";
+    input: typeof FeedbackRequestSchema;
+    output: typeof FeedbackResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_orchestrouter_v1_router, 0);
