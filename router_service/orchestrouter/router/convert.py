@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from orchestrouter.router import openai_format
 from orchestrouter.router.core import RouterStatus
 from orchestrouter.router.decision_fields import DECISION_FIELDS
 from orchestrouter.router.dispatch.breaker import CircuitState
@@ -67,16 +68,8 @@ def params_from_pb(pb: router_pb2.GenerationParams) -> GenerationParams:
 
 
 def _json_object(text: str, at: str) -> JsonObject | None:
-    """A JSON-object string field; None when empty; InvalidArgument when it is not a JSON object."""
-    if not text:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InvalidArgument(f"{at} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{at} must be a JSON object")
-    return value
+    """A JSON-object string field; None when empty."""
+    return openai_format.json_object_from_text(text, at) if text else None
 
 
 def _tool_from_pb(pb: router_pb2.Tool, at: str) -> Tool:
