@@ -153,6 +153,29 @@ def test_tool_calls_survive_a_retry(stack):
     assert [r.body["tools"] for r in s.premium.requests] == [[WEATHER_TOOL_JSON]] * 2
 
 
+def test_a_tool_call_cut_mid_stream_is_unavailable_never_a_short_call(stack):
+    s = stack()
+    s.premium.enqueue(Fault.truncate(after_deltas=3))  # the call's head and two argument fragments
+    call = s.stub.RouteStream(stream_request(tools=[WEATHER_TOOL]), timeout=10)
+    events = []
+    with pytest.raises(grpc.RpcError) as info:
+        for event in call:
+            events.append(event)
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "the answer is incomplete" in (info.value.details() or "")
+    assert [e.WhichOneof("event") for e in events] == ["decision", "delta", "delta", "delta"]
+    assert len("".join(p.arguments for e in events for p in e.tool_calls)) == 2 * ARGUMENT_FRAGMENT
+    assert not s.small.requests, "no fallback once a piece of the call has reached the caller"
+
+
+def test_a_tool_call_stream_that_fails_before_its_first_piece_falls_back(stack):
+    s = stack(dispatch=with_dispatch(max_retries=0))
+    s.premium.enqueue(Fault.reset(after_deltas=0))
+    events = stream_events(s, stream_request(tools=[WEATHER_TOOL]))
+    assert events[0].decision.fell_back and events[0].decision.tier == SMALL
+    assert events[1].tool_calls[0].id.startswith("call_small") and events[-1].done.finish_reason == "tool_calls"
+
+
 # --- response_format, names, parts, other parameters --------------------------------------------------
 
 
