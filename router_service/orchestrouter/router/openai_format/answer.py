@@ -111,7 +111,7 @@ def parse_chunk(payload: str) -> ChatChunk:
             raw = choices[0].get("delta") or {}
             delta = StreamDelta(
                 text=_answer_text(raw.get("content")),
-                tool_calls=tuple(_tool_call_delta(d) for d in raw.get("tool_calls") or ()),
+                tool_calls=tuple(_tool_call_delta(d, i) for i, d in enumerate(raw.get("tool_calls") or ())),
                 logprobs=_logprobs(choices[0].get("logprobs")),
             )
             finish = choices[0].get("finish_reason") or ""
@@ -120,10 +120,12 @@ def parse_chunk(payload: str) -> ChatChunk:
         raise MalformedAnswer(f"not a chat completion chunk ({type(exc).__name__})") from None
 
 
-def _tool_call_delta(raw: Any) -> ToolCallDelta:
+def _tool_call_delta(raw: Any, position: int) -> ToolCallDelta:
     function = raw.get("function") or {}
+    index = raw.get("index")
     return ToolCallDelta(
-        index=int(raw["index"]),
+        # OpenAI always sends the index; a server that leaves it out is read by position, not failed.
+        index=position if index is None else int(index),
         id=str(raw.get("id") or ""),
         name=str(function.get("name") or ""),
         arguments=str(function.get("arguments") or ""),
