@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dorchestrouter/v1/router.proto\x12\x10orchestrouter.v1\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xac\x01\n\x10GenerationParams\x12\x18\n\x0btemperature\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x03 \x01(\rH\x02\x88\x01\x01\x12\x0c\n\x04stop\x18\x04 \x03(\t\x12\x11\n\x04seed\x18\x05 \x01(\x03H\x03\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\r\n\x0b_max_tokensB\x07\n\x05_seed\"\xba\x01\n\x0cRouteRequest\x12/\n\x08messages\x18\x01 \x03(\x0b\x32\x1d.orchestrouter.v1.ChatMessage\x12\x13\n\tthreshold\x18\x02 \x01(\x01H\x00\x12\x17\n\rpremium_share\x18\x03 \x01(\x01H\x00\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x32\n\x06params\x18\x05 \x01(\x0b\x32\".orchestrouter.v1.GenerationParamsB\x06\n\x04\x64ial\"\xdb\x02\n\x08\x44\x65\x63ision\x12$\n\x04tier\x18\x01 \x01(\x0e\x32\x16.orchestrouter.v1.Tier\x12\r\n\x05model\x18\x02 \x01(\t\x12\x17\n\x0fwin_probability\x18\x03 \x01(\x01\x12\x11\n\tthreshold\x18\x04 \x01(\x01\x12\x11\n\trouter_id\x18\x05 \x01(\t\x12\x16\n\x0erouter_version\x18\x06 \x01(\t\x12\x10\n\x08\x64\x65graded\x18\x07 \x01(\x08\x12\x17\n\x0f\x64\x65graded_reason\x18\x08 \x01(\t\x12+\n\x0brouted_tier\x18\t \x01(\x0e\x32\x16.orchestrouter.v1.Tier\x12\x11\n\tfell_back\x18\n \x01(\x08\x12\x17\n\x0f\x66\x61llback_reason\x18\x0b \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\r\x12\x16\n\x0e\x62udget_limited\x18\r \x01(\x08\x12\x15\n\rbudget_reason\x18\x0e \x01(\t\"W\n\nHopTimings\x12\x10\n\x08\x65mbed_ms\x18\x01 \x01(\x01\x12\x10\n\x08score_ms\x18\x02 \x01(\x01\x12\x13\n\x0b\x64ispatch_ms\x18\x03 \x01(\x01\x12\x10\n\x08total_ms\x18\x04 \x01(\x01\"a\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\x12\x10\n\x08\x63ost_usd\x18\x04 \x01(\x01\"\xcf\x01\n\rRouteResponse\x12,\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1a.orchestrouter.v1.Decision\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x15\n\rfinish_reason\x18\x03 \x01(\t\x12&\n\x05usage\x18\x04 \x01(\x0b\x32\x17.orchestrouter.v1.Usage\x12-\n\x07timings\x18\x05 \x01(\x0b\x32\x1c.orchestrouter.v1.HopTimings\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"\xc0\x01\n\x12RouteStreamRequest\x12/\n\x08messages\x18\x01 \x03(\x0b\x32\x1d.orchestrouter.v1.ChatMessage\x12\x13\n\tthreshold\x18\x02 \x01(\x01H\x00\x12\x17\n\rpremium_share\x18\x03 \x01(\x01H\x00\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x32\n\x06params\x18\x05 \x01(\x0b\x32\".orchestrouter.v1.GenerationParamsB\x06\n\x04\x64ial\"\x90\x01\n\x13RouteStreamResponse\x12.\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1a.orchestrouter.v1.DecisionH\x00\x12\x0f\n\x05\x64\x65lta\x18\x02 \x01(\tH\x00\x12/\n\x04\x64one\x18\x03 \x01(\x0b\x32\x1f.orchestrouter.v1.RouteResponseH\x00\x42\x07\n\x05\x65vent\"\x12\n\x10GetStatusRequest\"\xf2\x01\n\x0e\x45ndpointStatus\x12$\n\x04tier\x18\x01 \x01(\x0e\x32\x16.orchestrouter.v1.Tier\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\nconfigured\x18\x03 \x01(\x08\x12/\n\x07\x63ircuit\x18\x04 \x01(\x0e\x32\x1e.orchestrouter.v1.CircuitState\x12\x10\n\x08requests\x18\x05 \x01(\x04\x12\x10\n\x08\x66\x61ilures\x18\x06 \x01(\x04\x12\x15\n\rprompt_tokens\x18\x07 \x01(\x04\x12\x19\n\x11\x63ompletion_tokens\x18\x08 \x01(\x04\x12\x10\n\x08\x63ost_usd\x18\t \x01(\x01\"\xab\x01\n\x11GetStatusResponse\x12\x11\n\tthreshold\x18\x01 \x01(\x01\x12\x11\n\trouter_id\x18\x02 \x01(\t\x12\x16\n\x0erouter_version\x18\x03 \x01(\t\x12\x33\n\tendpoints\x18\x04 \x03(\x0b\x32 .orchestrouter.v1.EndpointStatus\x12\x11\n\tfallbacks\x18\x05 \x01(\x04\x12\x10\n\x08\x64\x65graded\x18\x06 \x01(\x04\"`\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x06rating\x18\x02 \x01(\x0e\x32\x18.orchestrouter.v1.Rating\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\"\x12\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse*>\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\x0e\n\nTIER_SMALL\x10\x01\x12\x10\n\x0cTIER_PREMIUM\x10\x02*|\n\x0c\x43ircuitState\x12\x1d\n\x19\x43IRCUIT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43IRCUIT_STATE_CLOSED\x10\x01\x12\x16\n\x12\x43IRCUIT_STATE_OPEN\x10\x02\x12\x1b\n\x17\x43IRCUIT_STATE_HALF_OPEN\x10\x03*U\n\x06Rating\x12\x16\n\x12RATING_UNSPECIFIED\x10\x00\x12\x0e\n\nRATING_BAD\x10\x01\x12\x12\n\x0eRATING_NEUTRAL\x10\x02\x12\x0f\n\x0bRATING_GOOD\x10\x03\x32\xe0\x02\n\rRouterService\x12H\n\x05Route\x12\x1e.orchestrouter.v1.RouteRequest\x1a\x1f.orchestrouter.v1.RouteResponse\x12\\\n\x0bRouteStream\x12$.orchestrouter.v1.RouteStreamRequest\x1a%.orchestrouter.v1.RouteStreamResponse0\x01\x12T\n\tGetStatus\x12\".orchestrouter.v1.GetStatusRequest\x1a#.orchestrouter.v1.GetStatusResponse\x12Q\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12!.orchestrouter.v1.FeedbackRequest\x1a\".orchestrouter.v1.FeedbackResponseB\xd7\x01\n\x14\x64\x65v.orchestrouter.v1B\x0bRouterProtoP\x01Z=orchestrouter/clients/go/gen/orchestrouter/v1;orchestrouterv1\xa2\x02\x03OXX\xaa\x02\x10Orchestrouter.V1\xba\x02\x11Orchestrouter_V1_\xca\x02\x10Orchestrouter\\V1\xe2\x02\x1cOrchestrouter\\V1\\GPBMetadata\xea\x02\x11Orchestrouter::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dorchestrouter/v1/router.proto\x12\x10orchestrouter.v1\"\xae\x01\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12.\n\ntool_calls\x18\x04 \x03(\x0b\x32\x1a.orchestrouter.v1.ToolCall\x12\x14\n\x0ctool_call_id\x18\x05 \x01(\t\x12,\n\x05parts\x18\x06 \x03(\x0b\x32\x1d.orchestrouter.v1.ContentPart\"5\n\x0b\x43ontentPart\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x0e\n\x04json\x18\x02 \x01(\tH\x00\x42\x06\n\x04part\"E\n\x08ToolCall\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x11\n\targuments\x18\x04 \x01(\t\"K\n\rToolCallDelta\x12\r\n\x05index\x18\x01 \x01(\r\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x11\n\targuments\x18\x04 \x01(\t\"b\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x03 \x01(\t\x12\x13\n\x06strict\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\t\n\x07_strict\"1\n\nToolChoice\x12\x0c\n\x04mode\x18\x01 \x01(\t\x12\x15\n\rfunction_name\x18\x02 \x01(\t\"\x84\x01\n\x0eResponseFormat\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x13\n\x0bschema_name\x18\x02 \x01(\t\x12\x1a\n\x12schema_description\x18\x03 \x01(\t\x12\x13\n\x0bschema_json\x18\x04 \x01(\t\x12\x13\n\x06strict\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\t\n\x07_strict\"\xbe\x06\n\x10GenerationParams\x12\x18\n\x0btemperature\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x03 \x01(\rH\x02\x88\x01\x01\x12\x0c\n\x04stop\x18\x04 \x03(\t\x12\x11\n\x04seed\x18\x05 \x01(\x03H\x03\x88\x01\x01\x12\"\n\x15max_completion_tokens\x18\x06 \x01(\rH\x04\x88\x01\x01\x12\x0e\n\x01n\x18\x07 \x01(\rH\x05\x88\x01\x01\x12%\n\x05tools\x18\x08 \x03(\x0b\x32\x16.orchestrouter.v1.Tool\x12\x31\n\x0btool_choice\x18\t \x01(\x0b\x32\x1c.orchestrouter.v1.ToolChoice\x12 \n\x13parallel_tool_calls\x18\n \x01(\x08H\x06\x88\x01\x01\x12\x39\n\x0fresponse_format\x18\x0b \x01(\x0b\x32 .orchestrouter.v1.ResponseFormat\x12\x15\n\x08logprobs\x18\x0c \x01(\x08H\x07\x88\x01\x01\x12\x19\n\x0ctop_logprobs\x18\r \x01(\rH\x08\x88\x01\x01\x12\x1d\n\x10presence_penalty\x18\x0e \x01(\x01H\t\x88\x01\x01\x12\x1e\n\x11\x66requency_penalty\x18\x0f \x01(\x01H\n\x88\x01\x01\x12\x45\n\nlogit_bias\x18\x10 \x03(\x0b\x32\x31.orchestrouter.v1.GenerationParams.LogitBiasEntry\x12\x0c\n\x04user\x18\x11 \x01(\t\x12\x18\n\x10reasoning_effort\x18\x12 \x01(\t\x12\x12\n\nextra_json\x18\x13 \x01(\t\x1a\x30\n\x0eLogitBiasEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\r\n\x0b_max_tokensB\x07\n\x05_seedB\x18\n\x16_max_completion_tokensB\x04\n\x02_nB\x16\n\x14_parallel_tool_callsB\x0b\n\t_logprobsB\x0f\n\r_top_logprobsB\x13\n\x11_presence_penaltyB\x14\n\x12_frequency_penalty\"\xba\x01\n\x0cRouteRequest\x12/\n\x08messages\x18\x01 \x03(\x0b\x32\x1d.orchestrouter.v1.ChatMessage\x12\x13\n\tthreshold\x18\x02 \x01(\x01H\x00\x12\x17\n\rpremium_share\x18\x03 \x01(\x01H\x00\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x32\n\x06params\x18\x05 \x01(\x0b\x32\".orchestrouter.v1.GenerationParamsB\x06\n\x04\x64ial\"\xdb\x02\n\x08\x44\x65\x63ision\x12$\n\x04tier\x18\x01 \x01(\x0e\x32\x16.orchestrouter.v1.Tier\x12\r\n\x05model\x18\x02 \x01(\t\x12\x17\n\x0fwin_probability\x18\x03 \x01(\x01\x12\x11\n\tthreshold\x18\x04 \x01(\x01\x12\x11\n\trouter_id\x18\x05 \x01(\t\x12\x16\n\x0erouter_version\x18\x06 \x01(\t\x12\x10\n\x08\x64\x65graded\x18\x07 \x01(\x08\x12\x17\n\x0f\x64\x65graded_reason\x18\x08 \x01(\t\x12+\n\x0brouted_tier\x18\t \x01(\x0e\x32\x16.orchestrouter.v1.Tier\x12\x11\n\tfell_back\x18\n \x01(\x08\x12\x17\n\x0f\x66\x61llback_reason\x18\x0b \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\r\x12\x16\n\x0e\x62udget_limited\x18\r \x01(\x08\x12\x15\n\rbudget_reason\x18\x0e \x01(\t\"W\n\nHopTimings\x12\x10\n\x08\x65mbed_ms\x18\x01 \x01(\x01\x12\x10\n\x08score_ms\x18\x02 \x01(\x01\x12\x13\n\x0b\x64ispatch_ms\x18\x03 \x01(\x01\x12\x10\n\x08total_ms\x18\x04 \x01(\x01\"a\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\x12\x10\n\x08\x63ost_usd\x18\x04 \x01(\x01\"\x96\x02\n\rRouteResponse\x12,\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1a.orchestrouter.v1.Decision\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x15\n\rfinish_reason\x18\x03 \x01(\t\x12&\n\x05usage\x18\x04 \x01(\x0b\x32\x17.orchestrouter.v1.Usage\x12-\n\x07timings\x18\x05 \x01(\x0b\x32\x1c.orchestrouter.v1.HopTimings\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12.\n\ntool_calls\x18\x07 \x03(\x0b\x32\x1a.orchestrouter.v1.ToolCall\x12\x15\n\rlogprobs_json\x18\x08 \x01(\t\"\xc0\x01\n\x12RouteStreamRequest\x12/\n\x08messages\x18\x01 \x03(\x0b\x32\x1d.orchestrouter.v1.ChatMessage\x12\x13\n\tthreshold\x18\x02 \x01(\x01H\x00\x12\x17\n\rpremium_share\x18\x03 \x01(\x01H\x00\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x32\n\x06params\x18\x05 \x01(\x0b\x32\".orchestrouter.v1.GenerationParamsB\x06\n\x04\x64ial\"\xdc\x01\n\x13RouteStreamResponse\x12.\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1a.orchestrouter.v1.DecisionH\x00\x12\x0f\n\x05\x64\x65lta\x18\x02 \x01(\tH\x00\x12/\n\x04\x64one\x18\x03 \x01(\x0b\x32\x1f.orchestrouter.v1.RouteResponseH\x00\x12\x33\n\ntool_calls\x18\x04 \x03(\x0b\x32\x1f.orchestrouter.v1.ToolCallDelta\x12\x15\n\rlogprobs_json\x18\x05 \x01(\tB\x07\n\x05\x65vent\"\x12\n\x10GetStatusRequest\"\xf2\x01\n\x0e\x45ndpointStatus\x12$\n\x04tier\x18\x01 \x01(\x0e\x32\x16.orchestrouter.v1.Tier\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\nconfigured\x18\x03 \x01(\x08\x12/\n\x07\x63ircuit\x18\x04 \x01(\x0e\x32\x1e.orchestrouter.v1.CircuitState\x12\x10\n\x08requests\x18\x05 \x01(\x04\x12\x10\n\x08\x66\x61ilures\x18\x06 \x01(\x04\x12\x15\n\rprompt_tokens\x18\x07 \x01(\x04\x12\x19\n\x11\x63ompletion_tokens\x18\x08 \x01(\x04\x12\x10\n\x08\x63ost_usd\x18\t \x01(\x01\"\xab\x01\n\x11GetStatusResponse\x12\x11\n\tthreshold\x18\x01 \x01(\x01\x12\x11\n\trouter_id\x18\x02 \x01(\t\x12\x16\n\x0erouter_version\x18\x03 \x01(\t\x12\x33\n\tendpoints\x18\x04 \x03(\x0b\x32 .orchestrouter.v1.EndpointStatus\x12\x11\n\tfallbacks\x18\x05 \x01(\x04\x12\x10\n\x08\x64\x65graded\x18\x06 \x01(\x04\"`\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x06rating\x18\x02 \x01(\x0e\x32\x18.orchestrouter.v1.Rating\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\"\x12\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse*>\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\x0e\n\nTIER_SMALL\x10\x01\x12\x10\n\x0cTIER_PREMIUM\x10\x02*|\n\x0c\x43ircuitState\x12\x1d\n\x19\x43IRCUIT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43IRCUIT_STATE_CLOSED\x10\x01\x12\x16\n\x12\x43IRCUIT_STATE_OPEN\x10\x02\x12\x1b\n\x17\x43IRCUIT_STATE_HALF_OPEN\x10\x03*U\n\x06Rating\x12\x16\n\x12RATING_UNSPECIFIED\x10\x00\x12\x0e\n\nRATING_BAD\x10\x01\x12\x12\n\x0eRATING_NEUTRAL\x10\x02\x12\x0f\n\x0bRATING_GOOD\x10\x03\x32\xe0\x02\n\rRouterService\x12H\n\x05Route\x12\x1e.orchestrouter.v1.RouteRequest\x1a\x1f.orchestrouter.v1.RouteResponse\x12\\\n\x0bRouteStream\x12$.orchestrouter.v1.RouteStreamRequest\x1a%.orchestrouter.v1.RouteStreamResponse0\x01\x12T\n\tGetStatus\x12\".orchestrouter.v1.GetStatusRequest\x1a#.orchestrouter.v1.GetStatusResponse\x12Q\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12!.orchestrouter.v1.FeedbackRequest\x1a\".orchestrouter.v1.FeedbackResponseB\xd7\x01\n\x14\x64\x65v.orchestrouter.v1B\x0bRouterProtoP\x01Z=orchestrouter/clients/go/gen/orchestrouter/v1;orchestrouterv1\xa2\x02\x03OXX\xaa\x02\x10Orchestrouter.V1\xba\x02\x11Orchestrouter_V1_\xca\x02\x10Orchestrouter\\V1\xe2\x02\x1cOrchestrouter\\V1\\GPBMetadata\xea\x02\x11Orchestrouter::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,40 +32,56 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'orchestrouter.v1.router_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.orchestrouter.v1B\013RouterProtoP\001Z=orchestrouter/clients/go/gen/orchestrouter/v1;orchestrouterv1\242\002\003OXX\252\002\020Orchestrouter.V1\272\002\021Orchestrouter_V1_\312\002\020Orchestrouter\\V1\342\002\034Orchestrouter\\V1\\GPBMetadata\352\002\021Orchestrouter::V1'
-  _globals['_TIER']._serialized_start=2108
-  _globals['_TIER']._serialized_end=2170
-  _globals['_CIRCUITSTATE']._serialized_start=2172
-  _globals['_CIRCUITSTATE']._serialized_end=2296
-  _globals['_RATING']._serialized_start=2298
-  _globals['_RATING']._serialized_end=2383
-  _globals['_CHATMESSAGE']._serialized_start=51
-  _globals['_CHATMESSAGE']._serialized_end=95
-  _globals['_GENERATIONPARAMS']._serialized_start=98
-  _globals['_GENERATIONPARAMS']._serialized_end=270
-  _globals['_ROUTEREQUEST']._serialized_start=273
-  _globals['_ROUTEREQUEST']._serialized_end=459
-  _globals['_DECISION']._serialized_start=462
-  _globals['_DECISION']._serialized_end=809
-  _globals['_HOPTIMINGS']._serialized_start=811
-  _globals['_HOPTIMINGS']._serialized_end=898
-  _globals['_USAGE']._serialized_start=900
-  _globals['_USAGE']._serialized_end=997
-  _globals['_ROUTERESPONSE']._serialized_start=1000
-  _globals['_ROUTERESPONSE']._serialized_end=1207
-  _globals['_ROUTESTREAMREQUEST']._serialized_start=1210
-  _globals['_ROUTESTREAMREQUEST']._serialized_end=1402
-  _globals['_ROUTESTREAMRESPONSE']._serialized_start=1405
-  _globals['_ROUTESTREAMRESPONSE']._serialized_end=1549
-  _globals['_GETSTATUSREQUEST']._serialized_start=1551
-  _globals['_GETSTATUSREQUEST']._serialized_end=1569
-  _globals['_ENDPOINTSTATUS']._serialized_start=1572
-  _globals['_ENDPOINTSTATUS']._serialized_end=1814
-  _globals['_GETSTATUSRESPONSE']._serialized_start=1817
-  _globals['_GETSTATUSRESPONSE']._serialized_end=1988
-  _globals['_FEEDBACKREQUEST']._serialized_start=1990
-  _globals['_FEEDBACKREQUEST']._serialized_end=2086
-  _globals['_FEEDBACKRESPONSE']._serialized_start=2088
-  _globals['_FEEDBACKRESPONSE']._serialized_end=2106
-  _globals['_ROUTERSERVICE']._serialized_start=2386
-  _globals['_ROUTERSERVICE']._serialized_end=2738
+  _globals['_GENERATIONPARAMS_LOGITBIASENTRY']._loaded_options = None
+  _globals['_GENERATIONPARAMS_LOGITBIASENTRY']._serialized_options = b'8\001'
+  _globals['_TIER']._serialized_start=3533
+  _globals['_TIER']._serialized_end=3595
+  _globals['_CIRCUITSTATE']._serialized_start=3597
+  _globals['_CIRCUITSTATE']._serialized_end=3721
+  _globals['_RATING']._serialized_start=3723
+  _globals['_RATING']._serialized_end=3808
+  _globals['_CHATMESSAGE']._serialized_start=52
+  _globals['_CHATMESSAGE']._serialized_end=226
+  _globals['_CONTENTPART']._serialized_start=228
+  _globals['_CONTENTPART']._serialized_end=281
+  _globals['_TOOLCALL']._serialized_start=283
+  _globals['_TOOLCALL']._serialized_end=352
+  _globals['_TOOLCALLDELTA']._serialized_start=354
+  _globals['_TOOLCALLDELTA']._serialized_end=429
+  _globals['_TOOL']._serialized_start=431
+  _globals['_TOOL']._serialized_end=529
+  _globals['_TOOLCHOICE']._serialized_start=531
+  _globals['_TOOLCHOICE']._serialized_end=580
+  _globals['_RESPONSEFORMAT']._serialized_start=583
+  _globals['_RESPONSEFORMAT']._serialized_end=715
+  _globals['_GENERATIONPARAMS']._serialized_start=718
+  _globals['_GENERATIONPARAMS']._serialized_end=1548
+  _globals['_GENERATIONPARAMS_LOGITBIASENTRY']._serialized_start=1321
+  _globals['_GENERATIONPARAMS_LOGITBIASENTRY']._serialized_end=1369
+  _globals['_ROUTEREQUEST']._serialized_start=1551
+  _globals['_ROUTEREQUEST']._serialized_end=1737
+  _globals['_DECISION']._serialized_start=1740
+  _globals['_DECISION']._serialized_end=2087
+  _globals['_HOPTIMINGS']._serialized_start=2089
+  _globals['_HOPTIMINGS']._serialized_end=2176
+  _globals['_USAGE']._serialized_start=2178
+  _globals['_USAGE']._serialized_end=2275
+  _globals['_ROUTERESPONSE']._serialized_start=2278
+  _globals['_ROUTERESPONSE']._serialized_end=2556
+  _globals['_ROUTESTREAMREQUEST']._serialized_start=2559
+  _globals['_ROUTESTREAMREQUEST']._serialized_end=2751
+  _globals['_ROUTESTREAMRESPONSE']._serialized_start=2754
+  _globals['_ROUTESTREAMRESPONSE']._serialized_end=2974
+  _globals['_GETSTATUSREQUEST']._serialized_start=2976
+  _globals['_GETSTATUSREQUEST']._serialized_end=2994
+  _globals['_ENDPOINTSTATUS']._serialized_start=2997
+  _globals['_ENDPOINTSTATUS']._serialized_end=3239
+  _globals['_GETSTATUSRESPONSE']._serialized_start=3242
+  _globals['_GETSTATUSRESPONSE']._serialized_end=3413
+  _globals['_FEEDBACKREQUEST']._serialized_start=3415
+  _globals['_FEEDBACKREQUEST']._serialized_end=3511
+  _globals['_FEEDBACKRESPONSE']._serialized_start=3513
+  _globals['_FEEDBACKRESPONSE']._serialized_end=3531
+  _globals['_ROUTERSERVICE']._serialized_start=3811
+  _globals['_ROUTERSERVICE']._serialized_end=4163
 # @@protoc_insertion_point(module_scope)

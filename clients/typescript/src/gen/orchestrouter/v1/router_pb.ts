@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orchestrouter/v1/router.proto.
  */
 export const file_orchestrouter_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch1vcmNoZXN0cm91dGVyL3YxL3JvdXRlci5wcm90bxIQb3JjaGVzdHJvdXRlci52MSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkirAEKEEdlbmVyYXRpb25QYXJhbXMSGAoLdGVtcGVyYXR1cmUYASABKAFIAIgBARISCgV0b3BfcBgCIAEoAUgBiAEBEhcKCm1heF90b2tlbnMYAyABKA1IAogBARIMCgRzdG9wGAQgAygJEhEKBHNlZWQYBSABKANIA4gBAUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQgcKBV9zZWVkIroBCgxSb3V0ZVJlcXVlc3QSLwoIbWVzc2FnZXMYASADKAsyHS5vcmNoZXN0cm91dGVyLnYxLkNoYXRNZXNzYWdlEhMKCXRocmVzaG9sZBgCIAEoAUgAEhcKDXByZW1pdW1fc2hhcmUYAyABKAFIABIPCgdkcnlfcnVuGAQgASgIEjIKBnBhcmFtcxgFIAEoCzIiLm9yY2hlc3Ryb3V0ZXIudjEuR2VuZXJhdGlvblBhcmFtc0IGCgRkaWFsItsCCghEZWNpc2lvbhIkCgR0aWVyGAEgASgOMhYub3JjaGVzdHJvdXRlci52MS5UaWVyEg0KBW1vZGVsGAIgASgJEhcKD3dpbl9wcm9iYWJpbGl0eRgDIAEoARIRCgl0aHJlc2hvbGQYBCABKAESEQoJcm91dGVyX2lkGAUgASgJEhYKDnJvdXRlcl92ZXJzaW9uGAYgASgJEhAKCGRlZ3JhZGVkGAcgASgIEhcKD2RlZ3JhZGVkX3JlYXNvbhgIIAEoCRIrCgtyb3V0ZWRfdGllchgJIAEoDjIWLm9yY2hlc3Ryb3V0ZXIudjEuVGllchIRCglmZWxsX2JhY2sYCiABKAgSFwoPZmFsbGJhY2tfcmVhc29uGAsgASgJEhAKCGF0dGVtcHRzGAwgASgNEhYKDmJ1ZGdldF9saW1pdGVkGA0gASgIEhUKDWJ1ZGdldF9yZWFzb24YDiABKAkiVwoKSG9wVGltaW5ncxIQCghlbWJlZF9tcxgBIAEoARIQCghzY29yZV9tcxgCIAEoARITCgtkaXNwYXRjaF9tcxgDIAEoARIQCgh0b3RhbF9tcxgEIAEoASJhCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDRIQCghjb3N0X3VzZBgEIAEoASLPAQoNUm91dGVSZXNwb25zZRIsCghkZWNpc2lvbhgBIAEoCzIaLm9yY2hlc3Ryb3V0ZXIudjEuRGVjaXNpb24SDgoGYW5zd2VyGAIgASgJEhUKDWZpbmlzaF9yZWFzb24YAyABKAkSJgoFdXNhZ2UYBCABKAsyFy5vcmNoZXN0cm91dGVyLnYxLlVzYWdlEi0KB3RpbWluZ3MYBSABKAsyHC5vcmNoZXN0cm91dGVyLnYxLkhvcFRpbWluZ3MSEgoKcmVxdWVzdF9pZBgGIAEoCSLAAQoSUm91dGVTdHJlYW1SZXF1ZXN0Ei8KCG1lc3NhZ2VzGAEgAygLMh0ub3JjaGVzdHJvdXRlci52MS5DaGF0TWVzc2FnZRITCgl0aHJlc2hvbGQYAiABKAFIABIXCg1wcmVtaXVtX3NoYXJlGAMgASgBSAASDwoHZHJ5X3J1bhgEIAEoCBIyCgZwYXJhbXMYBSABKAsyIi5vcmNoZXN0cm91dGVyLnYxLkdlbmVyYXRpb25QYXJhbXNCBgoEZGlhbCKQAQoTUm91dGVTdHJlYW1SZXNwb25zZRIuCghkZWNpc2lvbhgBIAEoCzIaLm9yY2hlc3Ryb3V0ZXIudjEuRGVjaXNpb25IABIPCgVkZWx0YRgCIAEoCUgAEi8KBGRvbmUYAyABKAsyHy5vcmNoZXN0cm91dGVyLnYxLlJvdXRlUmVzcG9uc2VIAEIHCgVldmVudCISChBHZXRTdGF0dXNSZXF1ZXN0IvIBCg5FbmRwb2ludFN0YXR1cxIkCgR0aWVyGAEgASgOMhYub3JjaGVzdHJvdXRlci52MS5UaWVyEg0KBW1vZGVsGAIgASgJEhIKCmNvbmZpZ3VyZWQYAyABKAgSLwoHY2lyY3VpdBgEIAEoDjIeLm9yY2hlc3Ryb3V0ZXIudjEuQ2lyY3VpdFN0YXRlEhAKCHJlcXVlc3RzGAUgASgEEhAKCGZhaWx1cmVzGAYgASgEEhUKDXByb21wdF90b2tlbnMYByABKAQSGQoRY29tcGxldGlvbl90b2tlbnMYCCABKAQSEAoIY29zdF91c2QYCSABKAEiqwEKEUdldFN0YXR1c1Jlc3BvbnNlEhEKCXRocmVzaG9sZBgBIAEoARIRCglyb3V0ZXJfaWQYAiABKAkSFgoOcm91dGVyX3ZlcnNpb24YAyABKAkSMwoJZW5kcG9pbnRzGAQgAygLMiAub3JjaGVzdHJvdXRlci52MS5FbmRwb2ludFN0YXR1cxIRCglmYWxsYmFja3MYBSABKAQSEAoIZGVncmFkZWQYBiABKAQiYAoPRmVlZGJhY2tSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSKAoGcmF0aW5nGAIgASgOMhgub3JjaGVzdHJvdXRlci52MS5SYXRpbmcSDwoHY29tbWVudBgDIAEoCSISChBGZWVkYmFja1Jlc3BvbnNlKj4KBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEg4KClRJRVJfU01BTEwQARIQCgxUSUVSX1BSRU1JVU0QAip8CgxDaXJjdWl0U3RhdGUSHQoZQ0lSQ1VJVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENJUkNVSVRfU1RBVEVfQ0xPU0VEEAESFgoSQ0lSQ1VJVF9TVEFURV9PUEVOEAISGwoXQ0lSQ1VJVF9TVEFURV9IQUxGX09QRU4QAypVCgZSYXRpbmcSFgoSUkFUSU5HX1VOU1BFQ0lGSUVEEAASDgoKUkFUSU5HX0JBRBABEhIKDlJBVElOR19ORVVUUkFMEAISDwoLUkFUSU5HX0dPT0QQAzLgAgoNUm91dGVyU2VydmljZRJICgVSb3V0ZRIeLm9yY2hlc3Ryb3V0ZXIudjEuUm91dGVSZXF1ZXN0Gh8ub3JjaGVzdHJvdXRlci52MS5Sb3V0ZVJlc3BvbnNlElwKC1JvdXRlU3RyZWFtEiQub3JjaGVzdHJvdXRlci52MS5Sb3V0ZVN0cmVhbVJlcXVlc3QaJS5vcmNoZXN0cm91dGVyLnYxLlJvdXRlU3RyZWFtUmVzcG9uc2UwARJUCglHZXRTdGF0dXMSIi5vcmNoZXN0cm91dGVyLnYxLkdldFN0YXR1c1JlcXVlc3QaIy5vcmNoZXN0cm91dGVyLnYxLkdldFN0YXR1c1Jlc3BvbnNlElEKCEZlZWRiYWNrEiEub3JjaGVzdHJvdXRlci52MS5GZWVkYmFja1JlcXVlc3QaIi5vcmNoZXN0cm91dGVyLnYxLkZlZWRiYWNrUmVzcG9uc2VC1wEKFGRldi5vcmNoZXN0cm91dGVyLnYxQgtSb3V0ZXJQcm90b1ABWj1vcmNoZXN0cm91dGVyL2NsaWVudHMvZ28vZ2VuL29yY2hlc3Ryb3V0ZXIvdjE7b3JjaGVzdHJvdXRlcnYxogIDT1hYqgIQT3JjaGVzdHJvdXRlci5WMboCEU9yY2hlc3Ryb3V0ZXJfVjFfygIQT3JjaGVzdHJvdXRlclxWMeICHE9yY2hlc3Ryb3V0ZXJcVjFcR1BCTWV0YWRhdGHqAhFPcmNoZXN0cm91dGVyOjpWMWIGcHJvdG8z");
+  fileDesc("Ch1vcmNoZXN0cm91dGVyL3YxL3JvdXRlci5wcm90bxIQb3JjaGVzdHJvdXRlci52MSKuAQoLQ2hhdE1lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJEgwKBG5hbWUYAyABKAkSLgoKdG9vbF9jYWxscxgEIAMoCzIaLm9yY2hlc3Ryb3V0ZXIudjEuVG9vbENhbGwSFAoMdG9vbF9jYWxsX2lkGAUgASgJEiwKBXBhcnRzGAYgAygLMh0ub3JjaGVzdHJvdXRlci52MS5Db250ZW50UGFydCI1CgtDb250ZW50UGFydBIOCgR0ZXh0GAEgASgJSAASDgoEanNvbhgCIAEoCUgAQgYKBHBhcnQiRQoIVG9vbENhbGwSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIMCgRuYW1lGAMgASgJEhEKCWFyZ3VtZW50cxgEIAEoCSJLCg1Ub29sQ2FsbERlbHRhEg0KBWluZGV4GAEgASgNEgoKAmlkGAIgASgJEgwKBG5hbWUYAyABKAkSEQoJYXJndW1lbnRzGAQgASgJImIKBFRvb2wSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIXCg9wYXJhbWV0ZXJzX2pzb24YAyABKAkSEwoGc3RyaWN0GAQgASgISACIAQFCCQoHX3N0cmljdCIxCgpUb29sQ2hvaWNlEgwKBG1vZGUYASABKAkSFQoNZnVuY3Rpb25fbmFtZRgCIAEoCSKEAQoOUmVzcG9uc2VGb3JtYXQSDAoEdHlwZRgBIAEoCRITCgtzY2hlbWFfbmFtZRgCIAEoCRIaChJzY2hlbWFfZGVzY3JpcHRpb24YAyABKAkSEwoLc2NoZW1hX2pzb24YBCABKAkSEwoGc3RyaWN0GAUgASgISACIAQFCCQoHX3N0cmljdCK+BgoQR2VuZXJhdGlvblBhcmFtcxIYCgt0ZW1wZXJhdHVyZRgBIAEoAUgAiAEBEhIKBXRvcF9wGAIgASgBSAGIAQESFwoKbWF4X3Rva2VucxgDIAEoDUgCiAEBEgwKBHN0b3AYBCADKAkSEQoEc2VlZBgFIAEoA0gDiAEBEiIKFW1heF9jb21wbGV0aW9uX3Rva2VucxgGIAEoDUgEiAEBEg4KAW4YByABKA1IBYgBARIlCgV0b29scxgIIAMoCzIWLm9yY2hlc3Ryb3V0ZXIudjEuVG9vbBIxCgt0b29sX2Nob2ljZRgJIAEoCzIcLm9yY2hlc3Ryb3V0ZXIudjEuVG9vbENob2ljZRIgChNwYXJhbGxlbF90b29sX2NhbGxzGAogASgISAaIAQESOQoPcmVzcG9uc2VfZm9ybWF0GAsgASgLMiAub3JjaGVzdHJvdXRlci52MS5SZXNwb25zZUZvcm1hdBIVCghsb2dwcm9icxgMIAEoCEgHiAEBEhkKDHRvcF9sb2dwcm9icxgNIAEoDUgIiAEBEh0KEHByZXNlbmNlX3BlbmFsdHkYDiABKAFICYgBARIeChFmcmVxdWVuY3lfcGVuYWx0eRgPIAEoAUgKiAEBEkUKCmxvZ2l0X2JpYXMYECADKAsyMS5vcmNoZXN0cm91dGVyLnYxLkdlbmVyYXRpb25QYXJhbXMuTG9naXRCaWFzRW50cnkSDAoEdXNlchgRIAEoCRIYChByZWFzb25pbmdfZWZmb3J0GBIgASgJEhIKCmV4dHJhX2pzb24YEyABKAkaMAoOTG9naXRCaWFzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4AUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQgcKBV9zZWVkQhgKFl9tYXhfY29tcGxldGlvbl90b2tlbnNCBAoCX25CFgoUX3BhcmFsbGVsX3Rvb2xfY2FsbHNCCwoJX2xvZ3Byb2JzQg8KDV90b3BfbG9ncHJvYnNCEwoRX3ByZXNlbmNlX3BlbmFsdHlCFAoSX2ZyZXF1ZW5jeV9wZW5hbHR5IroBCgxSb3V0ZVJlcXVlc3QSLwoIbWVzc2FnZXMYASADKAsyHS5vcmNoZXN0cm91dGVyLnYxLkNoYXRNZXNzYWdlEhMKCXRocmVzaG9sZBgCIAEoAUgAEhcKDXByZW1pdW1fc2hhcmUYAyABKAFIABIPCgdkcnlfcnVuGAQgASgIEjIKBnBhcmFtcxgFIAEoCzIiLm9yY2hlc3Ryb3V0ZXIudjEuR2VuZXJhdGlvblBhcmFtc0IGCgRkaWFsItsCCghEZWNpc2lvbhIkCgR0aWVyGAEgASgOMhYub3JjaGVzdHJvdXRlci52MS5UaWVyEg0KBW1vZGVsGAIgASgJEhcKD3dpbl9wcm9iYWJpbGl0eRgDIAEoARIRCgl0aHJlc2hvbGQYBCABKAESEQoJcm91dGVyX2lkGAUgASgJEhYKDnJvdXRlcl92ZXJzaW9uGAYgASgJEhAKCGRlZ3JhZGVkGAcgASgIEhcKD2RlZ3JhZGVkX3JlYXNvbhgIIAEoCRIrCgtyb3V0ZWRfdGllchgJIAEoDjIWLm9yY2hlc3Ryb3V0ZXIudjEuVGllchIRCglmZWxsX2JhY2sYCiABKAgSFwoPZmFsbGJhY2tfcmVhc29uGAsgASgJEhAKCGF0dGVtcHRzGAwgASgNEhYKDmJ1ZGdldF9saW1pdGVkGA0gASgIEhUKDWJ1ZGdldF9yZWFzb24YDiABKAkiVwoKSG9wVGltaW5ncxIQCghlbWJlZF9tcxgBIAEoARIQCghzY29yZV9tcxgCIAEoARITCgtkaXNwYXRjaF9tcxgDIAEoARIQCgh0b3RhbF9tcxgEIAEoASJhCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDRIQCghjb3N0X3VzZBgEIAEoASKWAgoNUm91dGVSZXNwb25zZRIsCghkZWNpc2lvbhgBIAEoCzIaLm9yY2hlc3Ryb3V0ZXIudjEuRGVjaXNpb24SDgoGYW5zd2VyGAIgASgJEhUKDWZpbmlzaF9yZWFzb24YAyABKAkSJgoFdXNhZ2UYBCABKAsyFy5vcmNoZXN0cm91dGVyLnYxLlVzYWdlEi0KB3RpbWluZ3MYBSABKAsyHC5vcmNoZXN0cm91dGVyLnYxLkhvcFRpbWluZ3MSEgoKcmVxdWVzdF9pZBgGIAEoCRIuCgp0b29sX2NhbGxzGAcgAygLMhoub3JjaGVzdHJvdXRlci52MS5Ub29sQ2FsbBIVCg1sb2dwcm9ic19qc29uGAggASgJIsABChJSb3V0ZVN0cmVhbVJlcXVlc3QSLwoIbWVzc2FnZXMYASADKAsyHS5vcmNoZXN0cm91dGVyLnYxLkNoYXRNZXNzYWdlEhMKCXRocmVzaG9sZBgCIAEoAUgAEhcKDXByZW1pdW1fc2hhcmUYAyABKAFIABIPCgdkcnlfcnVuGAQgASgIEjIKBnBhcmFtcxgFIAEoCzIiLm9yY2hlc3Ryb3V0ZXIudjEuR2VuZXJhdGlvblBhcmFtc0IGCgRkaWFsItwBChNSb3V0ZVN0cmVhbVJlc3BvbnNlEi4KCGRlY2lzaW9uGAEgASgLMhoub3JjaGVzdHJvdXRlci52MS5EZWNpc2lvbkgAEg8KBWRlbHRhGAIgASgJSAASLwoEZG9uZRgDIAEoCzIfLm9yY2hlc3Ryb3V0ZXIudjEuUm91dGVSZXNwb25zZUgAEjMKCnRvb2xfY2FsbHMYBCADKAsyHy5vcmNoZXN0cm91dGVyLnYxLlRvb2xDYWxsRGVsdGESFQoNbG9ncHJvYnNfanNvbhgFIAEoCUIHCgVldmVudCISChBHZXRTdGF0dXNSZXF1ZXN0IvIBCg5FbmRwb2ludFN0YXR1cxIkCgR0aWVyGAEgASgOMhYub3JjaGVzdHJvdXRlci52MS5UaWVyEg0KBW1vZGVsGAIgASgJEhIKCmNvbmZpZ3VyZWQYAyABKAgSLwoHY2lyY3VpdBgEIAEoDjIeLm9yY2hlc3Ryb3V0ZXIudjEuQ2lyY3VpdFN0YXRlEhAKCHJlcXVlc3RzGAUgASgEEhAKCGZhaWx1cmVzGAYgASgEEhUKDXByb21wdF90b2tlbnMYByABKAQSGQoRY29tcGxldGlvbl90b2tlbnMYCCABKAQSEAoIY29zdF91c2QYCSABKAEiqwEKEUdldFN0YXR1c1Jlc3BvbnNlEhEKCXRocmVzaG9sZBgBIAEoARIRCglyb3V0ZXJfaWQYAiABKAkSFgoOcm91dGVyX3ZlcnNpb24YAyABKAkSMwoJZW5kcG9pbnRzGAQgAygLMiAub3JjaGVzdHJvdXRlci52MS5FbmRwb2ludFN0YXR1cxIRCglmYWxsYmFja3MYBSABKAQSEAoIZGVncmFkZWQYBiABKAQiYAoPRmVlZGJhY2tSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSKAoGcmF0aW5nGAIgASgOMhgub3JjaGVzdHJvdXRlci52MS5SYXRpbmcSDwoHY29tbWVudBgDIAEoCSISChBGZWVkYmFja1Jlc3BvbnNlKj4KBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEg4KClRJRVJfU01BTEwQARIQCgxUSUVSX1BSRU1JVU0QAip8CgxDaXJjdWl0U3RhdGUSHQoZQ0lSQ1VJVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENJUkNVSVRfU1RBVEVfQ0xPU0VEEAESFgoSQ0lSQ1VJVF9TVEFURV9PUEVOEAISGwoXQ0lSQ1VJVF9TVEFURV9IQUxGX09QRU4QAypVCgZSYXRpbmcSFgoSUkFUSU5HX1VOU1BFQ0lGSUVEEAASDgoKUkFUSU5HX0JBRBABEhIKDlJBVElOR19ORVVUUkFMEAISDwoLUkFUSU5HX0dPT0QQAzLgAgoNUm91dGVyU2VydmljZRJICgVSb3V0ZRIeLm9yY2hlc3Ryb3V0ZXIudjEuUm91dGVSZXF1ZXN0Gh8ub3JjaGVzdHJvdXRlci52MS5Sb3V0ZVJlc3BvbnNlElwKC1JvdXRlU3RyZWFtEiQub3JjaGVzdHJvdXRlci52MS5Sb3V0ZVN0cmVhbVJlcXVlc3QaJS5vcmNoZXN0cm91dGVyLnYxLlJvdXRlU3RyZWFtUmVzcG9uc2UwARJUCglHZXRTdGF0dXMSIi5vcmNoZXN0cm91dGVyLnYxLkdldFN0YXR1c1JlcXVlc3QaIy5vcmNoZXN0cm91dGVyLnYxLkdldFN0YXR1c1Jlc3BvbnNlElEKCEZlZWRiYWNrEiEub3JjaGVzdHJvdXRlci52MS5GZWVkYmFja1JlcXVlc3QaIi5vcmNoZXN0cm91dGVyLnYxLkZlZWRiYWNrUmVzcG9uc2VC1wEKFGRldi5vcmNoZXN0cm91dGVyLnYxQgtSb3V0ZXJQcm90b1ABWj1vcmNoZXN0cm91dGVyL2NsaWVudHMvZ28vZ2VuL29yY2hlc3Ryb3V0ZXIvdjE7b3JjaGVzdHJvdXRlcnYxogIDT1hYqgIQT3JjaGVzdHJvdXRlci5WMboCEU9yY2hlc3Ryb3V0ZXJfVjFfygIQT3JjaGVzdHJvdXRlclxWMeICHE9yY2hlc3Ryb3V0ZXJcVjFcR1BCTWV0YWRhdGHqAhFPcmNoZXN0cm91dGVyOjpWMWIGcHJvdG8z");
 
 /**
  * ChatMessage is one message of an OpenAI-style chat.
@@ -19,18 +19,48 @@ export const file_orchestrouter_v1_router: GenFile = /*@__PURE__*/
  */
 export type ChatMessage = Message<"orchestrouter.v1.ChatMessage"> & {
   /**
-   * role is "system", "user", "assistant" or "developer".
+   * role is "system", "developer", "user", "assistant" or "tool".
    *
    * @generated from field: string role = 1;
    */
   role: string;
 
   /**
-   * content is the message text.
+   * content is the message text; empty when parts is set, and may be empty on an assistant
+   * message that only calls tools.
    *
    * @generated from field: string content = 2;
    */
   content: string;
+
+  /**
+   * name optionally tells apart participants of the same role.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * tool_calls are the function calls an assistant message made (role "assistant" only).
+   *
+   * @generated from field: repeated orchestrouter.v1.ToolCall tool_calls = 4;
+   */
+  toolCalls: ToolCall[];
+
+  /**
+   * tool_call_id is the id of the call a "tool" message answers; required for role "tool".
+   *
+   * @generated from field: string tool_call_id = 5;
+   */
+  toolCallId: string;
+
+  /**
+   * parts is multi-part content, in place of content: text parts are scored (the last user
+   * message's text parts, joined by newlines), the others passed to the endpoint untouched.
+   *
+   * @generated from field: repeated orchestrouter.v1.ContentPart parts = 6;
+   */
+  parts: ContentPart[];
 };
 
 /**
@@ -39,6 +69,249 @@ export type ChatMessage = Message<"orchestrouter.v1.ChatMessage"> & {
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
   messageDesc(file_orchestrouter_v1_router, 0);
+
+/**
+ * ContentPart is one part of a multi-part message.
+ *
+ * @generated from message orchestrouter.v1.ContentPart
+ */
+export type ContentPart = Message<"orchestrouter.v1.ContentPart"> & {
+  /**
+   * part is the part's content.
+   *
+   * @generated from oneof orchestrouter.v1.ContentPart.part
+   */
+  part: {
+    /**
+     * text is a text part (OpenAI's {"type": "text", "text": ...}).
+     *
+     * @generated from field: string text = 1;
+     */
+    value: string;
+    case: "text";
+  } | {
+    /**
+     * json is any other part as OpenAI's JSON object, its "type" included (image_url,
+     * input_audio, file, ...), e.g. {"type":"image_url","image_url":{"url":"..."}}; passed through.
+     *
+     * @generated from field: string json = 2;
+     */
+    value: string;
+    case: "json";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message orchestrouter.v1.ContentPart.
+ * Use `create(ContentPartSchema)` to create a new message.
+ */
+export const ContentPartSchema: GenMessage<ContentPart> = /*@__PURE__*/
+  messageDesc(file_orchestrouter_v1_router, 1);
+
+/**
+ * ToolCall is a function call the model asked for.
+ *
+ * @generated from message orchestrouter.v1.ToolCall
+ */
+export type ToolCall = Message<"orchestrouter.v1.ToolCall"> & {
+  /**
+   * id identifies the call; a "tool" message answers it by this id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * type is "function" (the only kind passed through).
+   *
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * name is the function's name.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * arguments are the call's arguments as the model wrote them: a JSON string, not validated.
+   *
+   * @generated from field: string arguments = 4;
+   */
+  arguments: string;
+};
+
+/**
+ * Describes the message orchestrouter.v1.ToolCall.
+ * Use `create(ToolCallSchema)` to create a new message.
+ */
+export const ToolCallSchema: GenMessage<ToolCall> = /*@__PURE__*/
+  messageDesc(file_orchestrouter_v1_router, 2);
+
+/**
+ * ToolCallDelta is a piece of a streamed tool call, as OpenAI streams it: the first piece of a
+ * call carries its id and name, later ones argument fragments to concatenate in order.
+ *
+ * @generated from message orchestrouter.v1.ToolCallDelta
+ */
+export type ToolCallDelta = Message<"orchestrouter.v1.ToolCallDelta"> & {
+  /**
+   * index says which of the answer's tool calls this piece belongs to.
+   *
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * id is the call's id, on its first piece.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * name is the function's name, on its first piece.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * arguments is the next fragment of the arguments JSON string.
+   *
+   * @generated from field: string arguments = 4;
+   */
+  arguments: string;
+};
+
+/**
+ * Describes the message orchestrouter.v1.ToolCallDelta.
+ * Use `create(ToolCallDeltaSchema)` to create a new message.
+ */
+export const ToolCallDeltaSchema: GenMessage<ToolCallDelta> = /*@__PURE__*/
+  messageDesc(file_orchestrouter_v1_router, 3);
+
+/**
+ * Tool is a function the model may call.
+ *
+ * @generated from message orchestrouter.v1.Tool
+ */
+export type Tool = Message<"orchestrouter.v1.Tool"> & {
+  /**
+   * name is the function's name: 1 to 64 letters, digits, "_" or "-".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * description tells the model what the function does.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * parameters_json is the JSON schema of the arguments, a JSON object as a string; empty when
+   * the function takes none.
+   *
+   * @generated from field: string parameters_json = 3;
+   */
+  parametersJson: string;
+
+  /**
+   * strict asks the endpoint to follow the schema exactly.
+   *
+   * @generated from field: optional bool strict = 4;
+   */
+  strict?: boolean | undefined;
+};
+
+/**
+ * Describes the message orchestrouter.v1.Tool.
+ * Use `create(ToolSchema)` to create a new message.
+ */
+export const ToolSchema: GenMessage<Tool> = /*@__PURE__*/
+  messageDesc(file_orchestrouter_v1_router, 4);
+
+/**
+ * ToolChoice is how the model may use the tools.
+ *
+ * @generated from message orchestrouter.v1.ToolChoice
+ */
+export type ToolChoice = Message<"orchestrouter.v1.ToolChoice"> & {
+  /**
+   * mode is "none", "auto", "required", or "function" (call function_name).
+   *
+   * @generated from field: string mode = 1;
+   */
+  mode: string;
+
+  /**
+   * function_name is the function to call, with mode "function".
+   *
+   * @generated from field: string function_name = 2;
+   */
+  functionName: string;
+};
+
+/**
+ * Describes the message orchestrouter.v1.ToolChoice.
+ * Use `create(ToolChoiceSchema)` to create a new message.
+ */
+export const ToolChoiceSchema: GenMessage<ToolChoice> = /*@__PURE__*/
+  messageDesc(file_orchestrouter_v1_router, 5);
+
+/**
+ * ResponseFormat is the form the answer must take.
+ *
+ * @generated from message orchestrouter.v1.ResponseFormat
+ */
+export type ResponseFormat = Message<"orchestrouter.v1.ResponseFormat"> & {
+  /**
+   * type is "text", "json_object" (JSON mode) or "json_schema" (structured output).
+   *
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * schema_name names the schema, with type "json_schema".
+   *
+   * @generated from field: string schema_name = 2;
+   */
+  schemaName: string;
+
+  /**
+   * schema_description describes the schema, with type "json_schema".
+   *
+   * @generated from field: string schema_description = 3;
+   */
+  schemaDescription: string;
+
+  /**
+   * schema_json is the JSON schema, a JSON object as a string, with type "json_schema".
+   *
+   * @generated from field: string schema_json = 4;
+   */
+  schemaJson: string;
+
+  /**
+   * strict asks the endpoint to follow the schema exactly.
+   *
+   * @generated from field: optional bool strict = 5;
+   */
+  strict?: boolean | undefined;
+};
+
+/**
+ * Describes the message orchestrouter.v1.ResponseFormat.
+ * Use `create(ResponseFormatSchema)` to create a new message.
+ */
+export const ResponseFormatSchema: GenMessage<ResponseFormat> = /*@__PURE__*/
+  messageDesc(file_orchestrouter_v1_router, 6);
 
 /**
  * GenerationParams are passed through to the model endpoint; unset fields use its defaults.
@@ -80,6 +353,107 @@ export type GenerationParams = Message<"orchestrouter.v1.GenerationParams"> & {
    * @generated from field: optional int64 seed = 5;
    */
   seed?: bigint | undefined;
+
+  /**
+   * max_completion_tokens bounds the answer, reasoning tokens included; at least 1.
+   *
+   * @generated from field: optional uint32 max_completion_tokens = 6;
+   */
+  maxCompletionTokens?: number | undefined;
+
+  /**
+   * n is the number of answers; only 1 is accepted (the router returns one answer per route).
+   *
+   * @generated from field: optional uint32 n = 7;
+   */
+  n?: number | undefined;
+
+  /**
+   * tools are the functions the model may call.
+   *
+   * @generated from field: repeated orchestrouter.v1.Tool tools = 8;
+   */
+  tools: Tool[];
+
+  /**
+   * tool_choice is how the model may use the tools.
+   *
+   * @generated from field: orchestrouter.v1.ToolChoice tool_choice = 9;
+   */
+  toolChoice?: ToolChoice | undefined;
+
+  /**
+   * parallel_tool_calls allows several tool calls in one answer.
+   *
+   * @generated from field: optional bool parallel_tool_calls = 10;
+   */
+  parallelToolCalls?: boolean | undefined;
+
+  /**
+   * response_format is the form the answer must take (JSON mode, a JSON schema).
+   *
+   * @generated from field: orchestrouter.v1.ResponseFormat response_format = 11;
+   */
+  responseFormat?: ResponseFormat | undefined;
+
+  /**
+   * logprobs asks for the answer's token log probabilities (RouteResponse.logprobs_json).
+   *
+   * @generated from field: optional bool logprobs = 12;
+   */
+  logprobs?: boolean | undefined;
+
+  /**
+   * top_logprobs is the number of most likely tokens reported at each position, in [0, 20];
+   * needs logprobs.
+   *
+   * @generated from field: optional uint32 top_logprobs = 13;
+   */
+  topLogprobs?: number | undefined;
+
+  /**
+   * presence_penalty, in [-2, 2].
+   *
+   * @generated from field: optional double presence_penalty = 14;
+   */
+  presencePenalty?: number | undefined;
+
+  /**
+   * frequency_penalty, in [-2, 2].
+   *
+   * @generated from field: optional double frequency_penalty = 15;
+   */
+  frequencyPenalty?: number | undefined;
+
+  /**
+   * logit_bias maps token ids (decimal strings) to a bias in [-100, 100].
+   *
+   * @generated from field: map<string, double> logit_bias = 16;
+   */
+  logitBias: { [key: string]: number };
+
+  /**
+   * user identifies the end user to the endpoint.
+   *
+   * @generated from field: string user = 17;
+   */
+  user: string;
+
+  /**
+   * reasoning_effort is "minimal", "low", "medium" or "high", for reasoning models.
+   *
+   * @generated from field: string reasoning_effort = 18;
+   */
+  reasoningEffort: string;
+
+  /**
+   * extra_json is a JSON object of further request fields the endpoint accepts (metadata,
+   * service_tier, a vendor's own...), passed through as they are; it may not set a field above
+   * nor model, messages, stream or stream_options.
+   *
+   * @generated from field: string extra_json = 19;
+   */
+  extraJson: string;
 };
 
 /**
@@ -87,7 +461,7 @@ export type GenerationParams = Message<"orchestrouter.v1.GenerationParams"> & {
  * Use `create(GenerationParamsSchema)` to create a new message.
  */
 export const GenerationParamsSchema: GenMessage<GenerationParams> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 1);
+  messageDesc(file_orchestrouter_v1_router, 7);
 
 /**
  * RouteRequest is a chat request to route.
@@ -146,7 +520,7 @@ export type RouteRequest = Message<"orchestrouter.v1.RouteRequest"> & {
  * Use `create(RouteRequestSchema)` to create a new message.
  */
 export const RouteRequestSchema: GenMessage<RouteRequest> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 2);
+  messageDesc(file_orchestrouter_v1_router, 8);
 
 /**
  * Decision is how the router decided, and what happened when it dispatched.
@@ -259,7 +633,7 @@ export type Decision = Message<"orchestrouter.v1.Decision"> & {
  * Use `create(DecisionSchema)` to create a new message.
  */
 export const DecisionSchema: GenMessage<Decision> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 3);
+  messageDesc(file_orchestrouter_v1_router, 9);
 
 /**
  * HopTimings is the time spent in each hop, in milliseconds.
@@ -301,7 +675,7 @@ export type HopTimings = Message<"orchestrouter.v1.HopTimings"> & {
  * Use `create(HopTimingsSchema)` to create a new message.
  */
 export const HopTimingsSchema: GenMessage<HopTimings> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 4);
+  messageDesc(file_orchestrouter_v1_router, 10);
 
 /**
  * Usage is the token usage the endpoint reported and its cost at the configured prices.
@@ -343,7 +717,7 @@ export type Usage = Message<"orchestrouter.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 5);
+  messageDesc(file_orchestrouter_v1_router, 11);
 
 /**
  * RouteResponse is the routing decision and, unless dry run, the answer.
@@ -392,6 +766,22 @@ export type RouteResponse = Message<"orchestrouter.v1.RouteResponse"> & {
    * @generated from field: string request_id = 6;
    */
   requestId: string;
+
+  /**
+   * tool_calls are the function calls the model asked for (finish_reason "tool_calls"); in a
+   * stream's done message empty, since the deltas carry them.
+   *
+   * @generated from field: repeated orchestrouter.v1.ToolCall tool_calls = 7;
+   */
+  toolCalls: ToolCall[];
+
+  /**
+   * logprobs_json is the endpoint's logprobs object (OpenAI's choices[0].logprobs) as a JSON
+   * string, when params.logprobs asked for it; in a stream's done message empty.
+   *
+   * @generated from field: string logprobs_json = 8;
+   */
+  logprobsJson: string;
 };
 
 /**
@@ -399,7 +789,7 @@ export type RouteResponse = Message<"orchestrouter.v1.RouteResponse"> & {
  * Use `create(RouteResponseSchema)` to create a new message.
  */
 export const RouteResponseSchema: GenMessage<RouteResponse> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 6);
+  messageDesc(file_orchestrouter_v1_router, 12);
 
 /**
  * RouteStreamRequest is a chat request to route with the answer streamed; its fields mean
@@ -458,7 +848,7 @@ export type RouteStreamRequest = Message<"orchestrouter.v1.RouteStreamRequest"> 
  * Use `create(RouteStreamRequestSchema)` to create a new message.
  */
 export const RouteStreamRequestSchema: GenMessage<RouteStreamRequest> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 7);
+  messageDesc(file_orchestrouter_v1_router, 13);
 
 /**
  * RouteStreamResponse is one event of a streamed route.
@@ -482,7 +872,8 @@ export type RouteStreamResponse = Message<"orchestrouter.v1.RouteStreamResponse"
     case: "decision";
   } | {
     /**
-     * delta is the next piece of answer text.
+     * delta is the next piece of answer text; empty on a delta that carries only tool calls
+     * or logprobs.
      *
      * @generated from field: string delta = 2;
      */
@@ -498,6 +889,21 @@ export type RouteStreamResponse = Message<"orchestrouter.v1.RouteStreamResponse"
     value: RouteResponse;
     case: "done";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * tool_calls, with a delta event, are the pieces of tool calls this delta carries.
+   *
+   * @generated from field: repeated orchestrouter.v1.ToolCallDelta tool_calls = 4;
+   */
+  toolCalls: ToolCallDelta[];
+
+  /**
+   * logprobs_json, with a delta event, is the endpoint's logprobs object for this delta's
+   * tokens (OpenAI's choices[0].logprobs of the chunk) as a JSON string.
+   *
+   * @generated from field: string logprobs_json = 5;
+   */
+  logprobsJson: string;
 };
 
 /**
@@ -505,7 +911,7 @@ export type RouteStreamResponse = Message<"orchestrouter.v1.RouteStreamResponse"
  * Use `create(RouteStreamResponseSchema)` to create a new message.
  */
 export const RouteStreamResponseSchema: GenMessage<RouteStreamResponse> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 8);
+  messageDesc(file_orchestrouter_v1_router, 14);
 
 /**
  * GetStatusRequest asks for the router's status.
@@ -520,7 +926,7 @@ export type GetStatusRequest = Message<"orchestrouter.v1.GetStatusRequest"> & {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 9);
+  messageDesc(file_orchestrouter_v1_router, 15);
 
 /**
  * EndpointStatus is one tier's endpoint health and counters.
@@ -597,7 +1003,7 @@ export type EndpointStatus = Message<"orchestrouter.v1.EndpointStatus"> & {
  * Use `create(EndpointStatusSchema)` to create a new message.
  */
 export const EndpointStatusSchema: GenMessage<EndpointStatus> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 10);
+  messageDesc(file_orchestrouter_v1_router, 16);
 
 /**
  * GetStatusResponse is the router's status.
@@ -653,7 +1059,7 @@ export type GetStatusResponse = Message<"orchestrouter.v1.GetStatusResponse"> & 
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 11);
+  messageDesc(file_orchestrouter_v1_router, 17);
 
 /**
  * FeedbackRequest rates one answered request.
@@ -688,7 +1094,7 @@ export type FeedbackRequest = Message<"orchestrouter.v1.FeedbackRequest"> & {
  * Use `create(FeedbackRequestSchema)` to create a new message.
  */
 export const FeedbackRequestSchema: GenMessage<FeedbackRequest> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 12);
+  messageDesc(file_orchestrouter_v1_router, 18);
 
 /**
  * FeedbackResponse confirms the feedback was stored.
@@ -703,7 +1109,7 @@ export type FeedbackResponse = Message<"orchestrouter.v1.FeedbackResponse"> & {
  * Use `create(FeedbackResponseSchema)` to create a new message.
  */
 export const FeedbackResponseSchema: GenMessage<FeedbackResponse> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_router, 13);
+  messageDesc(file_orchestrouter_v1_router, 19);
 
 /**
  * Tier is the class of model a request goes to.
@@ -832,7 +1238,7 @@ export const RouterService: GenService<{
    * Route decides the tier for a chat request and, unless dry_run, returns the chosen model's
    * answer.
    * Errors: INVALID_ARGUMENT (no user message, bad role, threshold or share out of range, bad
-   * generation parameters); UNAUTHENTICATED (no or a wrong bearer token, when the router requires
+   * generation parameters, tools, tool messages or JSON fields, n other than 1); UNAUTHENTICATED (no or a wrong bearer token, when the router requires
    * one; or both endpoints rejected their credentials); PERMISSION_DENIED (the caller's policy
    * forbids setting the dial);
    * RESOURCE_EXHAUSTED (both endpoints rate-limited); UNAVAILABLE (both endpoints failed);
