@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 import grpc
 import pytest
@@ -22,7 +23,7 @@ def services(port: int) -> set[str]:
         return set(ProtoReflectionDescriptorDatabase(channel).get_services())
 
 
-def v1_messages() -> tuple[type, type]:
+def v1_messages() -> tuple[Any, Any]:
     """The v1 request and response classes, in a pool of their own (nothing shared with the server's)."""
     pool = descriptor_pool.DescriptorPool()
     pool.Add(v1_file_descriptor())
@@ -32,7 +33,7 @@ def v1_messages() -> tuple[type, type]:
     )
 
 
-def ask_v1(port: int, **fields) -> object:
+def ask_v1(port: int, **fields: str) -> Any:
     """One request on grpc.reflection.v1.ServerReflection/ServerReflectionInfo; returns the reply."""
     request_type, response_type = v1_messages()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
