@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +95,12 @@ def test_version_prints_the_installed_version():
 def test_a_blank_or_spaced_target_is_one_line(target, capsys):
     assert main(["route", "--router", target, "hi"]) == 2
     assert_one_clear_line(capsys.readouterr().err)
+
+
+def test_make_run_ends_by_saying_where_the_command_is():
+    from orchestrouter.tools.demo import where_the_command_is
+
+    line = where_the_command_is()
+    shown = line.split(" is ", 1)[1].split(" (", 1)[0]
+    assert Path(shown).resolve() == (Path(sys.executable).parent / "orchestrouter").resolve()
+    assert "activate" in line
