@@ -26,6 +26,8 @@ from orchestrouter.client import (
     ScorerClient,
 )
 from orchestrouter.runtime.tls import ServerTLSConfig
+from tests.support.dispatch_stack import with_dispatch
+from tests.support.fake_openai import Fault
 from tests.support.stub_router import StubRouter
 
 # The source folders of the orchestrouter namespace (mypy cannot walk the editable install's import hook).
@@ -242,3 +244,16 @@ def test_mypy_strict_accepts_a_user_file_and_sees_the_types(tmp_path):
     revealed = [line for line in done.stdout.splitlines() if "Revealed type" in line]
     assert "str" in revealed[0] and "orchestrouter.client.answer.RouteAnswer" in revealed[0], done.stdout
     assert "numpy.ndarray" in revealed[1] and "32Bit" in revealed[1], done.stdout
+
+
+def test_a_routers_own_unavailable_is_not_retried_so_model_calls_are_not_multiplied(stack):
+    # Both tiers fail: the router already retried (once per tier here) and fell back, and its reply
+    # pushes back on the client's retries, so the endpoints see one request's calls, not four.
+    s = stack(dispatch=with_dispatch(1), decision_log="off")
+    s.premium.always(Fault.status_code(503))
+    s.small.always(Fault.status_code(500))
+    policy = RetryPolicy(max_attempts=4, initial_backoff_s=0.05, max_backoff_s=0.1)
+    with RouterClient(s.router.target, timeout_s=20, retry=policy) as client, pytest.raises(grpc.RpcError) as caught:
+        client.route(QUESTION)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert (len(s.premium.requests), len(s.small.requests)) == (2, 2)
