@@ -33,7 +33,10 @@ def test_route_presents_the_token_from_its_file(secured, tmp_path, capsys, monke
 def test_route_without_a_token_or_with_a_bad_file_says_so_in_one_line(secured, tmp_path, capsys):
     target = ["route", "--router", secured.router.target]
     assert main([*target, "hi"]) == 1
-    assert capsys.readouterr().err.strip() == "error: UNAUTHENTICATED: missing or invalid bearer token"
+    assert capsys.readouterr().err == (
+        f"error: the router at {secured.router.target} answered UNAUTHENTICATED: missing or invalid bearer token; "
+        "give its token with --token-file PATH\n"
+    )
 
     assert main([*target, "--token-file", str(tmp_path / "missing"), "hi"]) == 2
     assert "--token-file: cannot read" in capsys.readouterr().err

@@ -91,6 +91,8 @@ def uninstall():
         (["train", "--data-dir", "."], ("orchestrouter.training",), "train"),
         (["score", "--file", "prompts.jsonl"], ("orchestrouter.training",), "train"),
         (["eval", "--data-dir", "."], ("matplotlib",), "eval"),
+        (["train", "--data-dir", "."], ("wordllama",), "train"),
+        (["eval", "--data-dir", "."], ("wordllama",), "eval"),
         (["serve-router"], ("openai", "orchestrouter.router"), "router"),
         (["serve-scorer"], ("onnxruntime", "orchestrouter.scorer"), "scorer"),
     ],

@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from orchestrouter.client import RouterClient
-from orchestrouter.client.sync import call_metadata
+from orchestrouter.client.options import call_metadata
 from orchestrouter.v1 import router_pb2
 
 

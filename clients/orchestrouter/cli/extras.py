@@ -7,6 +7,7 @@ their commands are still listed, and running one says which extra provides it in
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 
@@ -15,14 +16,23 @@ class MissingExtra(Exception):
 
 
 def load(command: str, extra: str, module: str, *needs: str) -> ModuleType:
-    """Imports the libraries in ``needs``, then ``module``; raises MissingExtra naming ``extra`` if one is absent.
+    """Checks the libraries in ``needs`` are installed, then imports ``module``; raises MissingExtra naming
+    ``extra`` if one is absent.
+
+    ``needs`` are the extra's libraries that ``module`` imports only later, mid-work (matplotlib for the
+    curves eval draws at its end): they are looked up, not imported, so the check costs nothing and a
+    missing one fails before any work starts.
 
     Only an absent module counts: a third-party library, or ``module`` itself or a package above it
     (``orchestrouter.training`` where training is not installed). A module missing inside an installed
     orchestrouter package is a bug, and its error is raised as it is.
     """
     for name in needs:
-        _import(command, extra, name)
+        if importlib.util.find_spec(name) is None:
+            raise MissingExtra(
+                f"`orchestrouter {command}` needs the {extra} extra (no module named {name!r}): "
+                f"pip install 'orchestrouter[{extra}]'"
+            )
     return _import(command, extra, module)
 
 

@@ -17,8 +17,26 @@ from orchestrouter.cli.extras import MissingExtra
 _SUMMARY = "The `orchestrouter` command line: run the services, route a query, train and evaluate."
 
 
+class _VersionAction(argparse.Action):
+    """--version: the installed package's version, read only when asked (importlib.metadata is not free)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the installed version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("orchestrouter")
+        except PackageNotFoundError:
+            installed = "unknown (not installed as a package)"
+        print(f"orchestrouter {installed}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrouter", description=_SUMMARY)
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
     serve.add_commands(sub)
     route.add_command(sub)

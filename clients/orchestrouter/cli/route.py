@@ -75,17 +75,21 @@ def _add_tls_options(p: argparse.ArgumentParser) -> None:
 def _route(args: argparse.Namespace) -> int:
     import grpc
 
+    from orchestrouter.cli import rpc_errors
     from orchestrouter.client import RouterClient
 
+    target = rpc_errors.check_target(args.router, DEFAULT_ROUTER_TARGET)
     dial = dict(threshold=args.threshold, premium_share=args.premium_share, dry_run=args.dry_run)
     streamed: list[str] = []
+    # One attempt: a person at a terminal is told at once that nothing answers, and runs it again.
     with RouterClient(
-        args.router,
+        target,
         timeout_s=args.timeout,
         token=_read_token(args.token_file),
         tls_ca_file=args.ca_file,
         tls_cert_file=args.cert_file,
         tls_key_file=args.key_file,
+        retry=None,
     ) as client:
         try:
             if args.stream:
@@ -96,7 +100,11 @@ def _route(args: argparse.Namespace) -> int:
             else:
                 answer = client.route(args.text, **dial)
         except grpc.RpcError as exc:
-            print(f"\nerror: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            if streamed and not args.json:
+                print()  # end the half-printed answer's line before the error's
+            tls = bool(args.ca_file or args.cert_file or args.key_file)
+            line = rpc_errors.describe(exc.code().name, exc.details() or "", target, tls, args.timeout)
+            print(f"error: {line}", file=sys.stderr)
             return 1
     if args.json:
         fields = answer.to_dict()

@@ -23,9 +23,14 @@ _LOCAL_ONLY = "(in-process, no servers)"
 _SHIPPED_MODEL = "the router model shipped in the package"
 
 
+# Libraries the train extra brings that training imports only mid-work (WordLlama when it first embeds,
+# safetensors when it reads a checkpoint); eval also draws its PGR curves with the eval extra's matplotlib.
+_TRAIN_NEEDS = ("wordllama", "safetensors", "tqdm", "onnx")
+_EXTRAS = {"eval": ("eval", (*_TRAIN_NEEDS, "matplotlib"))}
+
+
 def _run(args: argparse.Namespace) -> int:
-    # eval also draws its PGR curves: the eval extra adds matplotlib to the train extra.
-    extra, needs = ("eval", ("matplotlib",)) if args.command == "eval" else ("train", ())
+    extra, needs = _EXTRAS.get(args.command, ("train", _TRAIN_NEEDS))
     commands = extras.load(args.command, extra, "orchestrouter.training.commands", *needs)
     if args.command in ("train", "eval") and args.data_dir is None and not getattr(args, "no_data", False):
         raise ValueError(

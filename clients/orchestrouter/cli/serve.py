@@ -1,19 +1,84 @@
-"""``orchestrouter serve-scorer`` and ``serve-router``: each imports its server only when it runs."""
+"""``orchestrouter serve-scorer`` and ``serve-router``: each imports its server only when it runs.
+
+Both are configured by environment variables. Their ``--help`` lists every variable with its default
+and what it does, read from the service's configuration (``read_env`` names, defaults and describes
+each one), which is imported only when that help is asked for.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import textwrap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from orchestrouter.cli import extras
+
+if TYPE_CHECKING:
+    from orchestrouter.runtime.settings import Setting
+
+# (command, extra, configuration module, its class): what `--help` reads the settings from.
+_CONFIGS = {
+    "serve-scorer": ("scorer", "orchestrouter.scorer.config", "ScorerConfig"),
+    "serve-router": ("router", "orchestrouter.router.config", "RouterConfig"),
+}
+_TELEMETRY = (
+    "Telemetry: the standard OpenTelemetry variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, "
+    "OTEL_TRACES_EXPORTER, ...)."
+)
+
+
+class _SettingsHelp(argparse.Action):
+    """-h/--help: the usage, then every environment variable the service reads (imported only now)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show this help and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        command = parser.prog.split()[-1]
+        parser.epilog = settings_help(command)
+        parser.print_help()
+        parser.exit()
+
+
+def settings_help(command: str) -> str:
+    """The settings section of ``command --help``; a line naming the extra when its config is not installed."""
+    extra, module, name = _CONFIGS[command]
+    try:
+        config = getattr(extras.load(command, extra, module), name)
+        settings = extras.load(command, extra, "orchestrouter.runtime.settings")
+    except extras.MissingExtra as exc:
+        return f"settings: {exc}"
+    return format_settings(settings.settings_of(config.read_env)) + "\n\n" + _TELEMETRY
+
+
+def format_settings(settings: Sequence[Setting], width: int = 100) -> str:
+    """One entry per variable: its name and default on a line, what it does indented below."""
+    lines = ["settings (environment variables):"]
+    for s in settings:
+        lines.append(f"  {s.name}  " + (f"(default: {s.default})" if s.default else "(unset by default)"))
+        lines.extend(
+            textwrap.wrap(s.help or "(no description)", width, initial_indent=" " * 6, subsequent_indent=" " * 6)
+        )
+    return "\n".join(lines)
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Adds serve-scorer and serve-router (configured by environment variables, so no options)."""
-    p = subparsers.add_parser("serve-scorer", help="run the Score service (configured by ORCHESTROUTER_SCORER_*)")
-    p.set_defaults(func=_serve_scorer)
-    p = subparsers.add_parser("serve-router", help="run the Route service (configured by ORCHESTROUTER_*)")
-    p.set_defaults(func=_serve_router)
+    for command, summary, func in (
+        ("serve-scorer", "run the Score service (configured by ORCHESTROUTER_* variables)", _serve_scorer),
+        ("serve-router", "run the Route service (configured by ORCHESTROUTER_* variables)", _serve_router),
+    ):
+        p = subparsers.add_parser(
+            command,
+            help=summary,
+            description=f"{summary[0].upper()}{summary[1:].split(' (')[0]}, configured by the variables below.",
+            add_help=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.add_argument("-h", "--help", action=_SettingsHelp)
+        p.set_defaults(func=func)
 
 
 def quiet_grpc_core() -> None:

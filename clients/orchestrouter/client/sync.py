@@ -2,76 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import Generic, Self, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any, Self
 
 import grpc
 import numpy as np
+import numpy.typing as npt
 
 from orchestrouter.client.answer import RouteAnswer
+from orchestrouter.client.connection import Connection, StubT
+from orchestrouter.client.messages import (
+    ROUTER_SERVICE,
+    SCORER_SERVICE,
+    Embeddings,
+    feedback_request,
+    route_request,
+    score_request,
+    stream_item,
+    win_probabilities,
+)
+from orchestrouter.client.options import bearer_metadata, call_metadata, channel_credentials
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
 
-__all__ = ["RouteAnswer", "RouterClient", "ScorerClient"]
-
-StubT = TypeVar("StubT")
+__all__ = ["RouteAnswer", "RouterClient", "ScorerClient", "bearer_metadata", "call_metadata", "channel_credentials"]
 
 
-def channel_credentials(
-    ca_file: str | None = None, cert_file: str | None = None, key_file: str | None = None
-) -> grpc.ChannelCredentials | None:
-    """channel_credentials: TLS credentials from PEM files, or None (plaintext) when none is given.
+class _Client(Connection[grpc.Channel, StubT]):
+    """_Client: a blocking channel to one service; connection settings as ClientOptions."""
 
-    ca_file holds the roots that sign the server's certificate (the system's when omitted);
-    cert_file and key_file, together, are the client certificate a server requiring mTLS checks.
-    """
-    if not (ca_file or cert_file or key_file):
-        return None
-    if bool(cert_file) != bool(key_file):
-        raise ValueError("a client certificate needs both its certificate file and its key file")
-    return grpc.ssl_channel_credentials(
-        root_certificates=Path(ca_file).read_bytes() if ca_file else None,
-        private_key=Path(key_file).read_bytes() if key_file else None,
-        certificate_chain=Path(cert_file).read_bytes() if cert_file else None,
-    )
-
-
-def _open_channel(target: str, credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
-    return grpc.secure_channel(target, credentials) if credentials is not None else grpc.insecure_channel(target)
-
-
-_RATING_TO_PB = {-1: router_pb2.RATING_BAD, 0: router_pb2.RATING_NEUTRAL, 1: router_pb2.RATING_GOOD}
-
-
-class _Client(Generic[StubT]):
-    """_Client: a channel to one service, with the stub, deadline and metadata every call carries.
-
-    TLS: tls_ca_file (the server certificate's CA), and for mTLS tls_cert_file and tls_key_file;
-    or ready-made grpc ``credentials``. Without any, the channel is plaintext. token is the bearer
-    token a service that requires one is sent with each call; metadata, more (key, value) pairs sent
-    with each call (a tenant id, a traceparent, ...).
-    """
-
-    _stub_type: Callable[[grpc.Channel], StubT]
-    default_timeout_s: float
-
-    def __init__(
-        self,
-        target: str,
-        timeout_s: float | None = None,
-        token: str | None = None,
-        *,
-        tls_ca_file: str | None = None,
-        tls_cert_file: str | None = None,
-        tls_key_file: str | None = None,
-        credentials: grpc.ChannelCredentials | None = None,
-        metadata: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        credentials = credentials or channel_credentials(tls_ca_file, tls_cert_file, tls_key_file)
-        self._channel = _open_channel(target, credentials)
-        self._stub = type(self)._stub_type(self._channel)
-        self._timeout_s = self.default_timeout_s if timeout_s is None else timeout_s
-        self._metadata = call_metadata(token, metadata)
+    def _open_channel(
+        self, target: str, credentials: grpc.ChannelCredentials | None, channel_options: list[tuple[str, Any]]
+    ) -> grpc.Channel:
+        if credentials is None:
+            return grpc.insecure_channel(target, options=channel_options)
+        return grpc.secure_channel(target, credentials, options=channel_options)
 
     def close(self) -> None:
         self._channel.close()
@@ -84,9 +48,10 @@ class _Client(Generic[StubT]):
 
 
 class RouterClient(_Client[router_pb2_grpc.RouterServiceStub]):
-    """RouterClient: calls RouterService.Route on a router at `target` (host:port); connection
-    settings as _Client (timeout 60 s by default)."""
+    """RouterClient: calls RouterService on a router at `target` (host:port); connection settings as
+    ClientOptions (each call's deadline 60 s by default; UNAVAILABLE retried with backoff)."""
 
+    service = ROUTER_SERVICE
     _stub_type = router_pb2_grpc.RouterServiceStub
     default_timeout_s = 60.0
 
@@ -99,7 +64,8 @@ class RouterClient(_Client[router_pb2_grpc.RouterServiceStub]):
         premium_share: float | None = None,
         dry_run: bool = False,
     ) -> RouteAnswer:
-        request = _fill(router_pb2.RouteRequest(), text, messages, threshold, premium_share, dry_run)
+        """Routes one conversation: messages (role, content), then text as the last user message."""
+        request = route_request(router_pb2.RouteRequest(), text, messages, threshold, premium_share, dry_run)
         return RouteAnswer.from_pb(self._stub.Route(request, timeout=self._timeout_s, metadata=self._metadata))
 
     def route_stream(
@@ -115,13 +81,18 @@ class RouterClient(_Client[router_pb2_grpc.RouterServiceStub]):
 
         A stream cut after it began raises grpc.RpcError (UNAVAILABLE): never a silently short answer.
         """
-        request = _fill(router_pb2.RouteStreamRequest(), text, messages, threshold, premium_share, dry_run)
+        request = route_request(router_pb2.RouteStreamRequest(), text, messages, threshold, premium_share, dry_run)
         for event in self._stub.RouteStream(request, timeout=self._timeout_s, metadata=self._metadata):
-            kind = event.WhichOneof("event")
-            if kind == "delta":
-                yield event.delta
-            elif kind == "done":
-                yield RouteAnswer.from_pb(event.done)
+            item = stream_item(event)
+            if item is not None:
+                yield item
+
+    def status(self) -> router_pb2.GetStatusResponse:
+        """The router's status: its model, the scorer's and each tier's health."""
+        reply: router_pb2.GetStatusResponse = self._stub.GetStatus(
+            router_pb2.GetStatusRequest(), timeout=self._timeout_s, metadata=self._metadata
+        )
+        return reply
 
     def feedback(self, request_id: str, rating: int, comment: str = "") -> None:
         """Rates an answered request (a RouteAnswer's request_id): rating -1 (bad), 0 (neutral) or +1 (good).
@@ -129,67 +100,27 @@ class RouterClient(_Client[router_pb2_grpc.RouterServiceStub]):
         Raises grpc.RpcError: INVALID_ARGUMENT (another rating, an over-long comment), NOT_FOUND,
         PERMISSION_DENIED (another caller's request), FAILED_PRECONDITION (the router keeps no store).
         """
-        request = router_pb2.FeedbackRequest(
-            request_id=request_id,
-            # Any other number is sent as RATING_UNSPECIFIED, which the router refuses.
-            rating=_RATING_TO_PB.get(rating, router_pb2.RATING_UNSPECIFIED),
-            comment=comment,
+        self._stub.Feedback(
+            feedback_request(request_id, rating, comment), timeout=self._timeout_s, metadata=self._metadata
         )
-        self._stub.Feedback(request, timeout=self._timeout_s, metadata=self._metadata)
-
-
-def bearer_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
-    """The call metadata that presents token (``authorization: Bearer <token>``); None without one."""
-    if token is None:
-        return None
-    token = token.strip()
-    if not token or any(c.isspace() or not c.isprintable() for c in token):
-        raise ValueError("the token must be printable characters without spaces")
-    return (("authorization", f"Bearer {token}"),)
-
-
-def call_metadata(token: str | None, extra: Sequence[tuple[str, str]] = ()) -> tuple[tuple[str, str], ...] | None:
-    """The metadata sent with each call: extra pairs (keys lower case, as gRPC requires) and the token's."""
-    pairs = [(key.lower(), value) for key, value in extra]
-    if any(key == "authorization" for key, _ in pairs):
-        raise ValueError("pass the bearer token as token=, not as metadata")
-    pairs += bearer_metadata(token) or ()
-    return tuple(pairs) or None
-
-
-def _fill(request, text, messages, threshold, premium_share, dry_run):
-    request.messages.extend(router_pb2.ChatMessage(role=r, content=c) for r, c in messages)
-    if text is not None:
-        request.messages.append(router_pb2.ChatMessage(role="user", content=text))
-    request.dry_run = dry_run
-    if threshold is not None:
-        request.threshold = threshold
-    if premium_share is not None:
-        request.premium_share = premium_share
-    return request
 
 
 class ScorerClient(_Client[scorer_pb2_grpc.ScorerServiceStub]):
-    """ScorerClient: scores float32 [N, D] embeddings with ScorerService.Score; connection settings as
-    _Client (timeout 10 s by default)."""
+    """ScorerClient: scores embeddings with ScorerService.Score; connection settings as ClientOptions
+    (each call's deadline 10 s by default; UNAVAILABLE retried with backoff)."""
 
+    service = SCORER_SERVICE
     _stub_type = scorer_pb2_grpc.ScorerServiceStub
     default_timeout_s = 10.0
 
-    def score(self, embeddings: np.ndarray) -> np.ndarray:
-        matrix = np.ascontiguousarray(embeddings, dtype="<f4")
-        if matrix.ndim != 2:
-            raise ValueError("embeddings must be a 2-d array")
-        reply = self._stub.Score(
-            scorer_pb2.ScoreRequest(
-                embeddings=scorer_pb2.EmbeddingBatch(data=matrix.tobytes(), rows=matrix.shape[0], dim=matrix.shape[1])
-            ),
-            timeout=self._timeout_s,
-            metadata=self._metadata,
-        )
-        return np.asarray(reply.win_probabilities, dtype=np.float32)
+    def score(self, embeddings: Embeddings) -> npt.NDArray[np.float32]:
+        """The win probability of each row of embeddings (a 2-D float32 array, or a sequence of rows)."""
+        reply = self._stub.Score(score_request(embeddings), timeout=self._timeout_s, metadata=self._metadata)
+        return win_probabilities(reply)
 
     def model_info(self) -> scorer_pb2.GetModelInfoResponse:
-        return self._stub.GetModelInfo(
+        """The loaded router model's metadata (id, version, embedding dimension...)."""
+        reply: scorer_pb2.GetModelInfoResponse = self._stub.GetModelInfo(
             scorer_pb2.GetModelInfoRequest(), timeout=self._timeout_s, metadata=self._metadata
         )
+        return reply

@@ -7,7 +7,9 @@ ORCHESTROUTER_PREMIUM_BASE_URL), in which case each answer is printed too.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from pathlib import Path
 
 from orchestrouter.client import RouterClient
 from orchestrouter.tools.launcher import LaunchError, start_pair
@@ -34,6 +36,18 @@ SAMPLE_QUERIES = [
         "When does the second catch up? Show your reasoning step by step.",
     ),
 ]
+
+
+def where_the_command_is() -> str:
+    """Where `orchestrouter` was installed (beside this Python, in the environment's bin folder), and how to call it."""
+    bin_dir = Path(sys.executable).parent
+    command = shutil.which("orchestrouter", path=str(bin_dir))
+    if command is None:
+        return "the `orchestrouter` command is not installed beside this Python: run `pip install -e .`"
+    shown = Path(os.path.relpath(command)) if not os.path.relpath(command).startswith("..") else Path(command)
+    activate = bin_dir / "activate"
+    hint = f"; `. {os.path.relpath(activate)}` puts it on PATH" if activate.is_file() else ""
+    return f"the `orchestrouter` command is {shown} (try `{shown} route --help`){hint}"
 
 
 def main() -> int:
@@ -66,6 +80,7 @@ def main() -> int:
     finally:
         codes = pair.stop()
     print(f"stopped router (exit {codes[0]}) and scorer (exit {codes[1]})")
+    print(where_the_command_is())
     return 1 if failures or any(codes) else 0
 
 

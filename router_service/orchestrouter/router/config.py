@@ -90,20 +90,75 @@ class TierConfig:
         p = f"ORCHESTROUTER_{tier.upper()}_"
         return cls(
             tier=tier,
-            base_url=env_str(env, p + "BASE_URL", ""),
-            model=env_str(env, p + "MODEL", DEFAULT_MODELS[tier]),
-            api_key=env_secret(env, p + "API_KEY"),
-            api_key_file=env_str(env, p + "API_KEY_FILE", ""),
-            ca_bundle=env_str(env, p + "CA_BUNDLE", ""),
-            max_concurrency=env_int(env, p + "MAX_CONCURRENCY", cls.max_concurrency),
-            connect_timeout_s=env_float(env, p + "CONNECT_TIMEOUT_S", cls.connect_timeout_s),
-            first_token_timeout_s=env_float(env, p + "FIRST_TOKEN_TIMEOUT_S", cls.first_token_timeout_s),
-            total_timeout_s=env_float(env, p + "TIMEOUT_S", cls.total_timeout_s),
-            price_input_per_mtok=env_float(env, p + "PRICE_INPUT_PER_MTOK", 0.0),
-            price_output_per_mtok=env_float(env, p + "PRICE_OUTPUT_PER_MTOK", 0.0),
+            base_url=env_str(
+                env,
+                p + "BASE_URL",
+                "",
+                help=f"{tier} tier: OpenAI-compatible base URL (…/v1); unset: no {tier} endpoint",
+            ),
+            model=env_str(env, p + "MODEL", DEFAULT_MODELS[tier], help=f"{tier} tier: model name sent to the endpoint"),
+            api_key=env_secret(env, p + "API_KEY", help=f"{tier} tier: the endpoint's API key (bearer token)"),
+            api_key_file=env_str(
+                env,
+                p + "API_KEY_FILE",
+                "",
+                help=f"{tier} tier: file holding the API key, re-read when it changes (a rotated Secret)",
+            ),
+            ca_bundle=env_str(
+                env,
+                p + "CA_BUNDLE",
+                "",
+                help=f"{tier} tier: PEM file of the CAs that sign the endpoint's certificate; unset: the system's",
+            ),
+            max_concurrency=env_int(
+                env,
+                p + "MAX_CONCURRENCY",
+                cls.max_concurrency,
+                help=f"{tier} tier: calls in flight to the endpoint at most",
+            ),
+            connect_timeout_s=env_float(
+                env,
+                p + "CONNECT_TIMEOUT_S",
+                cls.connect_timeout_s,
+                help=f"{tier} tier: seconds to connect to the endpoint",
+            ),
+            first_token_timeout_s=env_float(
+                env,
+                p + "FIRST_TOKEN_TIMEOUT_S",
+                cls.first_token_timeout_s,
+                help=f"{tier} tier: seconds to wait for a stream's first token, and for each later chunk",
+            ),
+            total_timeout_s=env_float(
+                env,
+                p + "TIMEOUT_S",
+                cls.total_timeout_s,
+                help=f"{tier} tier: seconds one call may take, request to last byte",
+            ),
+            price_input_per_mtok=env_float(
+                env,
+                p + "PRICE_INPUT_PER_MTOK",
+                0.0,
+                help=f"{tier} tier: USD per million prompt tokens, for the reported cost",
+            ),
+            price_output_per_mtok=env_float(
+                env,
+                p + "PRICE_OUTPUT_PER_MTOK",
+                0.0,
+                help=f"{tier} tier: USD per million completion tokens, for the reported cost",
+            ),
             # --- Limits ---
-            max_answer_bytes=env_int(env, p + "MAX_ANSWER_BYTES", cls.max_answer_bytes),
-            pool_timeout_s=env_float(env, p + "POOL_TIMEOUT_S", cls.pool_timeout_s),
+            max_answer_bytes=env_int(
+                env,
+                p + "MAX_ANSWER_BYTES",
+                cls.max_answer_bytes,
+                help=f"{tier} tier: bytes of one answer kept at most; more fails the tier",
+            ),
+            pool_timeout_s=env_float(
+                env,
+                p + "POOL_TIMEOUT_S",
+                cls.pool_timeout_s,
+                help=f"{tier} tier: seconds to wait for a free connection when MAX_CONCURRENCY calls are in flight",
+            ),
         )
 
 
@@ -130,11 +185,31 @@ class EmbedderConfig(EnvConfig):
     @classmethod
     def read_env(cls, env: Mapping[str, str]) -> EmbedderConfig:
         return cls(
-            kind=env_str(env, "ORCHESTROUTER_EMBEDDER", cls.kind),
-            base_url=env_str(env, "ORCHESTROUTER_EMBEDDINGS_BASE_URL", ""),
-            model=env_str(env, "ORCHESTROUTER_EMBEDDINGS_MODEL", cls.model),
-            dim=env_int(env, "ORCHESTROUTER_EMBEDDINGS_DIM", cls.dim),
-            api_key=env_secret(env, "ORCHESTROUTER_EMBEDDINGS_API_KEY"),
+            kind=env_str(
+                env,
+                "ORCHESTROUTER_EMBEDDER",
+                cls.kind,
+                help="wordllama (local, the default) or openai (an OpenAI-compatible embeddings endpoint)",
+            ),
+            base_url=env_str(
+                env,
+                "ORCHESTROUTER_EMBEDDINGS_BASE_URL",
+                "",
+                help="embeddings endpoint base URL (…/v1), for ORCHESTROUTER_EMBEDDER=openai",
+            ),
+            model=env_str(
+                env,
+                "ORCHESTROUTER_EMBEDDINGS_MODEL",
+                cls.model,
+                help="embeddings model name, for ORCHESTROUTER_EMBEDDER=openai",
+            ),
+            dim=env_int(
+                env,
+                "ORCHESTROUTER_EMBEDDINGS_DIM",
+                cls.dim,
+                help="dimensions of the endpoint's embeddings (the router model must match)",
+            ),
+            api_key=env_secret(env, "ORCHESTROUTER_EMBEDDINGS_API_KEY", help="API key of the embeddings endpoint"),
         )
 
 
@@ -203,30 +278,62 @@ class DispatchConfig(EnvConfig):
 
     @classmethod
     def read_env(cls, env: Mapping[str, str]) -> DispatchConfig:
-        def number(name: str, default: float) -> float:
-            return env_float(env, "ORCHESTROUTER_" + name, default)
+        def number(name: str, default: float, help: str) -> float:
+            return env_float(env, "ORCHESTROUTER_" + name, default, help=help)
 
-        def integer(name: str, default: int) -> int:
-            return env_int(env, "ORCHESTROUTER_" + name, default)
+        def integer(name: str, default: int, help: str) -> int:
+            return env_int(env, "ORCHESTROUTER_" + name, default, help=help)
 
         retry, breaker = RetryPolicy(), BreakerSettings()
         return cls(
             retry=RetryPolicy(
-                max_retries=integer("MAX_RETRIES", retry.max_retries),
-                base_delay_s=number("RETRY_BASE_DELAY_S", retry.base_delay_s),
-                max_delay_s=number("RETRY_MAX_DELAY_S", retry.max_delay_s),
-                retry_after_max_s=number("RETRY_AFTER_MAX_S", retry.retry_after_max_s),
+                max_retries=integer(
+                    "MAX_RETRIES", retry.max_retries, "retries of a failed model call, on the same tier"
+                ),
+                base_delay_s=number(
+                    "RETRY_BASE_DELAY_S",
+                    retry.base_delay_s,
+                    "backoff before the first retry, seconds (doubled each retry, full jitter)",
+                ),
+                max_delay_s=number(
+                    "RETRY_MAX_DELAY_S", retry.max_delay_s, "the longest backoff between retries, seconds"
+                ),
+                retry_after_max_s=number(
+                    "RETRY_AFTER_MAX_S",
+                    retry.retry_after_max_s,
+                    "the longest Retry-After (from a 429) honoured, seconds",
+                ),
             ),
             breaker=BreakerSettings(
-                consecutive_failures=integer("BREAKER_CONSECUTIVE_FAILURES", breaker.consecutive_failures),
-                error_rate=number("BREAKER_ERROR_RATE", breaker.error_rate),
-                window_s=number("BREAKER_WINDOW_S", breaker.window_s),
-                min_calls=integer("BREAKER_MIN_CALLS", breaker.min_calls),
-                cooldown_s=number("BREAKER_COOLDOWN_S", breaker.cooldown_s),
+                consecutive_failures=integer(
+                    "BREAKER_CONSECUTIVE_FAILURES",
+                    breaker.consecutive_failures,
+                    "failed calls in a row that open a tier's circuit",
+                ),
+                error_rate=number(
+                    "BREAKER_ERROR_RATE",
+                    breaker.error_rate,
+                    "share of failed calls in the window that opens the circuit, 0 to 1",
+                ),
+                window_s=number("BREAKER_WINDOW_S", breaker.window_s, "seconds of calls the error rate is taken over"),
+                min_calls=integer(
+                    "BREAKER_MIN_CALLS", breaker.min_calls, "calls in the window before the error rate counts"
+                ),
+                cooldown_s=number(
+                    "BREAKER_COOLDOWN_S", breaker.cooldown_s, "seconds an open circuit waits before one probe call"
+                ),
             ),
-            fallback_reserve=number("FALLBACK_RESERVE", cls.fallback_reserve),
-            default_deadline_s=number("DEFAULT_DEADLINE_S", cls.default_deadline_s),
-            api_key_recheck_s=number("API_KEY_RECHECK_S", cls.api_key_recheck_s),
+            fallback_reserve=number(
+                "FALLBACK_RESERVE",
+                cls.fallback_reserve,
+                "share of the remaining deadline kept for the fallback tier, in [0, 1)",
+            ),
+            default_deadline_s=number(
+                "DEFAULT_DEADLINE_S", cls.default_deadline_s, "deadline of a request whose caller set none, seconds"
+            ),
+            api_key_recheck_s=number(
+                "API_KEY_RECHECK_S", cls.api_key_recheck_s, "seconds between checks of an API key file for a new key"
+            ),
         )
 
 
@@ -332,37 +439,131 @@ class RouterConfig(EnvConfig):
     @classmethod
     def read_env(cls, env: Mapping[str, str]) -> RouterConfig:
         return cls(
-            listen=env_listen(env, "ORCHESTROUTER_ROUTER_LISTEN", cls.listen),
-            scorer_target=env_str(env, "ORCHESTROUTER_SCORER_TARGET", cls.scorer_target),
-            scorer_timeout_ms=env_float(env, "ORCHESTROUTER_SCORER_TIMEOUT_MS", cls.scorer_timeout_ms),
-            threshold=env_float(env, "ORCHESTROUTER_THRESHOLD", cls.threshold),
-            premium_share=env_float(env, "ORCHESTROUTER_PREMIUM_SHARE", None),
-            degraded_tier=env_str(env, "ORCHESTROUTER_DEGRADED_TIER", cls.degraded_tier),
-            fallback=env_str(env, "ORCHESTROUTER_FALLBACK", cls.fallback),
-            max_prompt_chars=env_int(env, "ORCHESTROUTER_MAX_PROMPT_CHARS", cls.max_prompt_chars),
+            listen=env_listen(
+                env,
+                "ORCHESTROUTER_ROUTER_LISTEN",
+                cls.listen,
+                help="address to listen on: host:port (port 0: any free port) or unix:PATH",
+            ),
+            scorer_target=env_str(
+                env, "ORCHESTROUTER_SCORER_TARGET", cls.scorer_target, help="the scorer's address (host:port)"
+            ),
+            scorer_timeout_ms=env_float(
+                env,
+                "ORCHESTROUTER_SCORER_TIMEOUT_MS",
+                cls.scorer_timeout_ms,
+                help="milliseconds one Score call may take before the router degrades",
+            ),
+            threshold=env_float(
+                env,
+                "ORCHESTROUTER_THRESHOLD",
+                cls.threshold,
+                help="win probability at or above which a request goes to the premium tier, 0 to 1",
+            ),
+            premium_share=env_float(
+                env,
+                "ORCHESTROUTER_PREMIUM_SHARE",
+                None,
+                help="target share of premium requests, 0 to 1; the threshold then comes from the model's calibration",
+            ),
+            degraded_tier=env_str(
+                env,
+                "ORCHESTROUTER_DEGRADED_TIER",
+                cls.degraded_tier,
+                help="tier used (flagged degraded) when the scorer cannot be reached: small or premium",
+            ),
+            fallback=env_str(
+                env,
+                "ORCHESTROUTER_FALLBACK",
+                cls.fallback,
+                help="when the routed tier fails: both, to-premium, to-small or none",
+            ),
+            max_prompt_chars=env_int(
+                env,
+                "ORCHESTROUTER_MAX_PROMPT_CHARS",
+                cls.max_prompt_chars,
+                help="characters of the last user message embedded; longer text is cut",
+            ),
             embedder=EmbedderConfig.read_env(env),
             small=TierConfig.from_env(env, "small"),
             premium=TierConfig.from_env(env, "premium"),
             dispatch=DispatchConfig.read_env(env),
-            reflection=env_bool(env, "ORCHESTROUTER_REFLECTION", cls.reflection),
-            grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
-            decision_log=env_str(env, "ORCHESTROUTER_DECISION_LOG", cls.decision_log),
-            log_prompts=env_bool(env, "ORCHESTROUTER_LOG_PROMPTS", cls.log_prompts),
+            reflection=env_bool(
+                env, "ORCHESTROUTER_REFLECTION", cls.reflection, help="serve gRPC server reflection (v1 and v1alpha)"
+            ),
+            grace_seconds=env_float(
+                env,
+                "ORCHESTROUTER_GRACE_SECONDS",
+                cls.grace_seconds,
+                help="seconds in-flight calls may finish after SIGTERM",
+            ),
+            decision_log=env_str(
+                env,
+                "ORCHESTROUTER_DECISION_LOG",
+                cls.decision_log,
+                help="where each decision's JSON line goes: stdout, stderr, off or a file path",
+            ),
+            log_prompts=env_bool(
+                env,
+                "ORCHESTROUTER_LOG_PROMPTS",
+                cls.log_prompts,
+                help="write the prompt itself into decision-log lines (otherwise its SHA-256)",
+            ),
             # TLS (issue 10)
             tls=ServerTLSConfig.read_env(env),
             health_listen=env_health_listen(env),
             scorer_tls=read_scorer_tls(env),
             # Inbound authentication and caller policy.
-            auth_tokens_file=env_str(env, "ORCHESTROUTER_AUTH_TOKENS_FILE", cls.auth_tokens_file),
-            caller_policy_file=env_str(env, "ORCHESTROUTER_CALLER_POLICY_FILE", cls.caller_policy_file),
-            auth_recheck_s=env_float(env, "ORCHESTROUTER_AUTH_RECHECK_S", cls.auth_recheck_s),
-            scorer_token_file=env_str(env, "ORCHESTROUTER_SCORER_TOKEN_FILE", cls.scorer_token_file),
+            auth_tokens_file=env_str(
+                env,
+                "ORCHESTROUTER_AUTH_TOKENS_FILE",
+                cls.auth_tokens_file,
+                help="file of caller:token lines callers must present; unset: no token required",
+            ),
+            caller_policy_file=env_str(
+                env,
+                "ORCHESTROUTER_CALLER_POLICY_FILE",
+                cls.caller_policy_file,
+                help="JSON file of per-caller policy (who may set the dial, premium budgets); unset: all allowed",
+            ),
+            auth_recheck_s=env_float(
+                env,
+                "ORCHESTROUTER_AUTH_RECHECK_S",
+                cls.auth_recheck_s,
+                help="seconds between checks of the token and policy files for a change",
+            ),
+            scorer_token_file=env_str(
+                env,
+                "ORCHESTROUTER_SCORER_TOKEN_FILE",
+                cls.scorer_token_file,
+                help="file holding the token the router presents to a scorer that requires one",
+            ),
             # --- Limits ---
-            max_request_bytes=env_int(env, "ORCHESTROUTER_ROUTER_MAX_REQUEST_BYTES", cls.max_request_bytes),
-            allow_unauthenticated=env_bool(env, ALLOW_UNAUTHENTICATED, cls.allow_unauthenticated),
+            max_request_bytes=env_int(
+                env,
+                "ORCHESTROUTER_ROUTER_MAX_REQUEST_BYTES",
+                cls.max_request_bytes,
+                help="largest request received, bytes (RESOURCE_EXHAUSTED above)",
+            ),
+            allow_unauthenticated=env_bool(
+                env,
+                ALLOW_UNAUTHENTICATED,
+                cls.allow_unauthenticated,
+                help="serve without authentication on an address other hosts can reach",
+            ),
             # Traffic store
-            store=env_str(env, "ORCHESTROUTER_STORE", cls.store).strip(),
-            store_retention_days=env_float(env, "ORCHESTROUTER_STORE_RETENTION_DAYS", cls.store_retention_days),
+            store=env_str(
+                env,
+                "ORCHESTROUTER_STORE",
+                cls.store,
+                help="traffic store URL, sqlite:///PATH or postgresql://...; unset: nothing is stored",
+            ).strip(),
+            store_retention_days=env_float(
+                env,
+                "ORCHESTROUTER_STORE_RETENTION_DAYS",
+                cls.store_retention_days,
+                help="days a stored request's prompt text is kept (0: until purged by hand)",
+            ),
         )
 
 
@@ -371,8 +572,25 @@ def read_scorer_tls(env: Mapping[str, str]) -> ChannelTLSConfig:
     when set), _CERT_FILE and _KEY_FILE (a client certificate, for a scorer that requires mTLS) and
     _SERVER_NAME (the name to expect in the scorer's certificate instead of the target's host)."""
     return ChannelTLSConfig(
-        ca_file=env_str(env, "ORCHESTROUTER_SCORER_TLS_CA_FILE", "").strip(),
-        cert_file=env_str(env, "ORCHESTROUTER_SCORER_TLS_CERT_FILE", "").strip(),
-        key_file=env_str(env, "ORCHESTROUTER_SCORER_TLS_KEY_FILE", "").strip(),
-        server_name=env_str(env, "ORCHESTROUTER_SCORER_TLS_SERVER_NAME", "").strip(),
+        ca_file=env_str(
+            env,
+            "ORCHESTROUTER_SCORER_TLS_CA_FILE",
+            "",
+            help="PEM CA that signs the scorer's certificate; set: TLS to the scorer",
+        ).strip(),
+        cert_file=env_str(
+            env,
+            "ORCHESTROUTER_SCORER_TLS_CERT_FILE",
+            "",
+            help="PEM client certificate presented to a scorer requiring mTLS",
+        ).strip(),
+        key_file=env_str(
+            env, "ORCHESTROUTER_SCORER_TLS_KEY_FILE", "", help="PEM key of ORCHESTROUTER_SCORER_TLS_CERT_FILE"
+        ).strip(),
+        server_name=env_str(
+            env,
+            "ORCHESTROUTER_SCORER_TLS_SERVER_NAME",
+            "",
+            help="name expected in the scorer's certificate instead of the target's host",
+        ).strip(),
     )

@@ -1,4 +1,8 @@
-"""Typed reads of environment variables, with errors that name the variable."""
+"""Typed reads of environment variables, with errors that name the variable.
+
+Each reader takes the variable's name, its default and ``help``, what it does: ``serve-* --help``
+lists them (runtime.settings), so a setting is described where it is read.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import overload
 
+from orchestrouter.runtime.settings import describe
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def env_str(env: Mapping[str, str], name: str, default: str) -> str:
+def env_str(env: Mapping[str, str], name: str, default: str, *, help: str = "") -> str:
+    describe(env, name, default, help)
     return env.get(name, default)
 
 
-def env_int(env: Mapping[str, str], name: str, default: int) -> int:
+def env_int(env: Mapping[str, str], name: str, default: int, *, help: str = "") -> int:
+    describe(env, name, default, help)
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -26,10 +34,11 @@ def env_int(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 @overload
-def env_float(env: Mapping[str, str], name: str, default: float) -> float: ...
+def env_float(env: Mapping[str, str], name: str, default: float, *, help: str = "") -> float: ...
 @overload
-def env_float(env: Mapping[str, str], name: str, default: None) -> float | None: ...
-def env_float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+def env_float(env: Mapping[str, str], name: str, default: None, *, help: str = "") -> float | None: ...
+def env_float(env: Mapping[str, str], name: str, default: float | None, *, help: str = "") -> float | None:
+    describe(env, name, default, help)
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -44,7 +53,8 @@ def env_float(env: Mapping[str, str], name: str, default: float | None) -> float
     return value
 
 
-def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+def env_bool(env: Mapping[str, str], name: str, default: bool, *, help: str = "") -> bool:
+    describe(env, name, default, help)
     raw = env.get(name)
     if raw is None:
         return default
@@ -55,12 +65,14 @@ def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
-def env_secret(env: Mapping[str, str], name: str) -> str:
+def env_secret(env: Mapping[str, str], name: str, *, help: str = "") -> str:
     """A secret from NAME, or from the file named by NAME_FILE (a mounted Kubernetes Secret).
 
     A file that is empty, not UTF-8 or holds anything but printable ASCII is refused with a line that
     names the variable, never the content: such a key would go out as no credentials or fail every call.
     """
+    describe(env, name, "", help)
+    describe(env, name + "_FILE", "", f"a file holding {name} (a mounted Secret), read instead when set")
     file_name = env.get(name + "_FILE")
     if file_name:
         try:
@@ -96,8 +108,9 @@ def secret_problem(secret: str) -> str | None:
     return "holds characters other than printable ASCII (spaces, control or non-ASCII characters)"
 
 
-def env_listen(env: Mapping[str, str], name: str, default: str) -> str:
+def env_listen(env: Mapping[str, str], name: str, default: str, *, help: str = "") -> str:
     """A listen address: host:port with a port in 0..65535 (0: any free port), or unix:PATH."""
+    describe(env, name, default, help)
     value = env.get(name, default)
     if value.startswith("unix:"):
         return value

@@ -21,10 +21,19 @@ UNDECODABLE_MESSAGE = "request could not be decoded"
 MAX_DETAILS_CHARS = 1000
 
 
+# gRPC's retry pushback (gRFC A6): a reply whose trailers carry a negative value tells the caller's
+# retry policy not to try the call again.
+NO_RETRY_PUSHBACK = (("grpc-retry-pushback-ms", "-1"),)
+
+
 class ServiceError(Exception):
     """A failure whose message is safe to show the caller."""
 
     code = grpc.StatusCode.INTERNAL
+    # False when the service has already retried what a client's retry would (dispatch tried each
+    # tier with its own retries): the reply then carries NO_RETRY_PUSHBACK, so that gRPC clients
+    # retrying UNAVAILABLE do not multiply the model calls behind one request.
+    client_may_retry = True
 
 
 class InvalidArgument(ServiceError):
@@ -186,4 +195,5 @@ async def _abort(context: aio.ServicerContext, method: str, exc: Exception) -> N
     code, message = status_for(exc)
     if code == grpc.StatusCode.INTERNAL:
         log.exception("unhandled error in %s", method)
-    await context.abort(code, message)
+    final = isinstance(exc, ServiceError) and not exc.client_may_retry
+    await context.abort(code, message, NO_RETRY_PUSHBACK if final else ())

@@ -15,10 +15,14 @@ from grpc_health.v1 import health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from orchestrouter.runtime.envparse import env_listen
+from orchestrouter.runtime.settings import describe
+
+HEALTH_LISTEN_HELP = "a plaintext address serving only the health service, for probes that cannot dial TLS"
 
 
 def env_health_listen(env: Mapping[str, str]) -> str:
     """ORCHESTROUTER_HEALTH_LISTEN: the health-only address (host:port or unix:PATH), or "" for none."""
+    describe(env, "ORCHESTROUTER_HEALTH_LISTEN", "", HEALTH_LISTEN_HELP)
     if not env.get("ORCHESTROUTER_HEALTH_LISTEN", "").strip():
         return ""
     return env_listen(env, "ORCHESTROUTER_HEALTH_LISTEN", "")

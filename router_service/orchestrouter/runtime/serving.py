@@ -15,9 +15,8 @@ import grpc
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 
-from orchestrouter.runtime import redaction, telemetry
+from orchestrouter.runtime import redaction, reflection, telemetry
 from orchestrouter.runtime.auth import TOKENS_FILE_VARIABLE as TOKENS_FILE
 from orchestrouter.runtime.auth import (
     AuthFileError,
@@ -75,8 +74,7 @@ def add_health_and_reflection(
 ) -> None:
     health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
     if enable_reflection:
-        names = (*full_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
-        reflection.enable_server_reflection(names, server)
+        reflection.enable_reflection(server, (*full_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name))
 
 
 class BindError(RuntimeError):

@@ -65,9 +65,18 @@ class ServerTLSConfig(EnvConfig):
     @classmethod
     def read_env(cls, env: Mapping[str, str]) -> ServerTLSConfig:
         return cls(
-            cert_file=env_str(env, "ORCHESTROUTER_TLS_CERT_FILE", "").strip(),
-            key_file=env_str(env, "ORCHESTROUTER_TLS_KEY_FILE", "").strip(),
-            client_ca_file=env_str(env, "ORCHESTROUTER_TLS_CLIENT_CA_FILE", "").strip(),
+            cert_file=env_str(
+                env, "ORCHESTROUTER_TLS_CERT_FILE", "", help="PEM server certificate; set with the key file: serve TLS"
+            ).strip(),
+            key_file=env_str(
+                env, "ORCHESTROUTER_TLS_KEY_FILE", "", help="PEM key of ORCHESTROUTER_TLS_CERT_FILE"
+            ).strip(),
+            client_ca_file=env_str(
+                env,
+                "ORCHESTROUTER_TLS_CLIENT_CA_FILE",
+                "",
+                help="PEM CA of the client certificates callers must present (mTLS)",
+            ).strip(),
         )
 
 

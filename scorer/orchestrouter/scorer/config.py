@@ -71,21 +71,80 @@ class ScorerConfig(EnvConfig):
     @classmethod
     def read_env(cls, env: Mapping[str, str]) -> ScorerConfig:
         return cls(
-            listen=env_listen(env, "ORCHESTROUTER_SCORER_LISTEN", cls.listen),
-            model_path=Path(env_str(env, "ORCHESTROUTER_SCORER_MODEL", str(DEFAULT_MODEL_PATH))),
-            max_request_rows=env_int(env, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS", cls.max_request_rows),
-            batch_max_rows=env_int(env, "ORCHESTROUTER_SCORER_BATCH_MAX_ROWS", cls.batch_max_rows),
-            batch_max_wait_ms=env_float(env, "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS", cls.batch_max_wait_ms),
-            max_queue=env_int(env, "ORCHESTROUTER_SCORER_MAX_QUEUE", cls.max_queue),
-            reflection=env_bool(env, "ORCHESTROUTER_REFLECTION", cls.reflection),
-            grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
+            listen=env_listen(
+                env,
+                "ORCHESTROUTER_SCORER_LISTEN",
+                cls.listen,
+                help="address to listen on: host:port (port 0: any free port) or unix:PATH",
+            ),
+            model_path=Path(
+                env_str(
+                    env,
+                    "ORCHESTROUTER_SCORER_MODEL",
+                    str(DEFAULT_MODEL_PATH),
+                    help="the router model (.onnx) to serve; default: the one shipped in the package",
+                )
+            ),
+            max_request_rows=env_int(
+                env,
+                "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS",
+                cls.max_request_rows,
+                help="rows one Score request may carry",
+            ),
+            batch_max_rows=env_int(
+                env,
+                "ORCHESTROUTER_SCORER_BATCH_MAX_ROWS",
+                cls.batch_max_rows,
+                help="rows one ONNX run may take when concurrent requests are batched together",
+            ),
+            batch_max_wait_ms=env_float(
+                env,
+                "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS",
+                cls.batch_max_wait_ms,
+                help="milliseconds the batcher waits for more requests after the first, 0 to 1000",
+            ),
+            max_queue=env_int(
+                env,
+                "ORCHESTROUTER_SCORER_MAX_QUEUE",
+                cls.max_queue,
+                help="requests waiting for the batcher at most (RESOURCE_EXHAUSTED beyond)",
+            ),
+            reflection=env_bool(
+                env, "ORCHESTROUTER_REFLECTION", cls.reflection, help="serve gRPC server reflection (v1 and v1alpha)"
+            ),
+            grace_seconds=env_float(
+                env,
+                "ORCHESTROUTER_GRACE_SECONDS",
+                cls.grace_seconds,
+                help="seconds in-flight calls may finish after SIGTERM",
+            ),
             # TLS (issue 10)
             tls=ServerTLSConfig.read_env(env),
             health_listen=env_health_listen(env),
             # Inbound authentication.
-            auth_tokens_file=env_str(env, "ORCHESTROUTER_AUTH_TOKENS_FILE", cls.auth_tokens_file),
-            auth_recheck_s=env_float(env, "ORCHESTROUTER_AUTH_RECHECK_S", cls.auth_recheck_s),
+            auth_tokens_file=env_str(
+                env,
+                "ORCHESTROUTER_AUTH_TOKENS_FILE",
+                cls.auth_tokens_file,
+                help="file of caller:token lines callers must present; unset: no token required",
+            ),
+            auth_recheck_s=env_float(
+                env,
+                "ORCHESTROUTER_AUTH_RECHECK_S",
+                cls.auth_recheck_s,
+                help="seconds between checks of the token file for a change",
+            ),
             # --- Limits ---
-            max_request_bytes=env_int(env, "ORCHESTROUTER_SCORER_MAX_REQUEST_BYTES", cls.max_request_bytes),
-            allow_unauthenticated=env_bool(env, ALLOW_UNAUTHENTICATED, cls.allow_unauthenticated),
+            max_request_bytes=env_int(
+                env,
+                "ORCHESTROUTER_SCORER_MAX_REQUEST_BYTES",
+                cls.max_request_bytes,
+                help="largest Score request received, bytes (RESOURCE_EXHAUSTED above)",
+            ),
+            allow_unauthenticated=env_bool(
+                env,
+                ALLOW_UNAUTHENTICATED,
+                cls.allow_unauthenticated,
+                help="serve without authentication on an address other hosts can reach",
+            ),
         )

@@ -54,13 +54,31 @@ def train(args: argparse.Namespace) -> int:
         l2=args.l2,
         **_given(strong=args.strong, weak=args.weak, version=args.version),
     )
-    info = train_artifact(request, data, _wordllama_cache())
+    cache = _wordllama_cache()
+    print(_train_work_ahead(request, data, cache), file=sys.stderr, flush=True)
+    info = train_artifact(request, data, cache)
     print(
         f"wrote {out}: {info.router_id} {info.version}, embedder {info.embedder_name} ({info.embedder_dim}), "
         f"P({info.strong_model} strictly better than {info.weak_model}); "
         f"threshold for 22% premium {_calibration(info).threshold_for_share(0.22):.4f}"
     )
     return 0
+
+
+def _train_work_ahead(request: TrainRequest, data: list, cache: EmbeddingCache) -> str:
+    """The line train prints before it starts: what it trains on, what is still to embed, what it fits."""
+    prompts = [p.prompt for p in data]
+    sets = ", ".join(sorted({p.source for p in data})) or "none"
+    l2 = (
+        f"L2 {request.l2:g} as given"
+        if request.l2 is not None
+        else "L2 chosen on validation folds (one fit per candidate)"
+    )
+    battles = f" and the battles in {request.battles_file}" if request.battles_file else ""
+    return (
+        f"train: recipe {request.recipe!r} on {len(set(prompts)):,} prompts (sets: {sets}){battles}, "
+        f"{cache.missing(prompts):,} of them to embed first; {l2}; the bars below show the time left"
+    )
 
 
 def evaluate(args: argparse.Namespace) -> int:

@@ -41,6 +41,10 @@ class EmbeddingCache:
                 for k, v in zip(data["keys"], data["vectors"], strict=True):
                     self._rows[k.tobytes()] = v
 
+    def missing(self, texts: Sequence[str]) -> int:
+        """How many distinct texts are not in the cache yet (what embed() would have to compute)."""
+        return len({k for k in map(_key, texts) if k not in self._rows})
+
     def embed(self, texts: Sequence[str], progress: bool = True) -> np.ndarray:
         keys = [_key(t) for t in texts]
         todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._rows}.items())

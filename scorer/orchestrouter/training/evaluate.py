@@ -5,6 +5,8 @@ curve and a random router's APGR beside them."""
 from __future__ import annotations
 
 import json
+import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -70,6 +72,7 @@ def run_evaluation(
     if only:
         families = {k: v for k, v in families.items() if k in only}
     todo = [(name, s) for name, splits in families.items() for s in splits]
+    print(work_ahead(todo, data, cache, recipe), file=sys.stderr, flush=True)
     results: dict[str, list[dict]] = {name: [] for name in families}
     for name, split in tqdm(todo, desc=f"evaluating recipe {recipe!r}"):
         results[name].append(evaluate_split(split, cache, recipe))
@@ -80,6 +83,21 @@ def run_evaluation(
         "weak": WEAK,
         "sets": {name: _summary(rows) for name, rows in results.items()},
     }
+
+
+def work_ahead(
+    todo: Sequence[tuple[str, Split]], data: Sequence[ScoredPrompt], cache: EmbeddingCache, recipe: str
+) -> str:
+    """The line eval prints before it starts: how many splits and prompts, and what is still to embed."""
+    per_set = Counter(name for name, _ in todo)
+    prompts = [p.prompt for p in data]
+    return (
+        f"eval: recipe {recipe!r} on {len(todo)} held-out splits ("
+        + ", ".join(f"{name} {n}" for name, n in per_set.items())
+        + f") over {len(set(prompts)):,} prompts, {cache.missing(prompts):,} of them to embed first; each split "
+        "chooses L2 on validation folds, then trains and tests a router: the bars below show the time left "
+        "(for the splits, once the first is done)"
+    )
 
 
 def format_table(report: dict) -> str:

@@ -207,4 +207,6 @@ def to_service_error(failures: Sequence[UpstreamFailure]) -> ServiceError:
     """
     tried = [f for f in failures if f.kind not in NOT_TRIED]
     deciding = (tried or list(failures))[-1]
-    return _ERROR_FOR_KIND[deciding.kind]("; ".join(f.message for f in failures))
+    error = _ERROR_FOR_KIND[deciding.kind]("; ".join(f.message for f in failures))
+    error.client_may_retry = False  # each tier was tried already, with its retries
+    return error
