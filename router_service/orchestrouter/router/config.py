@@ -272,6 +272,8 @@ class RouterConfig(EnvConfig):
     max_request_bytes: int = 1024 * 1024
     # Serve without authentication on an address other hosts can reach (only if something else guards it).
     allow_unauthenticated: bool = False
+    # --- The OpenAI-compatible HTTP front door (router.http): its own listen address; "" leaves it off. ---
+    http_listen: str = ""
 
     def __post_init__(self) -> None:
         require(0.0 <= self.threshold <= 1.0, f"ORCHESTROUTER_THRESHOLD must be in [0, 1], got {self.threshold}")
@@ -344,7 +346,18 @@ class RouterConfig(EnvConfig):
             # --- Limits ---
             max_request_bytes=env_int(env, "ORCHESTROUTER_ROUTER_MAX_REQUEST_BYTES", cls.max_request_bytes),
             allow_unauthenticated=env_bool(env, ALLOW_UNAUTHENTICATED, cls.allow_unauthenticated),
+            http_listen=read_http_listen(env),
         )
+
+
+HTTP_LISTEN_VARIABLE = "ORCHESTROUTER_HTTP_LISTEN"
+
+
+def read_http_listen(env: Mapping[str, str]) -> str:
+    """ORCHESTROUTER_HTTP_LISTEN: the OpenAI-compatible HTTP front door's host:port or unix:PATH; "" for off."""
+    if not env.get(HTTP_LISTEN_VARIABLE, "").strip():
+        return ""
+    return env_listen(env, HTTP_LISTEN_VARIABLE, "")
 
 
 def read_scorer_tls(env: Mapping[str, str]) -> ChannelTLSConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Self
 
 import grpc
 from grpc import aio
@@ -15,6 +16,9 @@ from orchestrouter.router.core import RouterCore
 from orchestrouter.router.decision_log import DecisionLog
 from orchestrouter.router.dispatch.dispatcher import Dispatcher
 from orchestrouter.router.embedders import Embedder, OpenAIEmbedder, WordLlamaEmbedder
+from orchestrouter.router.http.app import FrontDoorApp
+from orchestrouter.router.http.frontdoor import FrontDoor
+from orchestrouter.router.http.models import ModelCatalog
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
@@ -79,7 +83,9 @@ class RouterServer(serving.ServiceServer):
 
     ``await RouterServer(config).start()`` binds, connects to the scorer and reports SERVING;
     ``core`` is what it serves. embedder replaces the configured one (tests pass a stand-in);
-    scorer_wait_s bounds the wait for a scorer that is still loading its model.
+    scorer_wait_s bounds the wait for a scorer that is still loading its model. With
+    ``http_listen`` set it also serves the OpenAI-compatible front door (``front_door``, router.http)
+    over the same core; closing drains both at once.
     """
 
     service_name = SERVICE_NAME
@@ -91,6 +97,10 @@ class RouterServer(serving.ServiceServer):
         self.scorer_wait_s = scorer_wait_s
         self._embedder = embedder
         self._core: RouterCore | None = None
+        self.front_door: FrontDoor | None = None
+        self._front_door_closed: asyncio.Future[None] | None = None
+        # The front door's /readyz: the scorer's model is read and the server is not draining.
+        self._ready = False
 
     @property
     def core(self) -> RouterCore:
@@ -132,6 +142,41 @@ class RouterServer(serving.ServiceServer):
         )
         router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(self._core, config), server)
 
+    async def start(self, ready: bool = True) -> Self:
+        """ServiceServer.start, with the HTTP front door bound before the server reports SERVING."""
+        await super().start(ready=False)
+        try:
+            await self._start_front_door()
+            if ready:
+                await self.become_ready()
+        except BaseException:
+            await self.close(0)
+            raise
+        return self
+
+    async def _start_front_door(self) -> None:
+        config = self.config
+        if not config.http_listen:
+            return
+        dispatcher = self.core.dispatcher
+        app = FrontDoorApp(
+            self.core,
+            self.auth,
+            ModelCatalog.of_tiers(dispatcher.model_name("small"), dispatcher.model_name("premium")),
+            config.max_prompt_chars,
+            config.max_request_bytes,
+            ready=lambda: self._ready,
+        )
+        self.front_door = FrontDoor(app, config.http_listen, config.tls, config.grace_seconds)
+        await self.front_door.start(self.auth is not None or config.tls.mutual, config.allow_unauthenticated)
+
+    async def close(self, grace_seconds: float | None = None) -> None:
+        """Drains the gRPC server and the front door side by side, then releases the core."""
+        self._ready = False
+        if self.front_door is not None and self._front_door_closed is None:
+            self._front_door_closed = asyncio.ensure_future(self.front_door.close())
+        await super().close(grace_seconds)
+
     async def _get_ready(self) -> None:
         """Reads the scorer's model info and checks the embedder matches."""
         info = await self._wait_for_model_info(self.scorer_wait_s)
@@ -149,6 +194,7 @@ class RouterServer(serving.ServiceServer):
             info.router_version,
             self.core.policy.default_threshold,
         )
+        self._ready = True
 
     async def _wait_for_model_info(self, timeout_s: float):
         # In a pod the scorer sidecar may still be loading its model: it answers UNAVAILABLE.
@@ -171,6 +217,8 @@ class RouterServer(serving.ServiceServer):
             delay = min(delay * 2, 1.0)
 
     async def _release(self) -> None:
+        if self._front_door_closed is not None:
+            await self._front_door_closed  # in-flight HTTP requests still use the core
         if self._core is None:
             return
         await self._core.dispatcher.close()
