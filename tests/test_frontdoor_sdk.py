@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.support.dispatch_stack import WIN_PROBABILITY
 from tests.support.frontdoor import HTTP_LISTEN, decision_headers, sdk_client
 from tests.support.pair import QUESTION
 
-USER = [{"role": "user", "content": QUESTION}]
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": QUESTION}]
 
 
 @pytest.fixture
@@ -28,7 +29,8 @@ def test_a_plain_completion_is_routed_and_carries_the_decision(door):
     assert completion.choices[0].finish_reason == "stop"
     assert completion.model == "premium-model"
     prompt, answer = door.premium.usage_for(QUESTION)
-    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (prompt, answer)
+    usage = completion.usage
+    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (prompt, answer)
     headers = decision_headers(raw.headers)
     assert headers["x-orchestrouter-tier"] == "premium"
     assert headers["x-orchestrouter-model"] == "premium-model"
@@ -65,7 +67,8 @@ def test_a_streamed_completion_ends_with_the_usage_chunk_and_done(door):
 
 
 def test_a_stream_without_include_usage_has_no_usage_chunk(door):
-    chunks = list(sdk_client(door.router).chat.completions.create(model="orchestrouter-auto", messages=USER, stream=True))
+    client = sdk_client(door.router)
+    chunks = list(client.chat.completions.create(model="orchestrouter-auto", messages=USER, stream=True))
     assert all(c.choices and c.usage is None for c in chunks)
 
 
