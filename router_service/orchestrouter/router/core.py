@@ -188,11 +188,14 @@ class RouterCore:
                             _apply_dispatch(decision, item)
                             yield StreamDecision(decision, result.request_id)
                         elif isinstance(item, Completion):
-                            result.answer = item.text  # a streamed Completion's text went out as deltas
+                            # A streamed Completion's text and tool calls went out as deltas.
+                            result.answer = item.text
+                            result.tool_calls = item.tool_calls
+                            result.logprobs = item.logprobs
                             result.finish_reason = item.finish_reason
                             result.usage = item.usage
                         else:
-                            yield StreamDelta(item)
+                            yield item
                 finally:
                     timings.dispatch_ms = (time.perf_counter() - dispatch_start) * 1000
         except BaseException as exc:  # recorded, then re-raised: cancellation and a closed stream included
@@ -221,7 +224,7 @@ class RouterCore:
 
     def _dispatch(
         self, tier: str, inp: RouteInput, deadline: float | None, stream: bool
-    ) -> AsyncIterator[DispatchInfo | str | Completion]:
+    ) -> AsyncIterator[DispatchInfo | StreamDelta | Completion]:
         if stream:
             return self.dispatcher.stream(tier, inp.messages, inp.params, deadline)
         return _answered_at_once(self.dispatcher.complete(tier, inp.messages, inp.params, deadline))

@@ -2,39 +2,152 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 SMALL = "small"
 PREMIUM = "premium"
 
 
+# A JSON object as the caller or the endpoint wrote it (json.loads output), passed through untouched.
+JsonObject = Mapping[str, Any]
+
+# How the text parts of a multi-part message are joined into the text the router scores.
+TEXT_PART_SEPARATOR = "\n"
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """ToolCall: a function call the model asked for, in an assistant message or an answer."""
+
+    id: str
+    name: str
+    # The arguments as the model wrote them: a JSON string, possibly invalid JSON (never parsed here).
+    arguments: str
+    type: str = "function"
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """ToolCallDelta: a piece of a streamed tool call; index says which call, the rest arrives in fragments.
+
+    As OpenAI streams it: the first piece of a call carries its id and name, later pieces only
+    argument fragments (concatenated in order, they make ToolCall.arguments).
+    """
+
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
+class ContentPart:
+    """ContentPart: one part of a multi-part message.
+
+    A text part has type "text" and its text; any other part (image_url, input_audio, file, ...)
+    keeps the whole part object in `data` and is passed to the endpoint as it came.
+    """
+
+    type: str
+    text: str = ""
+    data: JsonObject | None = None
+
+    @staticmethod
+    def of_text(text: str) -> ContentPart:
+        return ContentPart(type="text", text=text)
+
+    @staticmethod
+    def opaque(data: JsonObject) -> ContentPart:
+        return ContentPart(type=str(data.get("type", "")), data=data)
+
+
 @dataclass(frozen=True)
 class ChatTurn:
-    """ChatTurn: one OpenAI-style chat message."""
+    """ChatTurn: one OpenAI-style chat message.
+
+    Its content is either plain `content` text or, when `parts` is non-empty, multi-part content
+    (then `content` is ""). An assistant turn may carry tool_calls (and no content); a "tool" turn
+    answers the call named by tool_call_id.
+    """
 
     role: str
-    content: str
+    content: str = ""
+    parts: tuple[ContentPart, ...] = ()
+    name: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str = ""
+
+    @property
+    def text(self) -> str:
+        """The turn's text: its content, or its text parts joined (other parts have no text)."""
+        if not self.parts:
+            return self.content
+        return TEXT_PART_SEPARATOR.join(p.text for p in self.parts if p.type == "text")
+
+
+@dataclass(frozen=True)
+class Tool:
+    """Tool: a function the model may call (OpenAI's {"type": "function", "function": {...}})."""
+
+    name: str
+    description: str = ""
+    # The JSON schema of the arguments; None: the function takes none.
+    parameters: JsonObject | None = None
+    strict: bool | None = None
+
+
+@dataclass(frozen=True)
+class ToolChoice:
+    """ToolChoice: "none", "auto", "required", or "function" with the one function the model must call."""
+
+    mode: str
+    function: str = ""
+
+
+@dataclass(frozen=True)
+class ResponseFormat:
+    """ResponseFormat: "text", "json_object" (JSON mode) or "json_schema" (structured output, with its schema)."""
+
+    type: str
+    schema_name: str = ""
+    schema_description: str = ""
+    schema: JsonObject | None = None
+    strict: bool | None = None
 
 
 @dataclass(frozen=True)
 class GenerationParams:
-    """GenerationParams: passed through to the endpoint; None means the endpoint's default."""
+    """GenerationParams: passed through to the endpoint; None (or empty) means the endpoint's default.
+
+    The mapping to and from OpenAI's request fields is openai_format.params_to_openai/params_from_openai;
+    the range checks are validation.check_params.
+    """
 
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
     seed: int | None = None
-
-    def as_openai_kwargs(self) -> dict:
-        kwargs: dict = {}
-        for name in ("temperature", "top_p", "max_tokens", "seed"):
-            value = getattr(self, name)
-            if value is not None:
-                kwargs[name] = value
-        if self.stop:
-            kwargs["stop"] = list(self.stop)
-        return kwargs
+    max_completion_tokens: int | None = None
+    # Only n == 1 is accepted (one answer per route); kept so a request asking for more is refused, not narrowed.
+    n: int | None = None
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    # Token id (as a string, as OpenAI's JSON has it) -> bias in [-100, 100].
+    logit_bias: Mapping[str, float] = field(default_factory=dict)
+    user: str = ""
+    reasoning_effort: str = ""
+    # Further top-level request fields the endpoint accepts (metadata, service_tier, vendor extensions...),
+    # passed through as they came; never one of the fields above or the request's own (model, messages, stream).
+    extra: JsonObject = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,6 +230,9 @@ class Completion:
     finish_reason: str
     usage: Usage
     model: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    # OpenAI's choice.logprobs object as the endpoint sent it; None when not asked for.
+    logprobs: JsonObject | None = None
 
 
 @dataclass
@@ -129,6 +245,10 @@ class RouteResult:
     answer: str = ""
     finish_reason: str = ""
     usage: Usage = field(default_factory=Usage)
+    # The tool calls of the answer (finish_reason "tool_calls"); on a stream they went out as deltas.
+    tool_calls: tuple[ToolCall, ...] = ()
+    # The answer's logprobs object (OpenAI's choice.logprobs) when asked for; on a stream, in the deltas.
+    logprobs: JsonObject | None = None
 
 
 @dataclass(frozen=True)
@@ -142,9 +262,16 @@ class StreamDecision:
 
 @dataclass(frozen=True)
 class StreamDelta:
-    """StreamDelta: the next piece of answer text."""
+    """StreamDelta: the next piece of the answer: text, tool-call pieces, and their logprobs, if any."""
 
-    text: str
+    text: str = ""
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    # The chunk's choice.logprobs object as the endpoint sent it.
+    logprobs: JsonObject | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.text or self.tool_calls or self.logprobs)
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrouter.router.config import TierConfig
-from orchestrouter.router.dispatch.wire import WireUsage
 from orchestrouter.router.model import Usage
+from orchestrouter.router.openai_format import TokenUsage
 
 
-def priced_usage(usage: WireUsage | None, tier: TierConfig) -> Usage:
+def priced_usage(usage: TokenUsage | None, tier: TierConfig) -> Usage:
     """The endpoint's token counts with their cost at the tier's per-million-token prices."""
     if usage is None:
         return Usage()

@@ -17,7 +17,7 @@ from orchestrouter.router.dispatch.endpoint import EndpointClient
 from orchestrouter.router.dispatch.failures import FailureKind, UpstreamFailure
 from orchestrouter.router.dispatch.retry import RetryPolicy
 from orchestrouter.router.dispatch.tier import CallCount, TierEndpoint
-from orchestrouter.router.model import PREMIUM, SMALL, ChatTurn, Completion, GenerationParams
+from orchestrouter.router.model import PREMIUM, SMALL, ChatTurn, Completion, GenerationParams, StreamDelta
 from orchestrouter.runtime import semconv
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,8 @@ class Dispatcher:
 
     async def stream(
         self, routed: str, messages: Sequence[ChatTurn], params: GenerationParams, deadline: float | None
-    ) -> AsyncIterator[DispatchInfo | str | Completion]:
-        """Yields DispatchInfo once a tier has sent its first token, then text deltas, then the Completion.
+    ) -> AsyncIterator[DispatchInfo | StreamDelta | Completion]:
+        """Yields DispatchInfo once a tier has sent its first token, then the deltas, then the Completion.
 
         Fallback happens only before the first token; a failure after it raises Unavailable,
         so a cut answer never looks complete.

@@ -3,7 +3,7 @@
 httpx directly rather than the `openai` client: dispatch needs the raw response for its own
 policy (Retry-After, status classes, a stream that ended without finishing), a key that can
 change between two calls, per-phase timeouts, and no hidden retries; the wire format it needs
-is two small JSON shapes (see wire.py), and skipping the SDK's models saves CPU on every call.
+is two small JSON shapes (see openai_format.py), and skipping the SDK's models saves CPU on every call.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import httpx
 
+from orchestrouter.router import openai_format
 from orchestrouter.router.config import TierConfig
 from orchestrouter.router.dispatch import failures, wire
 from orchestrouter.router.dispatch.api_key import ApiKeySource, UnusableKey
@@ -75,7 +76,7 @@ class EndpointClient:
 
     async def complete(
         self, messages: Sequence[ChatTurn], params: GenerationParams, timeout_s: float
-    ) -> wire.WireAnswer:
+    ) -> openai_format.ChatAnswer:
         """One non-streamed call, bounded by timeout_s from sending to the last byte."""
         tier = self.config.tier
         body = wire.request_body(self.config.model, messages, params, stream=False)
@@ -87,8 +88,8 @@ class EndpointClient:
         if response.status_code != 200:
             raise self._status_failure(response, content)
         try:
-            return wire.parse_answer(content, self.config.model)
-        except wire.MalformedAnswer as exc:
+            return openai_format.parse_answer(content, self.config.model)
+        except openai_format.MalformedAnswer as exc:
             raise UpstreamFailure(FailureKind.MALFORMED, tier, f"{tier} endpoint answered {exc}") from None
 
     async def open_stream(
@@ -174,7 +175,7 @@ class ChunkStream:
         self._lines: AsyncIterator[str] = capped_lines(response, max_bytes, tier)
         self.done = False
 
-    async def next_chunk(self, timeout_s: float) -> wire.WireChunk | None:
+    async def next_chunk(self, timeout_s: float) -> openai_format.ChatChunk | None:
         """The next chunk, or None at the end of the stream ([DONE] or the body's end)."""
         tier = self.tier
         try:
@@ -189,7 +190,7 @@ class ChunkStream:
                     if payload == "[DONE]":
                         self.done = True
                         return None
-                    chunk = wire.parse_chunk(payload)
+                    chunk = openai_format.parse_chunk(payload)
                     if chunk.error:
                         raise UpstreamFailure(
                             FailureKind.STREAM_CUT, tier, f"{tier} endpoint reported an error mid-stream: {chunk.error}"
@@ -199,7 +200,7 @@ class ChunkStream:
             raise UpstreamFailure(
                 FailureKind.TIMEOUT, tier, f"{tier} endpoint sent nothing for {timeout_s:.2f}s"
             ) from None
-        except wire.MalformedAnswer as exc:
+        except openai_format.MalformedAnswer as exc:
             raise UpstreamFailure(FailureKind.MALFORMED, tier, f"{tier} endpoint streamed {exc}") from None
         except failures.HTTP_STACK_ERRORS as exc:
             raise failures.from_exception(tier, exc, timeout_s) from None

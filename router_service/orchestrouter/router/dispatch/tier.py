@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -19,8 +19,8 @@ from orchestrouter.router.dispatch.breaker import CircuitBreaker, Permit
 from orchestrouter.router.dispatch.endpoint import ChunkStream, EndpointClient
 from orchestrouter.router.dispatch.failures import NEUTRAL_FOR_BREAKER, FailureKind, UpstreamFailure
 from orchestrouter.router.dispatch.retry import RetryPolicy
-from orchestrouter.router.dispatch.wire import WireChunk, WireUsage
-from orchestrouter.router.model import ChatTurn, Completion, GenerationParams
+from orchestrouter.router.model import ChatTurn, Completion, GenerationParams, StreamDelta
+from orchestrouter.router.openai_format import ChatChunk, TokenUsage
 from orchestrouter.runtime import semconv
 from orchestrouter.runtime.redaction import redact
 
@@ -66,7 +66,14 @@ class TierEndpoint:
             usage = priced_usage(answer.usage, self.config)
             self._succeeded(permit, span, usage)
             span.end()
-            return Completion(text=answer.text, finish_reason=answer.finish_reason, usage=usage, model=answer.model)
+            return Completion(
+                text=answer.text,
+                finish_reason=answer.finish_reason,
+                usage=usage,
+                model=answer.model,
+                tool_calls=answer.tool_calls,
+                logprobs=answer.logprobs,
+            )
 
         return await self._with_retries(until, count, False, call)
 
@@ -133,9 +140,9 @@ class TierEndpoint:
             retries += 1
             await asyncio.sleep(delay)
 
-    async def _first_chunks(self, stream: ChunkStream, by: float, timeout_s: float) -> list[WireChunk]:
-        """Chunks up to and including the first with text or a finish reason (role-only ones carry none)."""
-        chunks: list[WireChunk] = []
+    async def _first_chunks(self, stream: ChunkStream, by: float, timeout_s: float) -> list[ChatChunk]:
+        """Chunks up to and including the first with any of the answer (role-only ones carry none)."""
+        chunks: list[ChatChunk] = []
         while True:
             try:
                 chunk = await stream.next_chunk(by - time.monotonic())
@@ -150,7 +157,7 @@ class TierEndpoint:
                     FailureKind.STREAM_CUT, self.name, f"{self.name} endpoint ended the stream before its first token"
                 )
             chunks.append(chunk)
-            if chunk.text or chunk.finish_reason:
+            if chunk.starts_answer:
                 return chunks
 
     def _begin(self, until: float, per_call_s: float) -> tuple[Permit, float]:
@@ -203,7 +210,7 @@ class TierEndpoint:
 class LiveStream:
     """LiveStream: a streamed answer whose first token has arrived; no fallback is possible any more.
 
-    Iterate for the text deltas; `completion` holds finish reason and usage once it ended well.
+    Iterate for the deltas; `completion` holds finish reason and usage once it ended well.
     A failure from here on is a cut stream: UpstreamFailure(STREAM_CUT), never a quiet end.
     """
 
@@ -213,7 +220,7 @@ class LiveStream:
         stream: ChunkStream,
         permit: Permit,
         span: Span,
-        first: list[WireChunk],
+        first: list[ChatChunk],
         started: float,
     ) -> None:
         self.tier = tier
@@ -223,14 +230,14 @@ class LiveStream:
         self._pending = first
         self._ends_by = started + tier.config.total_timeout_s
         self._finish_reason = ""
-        self._usage: WireUsage | None = None
+        self._usage: TokenUsage | None = None
         self._sent_chars = 0
         self._outcome_recorded = False
         self._closed = False
         self.completion: Completion | None = None
 
-    async def deltas(self, deadline: float):
-        """Yields text deltas until the answer is complete; deadline is the request's, a monotonic instant."""
+    async def deltas(self, deadline: float) -> AsyncGenerator[StreamDelta, None]:
+        """Yields the answer's deltas until it is complete; deadline is the request's, a monotonic instant."""
         tier = self.tier
         ends_by = min(self._ends_by, deadline)
         gap_s = tier.config.first_token_timeout_s
@@ -243,9 +250,9 @@ class LiveStream:
                     self._usage = chunk.usage
                 if chunk.finish_reason:
                     self._finish_reason = chunk.finish_reason
-                if chunk.text:
-                    self._sent_chars += len(chunk.text)
-                    yield chunk.text
+                if not chunk.delta.empty:
+                    self._sent_chars += len(chunk.delta.text) + sum(len(d.arguments) for d in chunk.delta.tool_calls)
+                    yield chunk.delta
             if not (self._finish_reason or self._stream.done):
                 raise self._cut(f"{tier.name} endpoint ended the stream without finishing the answer")
             usage = priced_usage(self._usage, tier.config)
@@ -271,7 +278,7 @@ class LiveStream:
         self._span.end()
         await self._stream.aclose()
 
-    async def _next(self, ends_by: float, gap_s: float) -> WireChunk | None:
+    async def _next(self, ends_by: float, gap_s: float) -> ChatChunk | None:
         try:
             return await self._stream.next_chunk(min(gap_s, ends_by - time.monotonic()))
         except UpstreamFailure as failure:

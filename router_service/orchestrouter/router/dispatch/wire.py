@@ -1,4 +1,4 @@
-"""The OpenAI chat-completions wire format: request bodies, answers, stream chunks, Retry-After."""
+"""An endpoint call's HTTP: its request body, error bodies and Retry-After (the JSON itself: openai_format)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import email.utils
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from orchestrouter.router import openai_format
 from orchestrouter.router.model import ChatTurn, GenerationParams
 from orchestrouter.runtime.redaction import redact
 
@@ -16,87 +16,17 @@ from orchestrouter.runtime.redaction import redact
 MAX_ERROR_BODY = 4096
 
 
-class MalformedAnswer(ValueError):
-    """The endpoint answered 200 with something that is not a chat completion."""
-
-
-@dataclass(frozen=True)
-class WireUsage:
-    """WireUsage: token counts as the endpoint reported them."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
-@dataclass(frozen=True)
-class WireAnswer:
-    """WireAnswer: a non-streamed chat completion."""
-
-    text: str
-    finish_reason: str
-    usage: WireUsage | None
-    model: str
-
-
-@dataclass(frozen=True)
-class WireChunk:
-    """WireChunk: one server-sent event of a streamed chat completion."""
-
-    text: str = ""
-    finish_reason: str = ""
-    usage: WireUsage | None = None
-    error: str = ""
-
-
 def request_body(model: str, messages: Sequence[ChatTurn], params: GenerationParams, stream: bool) -> bytes:
     body: dict[str, Any] = {
+        **openai_format.params_to_openai(params),
         "model": model,
-        "messages": [{"role": m.role, "content": m.content} for m in messages],
-        **params.as_openai_kwargs(),
+        "messages": openai_format.messages_to_openai(messages),
     }
     if stream:
         body["stream"] = True
         # Without this the endpoint sends no usage on streams, and the cost would be unknown.
         body["stream_options"] = {"include_usage": True}
     return json.dumps(body, separators=(",", ":")).encode()
-
-
-def _usage(raw: Any) -> WireUsage | None:
-    if not isinstance(raw, dict):
-        return None
-    return WireUsage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
-
-
-def parse_answer(data: bytes, fallback_model: str) -> WireAnswer:
-    try:
-        obj = json.loads(data)
-        choice = obj["choices"][0]
-        return WireAnswer(
-            text=choice["message"].get("content") or "",
-            finish_reason=choice.get("finish_reason") or "",
-            usage=_usage(obj.get("usage")),
-            model=obj.get("model") or fallback_model,
-        )
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise MalformedAnswer(f"not a chat completion ({type(exc).__name__})") from None
-
-
-def parse_chunk(payload: str) -> WireChunk:
-    """One `data:` payload of the stream ("[DONE]" is handled by the reader)."""
-    try:
-        obj = json.loads(payload)
-        if "error" in obj:
-            error = obj["error"]
-            return WireChunk(error=str(error.get("message") if isinstance(error, dict) else error)[:200])
-        choices = obj.get("choices") or []
-        text, finish = "", ""
-        if choices:
-            delta = choices[0].get("delta") or {}
-            text = delta.get("content") or ""
-            finish = choices[0].get("finish_reason") or ""
-        return WireChunk(text=text, finish_reason=finish, usage=_usage(obj.get("usage")))
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise MalformedAnswer(f"not a chat completion chunk ({type(exc).__name__})") from None
 
 
 def error_detail(data: bytes) -> str:
