@@ -146,7 +146,7 @@ class FrontDoorApp:
                     await response.prepare(request)
                     await response.write(_event(writer.first()))
                 elif isinstance(event, StreamDelta) and writer is not None and response is not None:
-                    await response.write(_event(writer.text(event.text)))
+                    await response.write(_event(writer.delta(event)))
                 elif isinstance(event, StreamDone) and writer is not None and response is not None:
                     await response.write(_event(writer.last(event.result)))
                     if chat.include_usage:
