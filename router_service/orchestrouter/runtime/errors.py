@@ -25,6 +25,8 @@ class ServiceError(Exception):
     """A failure whose message is safe to show the caller."""
 
     code = grpc.StatusCode.INTERNAL
+    # Seconds after which the caller may try again, when known (a rate-limited endpoint's Retry-After).
+    retry_after_s: float | None = None
 
 
 class InvalidArgument(ServiceError):

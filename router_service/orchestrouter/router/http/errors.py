@@ -80,8 +80,8 @@ def http_error(exc: BaseException) -> HttpError:
     code, message = status_for(exc)
     kind = TOO_LARGE if isinstance(exc, PayloadTooLarge) else STATUS_FOR_CODE.get(code, INTERNAL)
     headers: dict[str, str] = {}
-    retry_after = getattr(exc, "retry_after_s", None)
-    if kind.status in (429, 503) and isinstance(retry_after, int | float) and math.isfinite(retry_after):
+    retry_after = exc.retry_after_s if isinstance(exc, ServiceError) else None
+    if kind.status in (429, 503) and retry_after is not None and math.isfinite(retry_after):
         headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     param = "model" if isinstance(exc, ModelNotFound) else None
     return HttpError(kind.status, error_object(message, kind, param), headers)
