@@ -19,7 +19,8 @@ from orchestrouter.router.dispatch.failures import (
     to_service_error,
 )
 from orchestrouter.router.dispatch.retry import RetryPolicy
-from orchestrouter.router.dispatch.wire import parse_chunk, retry_after_s
+from orchestrouter.router.dispatch.wire import retry_after_s
+from orchestrouter.router.openai_format import parse_chunk
 from tests.support.doubles import ManualClock
 
 
@@ -238,9 +239,9 @@ def test_retry_after_forms():
 
 
 def test_stream_chunks_parse_text_finish_usage_and_errors():
-    assert parse_chunk('{"choices":[{"delta":{"content":"Hi"},"finish_reason":null}]}').text == "Hi"
+    assert parse_chunk('{"choices":[{"delta":{"content":"Hi"},"finish_reason":null}]}').delta.text == "Hi"
     done = parse_chunk('{"choices":[{"delta":{},"finish_reason":"length"}]}')
-    assert done.finish_reason == "length" and done.text == ""
+    assert done.finish_reason == "length" and done.delta.text == ""
     usage = parse_chunk('{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}').usage
     assert usage is not None
     assert (usage.prompt_tokens, usage.completion_tokens) == (3, 4)

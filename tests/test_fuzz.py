@@ -157,7 +157,9 @@ dial_values = mostly(st.floats(0, 1), st.one_of(st.sampled_from([-0.0, 5e-324, 1
 def route_requests(draw) -> router_pb2.RouteRequest:
     req = router_pb2.RouteRequest(dry_run=draw(st.booleans()))
     for _ in range(draw(st.integers(0, 3))):
-        req.messages.add(role=draw(roles), content=draw(texts))
+        message = req.messages.add(role=draw(roles), content=draw(texts))
+        if draw(st.integers(0, 3)) == 0:
+            _add_chat_extras(draw, message)
     if draw(mostly(st.just(True), st.just(False))):  # most requests end with a user's question
         req.messages.add(role="user", content=draw(st.text(min_size=1, max_size=200)))
     dial = draw(st.sampled_from(["none", "threshold", "premium_share"]))
@@ -173,7 +175,54 @@ def route_requests(draw) -> router_pb2.RouteRequest:
         if draw(st.booleans()):
             p.seed = draw(st.integers(-(2**63), 2**63 - 1))
         p.stop.extend(draw(st.lists(texts, max_size=6, unique=draw(st.booleans()))))
+        if draw(st.integers(0, 2)) == 0:
+            _add_generation_extras(draw, p)
     return req
+
+
+# JSON strings: objects the router accepts, and some it must refuse (not JSON, not objects, NaN, deep).
+json_texts = st.one_of(
+    st.sampled_from(['{"type": "object"}', '{"type": "image_url", "image_url": {"url": "x"}}', "", "{"]),
+    st.sampled_from(["[1]", '{"a": NaN}', "[" * 5000, '{"type": "text"}', "null"]),
+    texts,
+)
+
+
+def _add_chat_extras(draw, message: router_pb2.ChatMessage) -> None:
+    """Names, tool calls, tool results and content parts, well-formed or not."""
+    message.name = draw(texts)
+    message.tool_call_id = draw(texts)
+    for _ in range(draw(st.integers(0, 2))):
+        message.tool_calls.add(id=draw(texts), type=draw(texts), name=draw(texts), arguments=draw(texts))
+    for _ in range(draw(st.integers(0, 2))):
+        if draw(st.booleans()):
+            message.parts.add(text=draw(texts))
+        else:
+            message.parts.add(json=draw(json_texts))
+
+
+def _add_generation_extras(draw, p: router_pb2.GenerationParams) -> None:
+    """Tools, tool_choice, response_format, logprobs, penalties, logit_bias, n and extra fields."""
+    for _ in range(draw(st.integers(0, 2))):
+        p.tools.add(name=draw(mostly(st.just("get_weather"), texts)), parameters_json=draw(json_texts))
+    if draw(st.booleans()):
+        p.tool_choice.mode = draw(st.sampled_from(["none", "auto", "required", "function", ""]))
+        p.tool_choice.function_name = draw(texts)
+    if draw(st.booleans()):
+        p.response_format.type = draw(st.sampled_from(["text", "json_object", "json_schema", ""]))
+        p.response_format.schema_name = draw(texts)
+        p.response_format.schema_json = draw(json_texts)
+    if draw(st.booleans()):
+        p.logprobs = draw(st.booleans())
+        p.top_logprobs = draw(st.integers(0, 2**32 - 1))
+    for name in ("presence_penalty", "frequency_penalty"):
+        if draw(st.booleans()):
+            setattr(p, name, draw(mostly(st.floats(-2, 2), any_float)))
+    for _ in range(draw(st.integers(0, 2))):
+        p.logit_bias[draw(mostly(st.just("50256"), texts))] = draw(mostly(st.floats(-100, 100), any_float))
+    if draw(st.booleans()):
+        p.n = draw(st.integers(0, 2**32 - 1))
+    p.extra_json = draw(json_texts)
 
 
 def _varint(n: int) -> bytes:

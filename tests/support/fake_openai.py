@@ -7,6 +7,14 @@ the bearer token and the traceparent arrive). Each call takes the next queued Fa
 `schedule(call_index)` when set, else answers normally; embeddings calls honour status and hang
 faults. Usage counts a token a word. Runs on the event loop it is started in (tests start it on
 the loop_thread's loop).
+
+It answers like a model would, so tests can see what the router passed through: a request with
+`tools` (and a tool_choice other than "none") whose last message is not a tool result gets a call
+of the first tool (or the one tool_choice names) with arguments {"query": <last user text>},
+streamed as OpenAI streams it (id and name first, then the arguments in fragments); a request
+whose last message is a tool result gets an answer quoting it; JSON mode (response_format
+json_object or json_schema) gets a JSON object; `logprobs` gets a logprob per word. Everything it
+received is in `requests` (tools, response_format, names, content parts...).
 """
 
 from __future__ import annotations
@@ -93,6 +101,68 @@ OK = Fault()
 
 
 @dataclass(frozen=True)
+class ToolCallReply:
+    """ToolCallReply: the one function call a tool-call answer makes."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def fragments(self) -> list[str]:
+        """The arguments in the pieces a stream sends them (several, so the router must pass each on)."""
+        return [self.arguments[i : i + ARGUMENT_FRAGMENT] for i in range(0, len(self.arguments), ARGUMENT_FRAGMENT)]
+
+
+# Characters of tool-call arguments per streamed fragment.
+ARGUMENT_FRAGMENT = 8
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Reply: an answer's words (joined by spaces), or a tool call."""
+
+    words: tuple[str, ...]
+    tool_call: ToolCallReply | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+    @property
+    def finish_reason(self) -> str:
+        return "tool_calls" if self.tool_call else "stop"
+
+    @property
+    def completion_tokens(self) -> int:
+        return len(self.tool_call.fragments()) if self.tool_call else len(self.words)
+
+
+def word_logprob(index: int) -> float:
+    """The logprob the fake reports for the index-th word of an answer."""
+    return -0.125 * (index + 1)
+
+
+def _logprob_entry(token: str, index: int) -> dict:
+    logprob = word_logprob(index)
+    return {
+        "token": token,
+        "logprob": logprob,
+        "bytes": list(token.encode()),
+        "top_logprobs": [{"token": token, "logprob": logprob, "bytes": list(token.encode())}],
+    }
+
+
+def _last_user_text(messages: list) -> str:
+    for m in reversed(messages):
+        if m.get("role") == "user":
+            content = m.get("content")
+            if isinstance(content, list):
+                return "\n".join(p.get("text", "") for p in content if p.get("type") == "text")
+            return str(content)
+    return ""
+
+
+@dataclass(frozen=True)
 class RecordedRequest:
     """RecordedRequest: one call as the fake received it; header names lowercased."""
 
@@ -137,6 +207,23 @@ class FakeOpenAI:
 
     def answer_text(self) -> str:
         return " ".join(self.answer_words())
+
+    def reply_for(self, body: dict) -> Reply:
+        """What the fake answers to a chat request body (before any fault changes it)."""
+        messages = body.get("messages") or [{}]
+        last = messages[-1]
+        tools = body.get("tools") or []
+        choice = body.get("tool_choice")
+        if tools and choice != "none" and last.get("role") != "tool":
+            name = choice["function"]["name"] if isinstance(choice, dict) else tools[0]["function"]["name"]
+            arguments = json.dumps({"query": _last_user_text(messages)})
+            return Reply(words=(), tool_call=ToolCallReply(f"call_{self.name}_{self.calls}", name, arguments))
+        if last.get("role") == "tool":
+            return Reply(words=(f"{self.name}:", "the", "tool", "said", str(last.get("content"))))
+        fmt = (body.get("response_format") or {}).get("type")
+        if fmt in ("json_object", "json_schema"):
+            return Reply(words=tuple(json.dumps({"answer": "42", "from": self.name}).split(" ")))
+        return Reply(words=tuple(self.answer_words()))
 
     def usage_for(self, prompt: str) -> tuple[int, int]:
         """(prompt tokens, completion tokens) the fake reports for a one-message prompt."""
@@ -263,17 +350,14 @@ class FakeOpenAI:
         if fault.kind == "slow" and await self._interrupted(fault.delay_s):
             return False
         model = body.get("model", "")
+        reply = self.reply_for(body)
         self._event(writer, {"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
-        words = self.answer_words()
-        for i, word in enumerate(words):
+        for i, choice in enumerate(self._stream_choices(reply, bool(body.get("logprobs")))):
             if fault.kind in ("reset", "truncate") and i == fault.after_deltas:
                 break
-            text = word if i == 0 else " " + word
             if fault.kind == "oversized" and i == fault.after_deltas:
-                text = "x" * fault.size
-            self._event(
-                writer, {"model": model, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
-            )
+                choice = {"index": 0, "delta": {"content": "x" * fault.size}, "finish_reason": None}
+            self._event(writer, {"model": model, "choices": [choice]})
             await writer.drain()
         if fault.kind == "reset":
             await writer.drain()
@@ -284,12 +368,29 @@ class FakeOpenAI:
             await self._reset(writer, fault)
             return False
         if fault.kind != "truncate":
-            self._event(writer, {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-            self._event(writer, {"choices": [], "usage": self._usage(body)})
+            self._event(writer, {"choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]})
+            self._event(writer, {"choices": [], "usage": self._usage(body, reply)})
             writer.write(_chunk(b"data: [DONE]\n\n"))
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         return True
+
+    @staticmethod
+    def _stream_choices(reply: Reply, logprobs: bool) -> list[dict]:
+        """The streamed choices of a reply, one per delta: a word each, or a tool call's pieces."""
+        call = reply.tool_call
+        if call is not None:
+            head = {"index": 0, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+            pieces = [head] + [{"index": 0, "function": {"arguments": f}} for f in call.fragments()]
+            return [{"index": 0, "delta": {"tool_calls": [p]}, "finish_reason": None} for p in pieces]
+        choices = []
+        for i, word in enumerate(reply.words):
+            text = word if i == 0 else " " + word
+            choice: dict = {"index": 0, "delta": {"content": text}, "finish_reason": None}
+            if logprobs:
+                choice["logprobs"] = {"content": [_logprob_entry(text, i)]}
+            choices.append(choice)
+        return choices
 
     async def _interrupted(self, delay_s: float) -> bool:
         """Waits delay_s; True if the fake is stopping meanwhile."""
@@ -323,20 +424,29 @@ class FakeOpenAI:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
 
-    def _usage(self, body: dict) -> dict:
+    def _usage(self, body: dict, reply: Reply) -> dict:
         prompt = sum(token_count(str(m.get("content", ""))) for m in body.get("messages", []))
-        completion = len(self.answer_words())
+        completion = reply.completion_tokens
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
     def _completion(self, body: dict) -> dict:
+        reply = self.reply_for(body)
+        message: dict = {"role": "assistant", "content": reply.text if reply.tool_call is None else None}
+        choice: dict = {"index": 0, "message": message, "finish_reason": reply.finish_reason}
+        if reply.tool_call is not None:
+            call = reply.tool_call
+            message["tool_calls"] = [
+                {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            ]
+        if body.get("logprobs"):
+            words = [w if i == 0 else " " + w for i, w in enumerate(reply.words)]
+            choice["logprobs"] = {"content": [_logprob_entry(w, i) for i, w in enumerate(words)]}
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "model": body.get("model", ""),
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": self.answer_text()}, "finish_reason": "stop"}
-            ],
-            "usage": self._usage(body),
+            "choices": [choice],
+            "usage": self._usage(body, reply),
         }
 
     @staticmethod

@@ -71,6 +71,32 @@ class MalformedAnswer(ValueError):
 # Shape checks of a caller's JSON: each raises InvalidArgument naming the field (`at`).
 
 
+def json_from_text(text: str | bytes, at: str) -> Any:
+    """Parsed JSON from a caller; InvalidArgument naming `at` when it is not strict JSON.
+
+    NaN and Infinity (Python's extensions, which an endpoint would refuse) are not JSON here, and
+    nesting deep enough to exhaust the parser is an error, not a crash.
+    """
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise InvalidArgument(f"{at} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidArgument(f"{at} is nested too deeply") from None
+
+
+def json_object_from_text(text: str | bytes, at: str) -> JsonObject:
+    """json_from_text for a JSON object."""
+    value = json_from_text(text, at)
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{at} must be a JSON object, got {_type_name(value)}")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
@@ -163,9 +189,9 @@ def _content_from_openai(raw: Any, at: str) -> tuple[str, tuple[ContentPart, ...
         return "", ()
     if isinstance(raw, str):
         return raw, ()
-    parts = _array(raw, at)
-    if not parts:
-        raise InvalidArgument(f"{at} must be a string or a non-empty array of content parts")
+    if not isinstance(raw, list) or not raw:
+        raise InvalidArgument(f"{at} must be a string or a non-empty array of content parts, got {_type_name(raw)}")
+    parts = raw
     return "", tuple(_part_from_openai(p, f"{at}[{i}]") for i, p in enumerate(parts))
 
 
@@ -467,15 +493,23 @@ def parse_answer(data: bytes, fallback_model: str) -> ChatAnswer:
         choice = obj["choices"][0]
         message = choice["message"]
         return ChatAnswer(
-            text=message.get("content") or "",
+            text=_answer_text(message.get("content")),
             finish_reason=choice.get("finish_reason") or "",
             usage=_usage_from_openai(obj.get("usage")),
             model=obj.get("model") or fallback_model,
             tool_calls=tuple(_answer_tool_call(c) for c in message.get("tool_calls") or ()),
             logprobs=_logprobs(choice.get("logprobs")),
         )
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
         raise MalformedAnswer(f"not a chat completion ({type(exc).__name__})") from None
+
+
+def _answer_text(raw: Any) -> str:
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise TypeError("content is not a string")
+    return raw
 
 
 def _answer_tool_call(raw: Any) -> ToolCall:
@@ -501,13 +535,13 @@ def parse_chunk(payload: str) -> ChatChunk:
         if choices:
             raw = choices[0].get("delta") or {}
             delta = StreamDelta(
-                text=raw.get("content") or "",
+                text=_answer_text(raw.get("content")),
                 tool_calls=tuple(_tool_call_delta(d) for d in raw.get("tool_calls") or ()),
                 logprobs=_logprobs(choices[0].get("logprobs")),
             )
             finish = choices[0].get("finish_reason") or ""
         return ChatChunk(delta=delta, finish_reason=finish, usage=_usage_from_openai(obj.get("usage")))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise MalformedAnswer(f"not a chat completion chunk ({type(exc).__name__})") from None
 
 

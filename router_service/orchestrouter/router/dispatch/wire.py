@@ -33,7 +33,7 @@ def error_detail(data: bytes) -> str:
     """The message of an OpenAI-style error body, cut short; empty when there is none."""
     try:
         error = json.loads(data[:MAX_ERROR_BODY]).get("error")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return ""
     message = error.get("message") if isinstance(error, dict) else error
     # Masked before it is cut, so a key that an endpoint echoes cannot leak even in part.
