@@ -50,6 +50,10 @@ def test_the_official_node_sdk_passes_against_the_front_door(door):
         "FRONTDOOR_PREMIUM_MODEL": "premium-model",
         "FRONTDOOR_SMALL_ANSWER": door.small.answer_text(),
         "FRONTDOOR_PREMIUM_ANSWER": door.premium.answer_text(),
+        # What the fake endpoint answers to a tool result, and in JSON mode.
+        "FRONTDOOR_TOOL_RESULT": "forty-two",
+        "FRONTDOOR_TOOL_ANSWER": f"{door.premium.name}: the tool said forty-two",
+        "FRONTDOOR_JSON_ANSWER": json.dumps({"answer": "42", "from": door.premium.name}),
     }
     run = subprocess.run(
         [node, "--test", "--test-reporter=tap"], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=120
@@ -58,5 +62,8 @@ def test_the_official_node_sdk_passes_against_the_front_door(door):
     declared = node_tests_declared()
     assert run.returncode == 0 and summary.get("pass") == str(declared), run.stdout[-4000:] + run.stderr[-2000:]
     assert summary.get("fail") == summary.get("skipped") == "0"
-    # The Node SDK's requests reached the tiers (not a cached or empty run).
-    assert door.premium.calls >= 2 and door.small.calls >= 2
+    # The Node SDK's requests reached the tiers (not a cached or empty run), tools and JSON mode included.
+    assert door.premium.calls >= 5 and door.small.calls >= 2
+    sent = [r.body for r in door.premium.requests]
+    assert any(b.get("response_format") == {"type": "json_object"} for b in sent)
+    assert any(m.get("role") == "tool" for b in sent for m in b["messages"])

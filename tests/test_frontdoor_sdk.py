@@ -1,12 +1,15 @@
 """The OpenAI-compatible front door driven by the official `openai` Python SDK (only base_url and
-api_key set): plain and streamed completions, models, tier pinning, the dial, and each decision
-header, over a real router whose tiers are FakeOpenAI endpoints."""
+api_key set): plain and streamed completions, models, tier pinning, the dial, a tool call round trip
+(plain and streamed), JSON mode, and each decision header, over a real router whose tiers are
+FakeOpenAI endpoints."""
 
 from __future__ import annotations
 
+import json
+
 import openai
 import pytest
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 
 from tests.support.dispatch_stack import WIN_PROBABILITY
 from tests.support.frontdoor import HTTP_LISTEN, decision_headers, sdk_client
@@ -123,3 +126,65 @@ def test_a_bad_dial_or_parameter_is_a_bad_request(door, extra, fragment):
     assert err.value.status_code == 400 and fragment in err.value.message
     assert err.value.type == "invalid_request_error"
     assert door.small.calls == door.premium.calls == 0
+
+
+TOOLS: list[ChatCompletionToolParam] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": "Looks a fact up.",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+        },
+    }
+]
+
+
+def test_a_tool_call_round_trip(door):
+    client = sdk_client(door.router)
+    raw = client.chat.completions.with_raw_response.create(model="orchestrouter-auto", messages=USER, tools=TOOLS)
+    decision_headers(raw.headers)
+    first = raw.parse().choices[0]
+    assert first.finish_reason == "tool_calls" and first.message.content is None
+    assert first.message.tool_calls is not None
+    (call,) = first.message.tool_calls
+    assert call.type == "function" and call.function.name == "lookup"
+    assert json.loads(call.function.arguments) == {"query": QUESTION}
+    # As an SDK user does it: the assistant message object itself goes back, then the tool's result.
+    messages: list[ChatCompletionMessageParam] = [
+        *USER,
+        first.message,  # type: ignore[list-item]
+        {"role": "tool", "tool_call_id": call.id, "content": "forty-two"},
+    ]
+    final = client.chat.completions.create(model="orchestrouter-auto", messages=messages, tools=TOOLS)
+    assert final.choices[0].message.content == "premium: the tool said forty-two"
+    assert final.choices[0].finish_reason == "stop"
+    sent = door.premium.requests[-1].body
+    assert sent["tools"] == TOOLS
+    assert sent["messages"][1]["tool_calls"][0]["id"] == call.id
+    assert sent["messages"][2] == {"role": "tool", "tool_call_id": call.id, "content": "forty-two"}
+
+
+def test_a_streamed_tool_call_arrives_as_openai_streams_it(door):
+    chunks = list(
+        sdk_client(door.router).chat.completions.create(
+            model="orchestrouter-auto", messages=USER, tools=TOOLS, stream=True
+        )
+    )
+    deltas = [call for c in chunks if c.choices for call in c.choices[0].delta.tool_calls or []]
+    assert deltas[0].id and deltas[0].function is not None and deltas[0].function.name == "lookup"
+    arguments = "".join(d.function.arguments or "" for d in deltas if d.function is not None)
+    assert len(deltas) > 2 and json.loads(arguments) == {"query": QUESTION}
+    assert {d.index for d in deltas} == {0}
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+def test_json_mode_passes_through(door):
+    client = sdk_client(door.router)
+    raw = client.chat.completions.with_raw_response.create(
+        model="orchestrouter-auto", messages=USER, response_format={"type": "json_object"}, seed=7
+    )
+    decision_headers(raw.headers)
+    assert json.loads(raw.parse().choices[0].message.content or "") == {"answer": "42", "from": "premium"}
+    sent = door.premium.requests[-1].body
+    assert sent["response_format"] == {"type": "json_object"} and sent["seed"] == 7

@@ -79,3 +79,40 @@ test("an unknown model is a NotFoundError", async () => {
     return true;
   });
 });
+
+const tools = [
+  {
+    type: "function",
+    function: {
+      name: "lookup",
+      description: "Looks a fact up.",
+      parameters: { type: "object", properties: { query: { type: "string" } }, required: ["query"] },
+    },
+  },
+];
+
+test("a tool call round trip", async () => {
+  const { data: first, response } = await client.chat.completions
+    .create({ model: "orchestrouter-auto", messages, tools })
+    .withResponse();
+  decisionOf(response);
+  const choice = first.choices[0];
+  assert.equal(choice.finish_reason, "tool_calls");
+  const [call] = choice.message.tool_calls;
+  assert.equal(call.function.name, "lookup");
+  assert.deepEqual(JSON.parse(call.function.arguments), { query: env.FRONTDOOR_QUESTION });
+  const final = await client.chat.completions.create({
+    model: "orchestrouter-auto",
+    tools,
+    messages: [...messages, choice.message, { role: "tool", tool_call_id: call.id, content: env.FRONTDOOR_TOOL_RESULT }],
+  });
+  assert.equal(final.choices[0].message.content, env.FRONTDOOR_TOOL_ANSWER);
+});
+
+test("JSON mode answers a JSON object", async () => {
+  const { data, response } = await client.chat.completions
+    .create({ model: "orchestrouter-auto", messages, response_format: { type: "json_object" } })
+    .withResponse();
+  decisionOf(response);
+  assert.deepEqual(JSON.parse(data.choices[0].message.content), JSON.parse(env.FRONTDOOR_JSON_ANSWER));
+});
