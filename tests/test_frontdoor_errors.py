@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import httpx
 import openai
@@ -189,3 +190,29 @@ def test_closing_the_router_lets_an_in_flight_http_request_finish(door, loop_thr
     assert answer.choices[0].message.content == door.premium.answer_text()
     with pytest.raises(openai.APIConnectionError):
         sdk_client(door.router).chat.completions.create(model="orchestrouter-auto", messages=USER)
+
+
+def test_a_caller_that_goes_away_cancels_its_request(stack, tmp_path):
+    log = tmp_path / "decisions.jsonl"
+    door = stack(http_listen=HTTP_LISTEN, decision_log=str(log))
+    for stream in (False, True):
+        door.premium.enqueue(Fault.slow_first_token(30))
+        with pytest.raises(openai.APITimeoutError):
+            sdk_client(door.router, timeout=0.5).chat.completions.create(
+                model="orchestrouter-auto", messages=USER, stream=stream
+            )
+    lines = wait_for_lines(log, 2)
+    assert [(line["outcome"], line["status"]) for line in lines] == [("cancelled", "CANCELLED")] * 2
+    # The router is not left holding the endpoint calls: the next request answers at once.
+    answer = sdk_client(door.router, timeout=5).chat.completions.create(model="orchestrouter-auto", messages=USER)
+    assert answer.choices[0].message.content == door.premium.answer_text()
+
+
+def wait_for_lines(path, count: int, timeout_s: float = 10.0) -> list[dict]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if len(lines) >= count:
+            return [json.loads(line) for line in lines]
+        time.sleep(0.05)
+    raise AssertionError(f"{path}: fewer than {count} decision-log lines after {timeout_s}s")

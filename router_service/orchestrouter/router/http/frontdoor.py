@@ -31,7 +31,15 @@ class FrontDoor:
         self.listen = listen
         self.tls = tls
         self.port = 0
-        self._runner = web.AppRunner(app.app, access_log=None, handle_signals=False, shutdown_timeout=grace_seconds)
+        # handler_cancellation: a caller that goes away cancels its request, as a cancelled gRPC call
+        # does (the endpoint call stops; the decision log says cancelled).
+        self._runner = web.AppRunner(
+            app.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=grace_seconds,
+            handler_cancellation=True,
+        )
         self._started = False
 
     @property
