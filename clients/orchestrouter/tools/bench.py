@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import re
 import sys
 import time
 
@@ -24,7 +23,7 @@ from grpc import aio
 
 from orchestrouter.router.embedders import WordLlamaEmbedder
 from orchestrouter.tools.faultrun import run_fakes
-from orchestrouter.tools.launcher import Service, start_pair
+from orchestrouter.tools.launcher import http_port, start_pair
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
 
 QUERIES = [
@@ -135,20 +134,6 @@ async def frontdoor_vs_grpc(target: str, http_base_url: str, n: int) -> tuple[li
                 http_ms.append(await over_http(i))
                 grpc_ms.append(await over_grpc(i))
         return grpc_ms, http_ms
-
-
-_HTTP_PORT = re.compile(r"OpenAI-compatible HTTP.* \(port (\d+)\)")
-
-
-def http_port(router: Service, timeout_s: float = 10.0) -> int:
-    """The front door's port, from the router's startup log line."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for line in list(router.log_lines):
-            if match := _HTTP_PORT.search(line):
-                return int(match.group(1))
-        time.sleep(0.05)
-    raise RuntimeError("the router logged no HTTP front door port")
 
 
 def embed_latency(n: int) -> list[float]:
