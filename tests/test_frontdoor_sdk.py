@@ -188,3 +188,11 @@ def test_json_mode_passes_through(door):
     assert json.loads(raw.parse().choices[0].message.content or "") == {"answer": "42", "from": "premium"}
     sent = door.premium.requests[-1].body
     assert sent["response_format"] == {"type": "json_object"} and sent["seed"] == 7
+
+
+def test_models_retrieve_answers_served_names_only(door):
+    client = sdk_client(door.router)
+    assert client.models.retrieve("premium-model").id == "premium-model"
+    assert client.models.retrieve("orchestrouter-auto").owned_by == "orchestrouter"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-17")

@@ -74,6 +74,8 @@ class FrontDoorApp:
         self.app = web.Application(client_max_size=max_request_bytes, middlewares=[self._errors])
         self.app.router.add_post(CHAT_COMPLETIONS, self.chat_completions)
         self.app.router.add_get(MODELS, self.models)
+        # Tier model names hold slashes (Qwen/Qwen3-4B-Instruct-2507).
+        self.app.router.add_get(MODELS + "/{model:.+}", self.model)
         self.app.router.add_get(LIVE, self.live)
         self.app.router.add_get(READY, self.readiness)
 
@@ -114,6 +116,11 @@ class FrontDoorApp:
         with _server_span(request, semconv.SPAN_HTTP_MODELS, MODELS) as span:
             span.set_attribute(semconv.CALLER, self._caller(request))
             return web.json_response(self.catalog.listing())
+
+    async def model(self, request: web.Request) -> web.Response:
+        with _server_span(request, semconv.SPAN_HTTP_MODELS, MODELS) as span:
+            span.set_attribute(semconv.CALLER, self._caller(request))
+            return web.json_response(self.catalog.model(request.match_info["model"]))
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         with _server_span(request, semconv.SPAN_HTTP_CHAT_COMPLETIONS, CHAT_COMPLETIONS) as span:

@@ -41,7 +41,13 @@ class ModelCatalog:
     def listing(self) -> dict[str, Any]:
         """GET /v1/models: OpenAI's list of model objects."""
         ids = dict.fromkeys((AUTO_MODEL, *self.tier_models.values()))
-        return {
-            "object": "list",
-            "data": [{"id": name, "object": "model", "created": 0, "owned_by": OWNER} for name in ids],
-        }
+        return {"object": "list", "data": [_model_object(name) for name in ids]}
+
+    def model(self, name: str) -> dict[str, Any]:
+        """GET /v1/models/{model}: one model object; ModelNotFound for a name not served."""
+        self.pinned_tier(name)
+        return _model_object(name)
+
+
+def _model_object(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": OWNER}
