@@ -65,6 +65,7 @@ def test_a_front_door_request_is_one_trace_with_the_decision_on_its_server_span(
     assert door.attributes["orchestrouter.tier"] == "premium"
     assert door.attributes["orchestrouter.win_probability"] == pytest.approx(WIN_PROBABILITY, abs=1e-3)
     assert door.attributes["http.route"] == "/v1/chat/completions"
+    assert door.attributes["http.response.status_code"] == 200
     assert door.attributes["orchestrouter.caller"] == ""
     http_calls = [s for s in spans if is_http_client(s)]
     assert http_calls and all(door.span_id in ancestors(s, spans) for s in http_calls)

@@ -207,6 +207,8 @@ class _server_span:
         return self._span
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is not None and self._span.is_recording():
-            self._span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, http_error(exc).status)
+        # A cancellation (the caller went away) has no status: nothing was answered.
+        if self._span.is_recording() and (exc is None or isinstance(exc, Exception)):
+            status = 200 if exc is None else http_error(exc).status
+            self._span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
         self._cm.__exit__(exc_type, exc, tb)
