@@ -207,8 +207,10 @@ def test_stream_chunks_with_tool_call_pieces_are_read():
     assert piece.delta.tool_calls == (ToolCallDelta(1, arguments='{"'),)
     role_only = fmt.parse_chunk('{"choices": [{"delta": {"role": "assistant", "content": ""}}]}')
     assert not role_only.starts_answer
+    unindexed = fmt.parse_chunk('{"choices": [{"delta": {"tool_calls": [{"id": "a"}, {"id": "b"}]}}]}')
+    assert [(d.index, d.id) for d in unindexed.delta.tool_calls] == [(0, "a"), (1, "b")]
     with pytest.raises(fmt.MalformedAnswer):
-        fmt.parse_chunk('{"choices": [{"delta": {"tool_calls": [{"function": {}}]}}]}')  # no index
+        fmt.parse_chunk('{"choices": [{"delta": {"tool_calls": [{"index": "first"}]}}]}')
 
 
 # --- rendering for an OpenAI caller -------------------------------------------------------------------

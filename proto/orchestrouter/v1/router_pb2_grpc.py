@@ -62,7 +62,7 @@ class RouterServiceServicer:
         """Route decides the tier for a chat request and, unless dry_run, returns the chosen model's
         answer.
         Errors: INVALID_ARGUMENT (no user message, bad role, threshold or share out of range, bad
-        generation parameters); UNAUTHENTICATED (no or a wrong bearer token, when the router requires
+        generation parameters, tools, tool messages or JSON fields, n other than 1); UNAUTHENTICATED (no or a wrong bearer token, when the router requires
         one; or both endpoints rejected their credentials); PERMISSION_DENIED (the caller's policy
         forbids setting the dial);
         RESOURCE_EXHAUSTED (both endpoints rate-limited); UNAVAILABLE (both endpoints failed);
