@@ -18,7 +18,7 @@ from opentelemetry import propagate, trace
 
 from orchestrouter.router.core import RouterCore
 from orchestrouter.router.http import headers as decision_headers
-from orchestrouter.router.http.chat import ChatRequest, ChunkWriter, completion_body, parse_chat_request
+from orchestrouter.router.http.chat import ChatCall, ChunkWriter, completion_body, parse_chat_request
 from orchestrouter.router.http.errors import HttpError, PayloadTooLarge, http_error, http_refusal
 from orchestrouter.router.http.models import ModelCatalog
 from orchestrouter.router.model import StreamDecision, StreamDelta, StreamDone
@@ -137,7 +137,7 @@ class FrontDoorApp:
                 headers=decision_headers.decision_headers(result.decision, result.request_id),
             )
 
-    async def _stream(self, request: web.Request, chat: ChatRequest) -> web.StreamResponse:
+    async def _stream(self, request: web.Request, chat: ChatCall) -> web.StreamResponse:
         """Server-sent chunks. Before the first one a failure is an ordinary error answer; after it,
         an error event and the end of the stream, never ``[DONE]`` (the answer is cut)."""
         events = self.core.route_stream(chat.inp)

@@ -30,8 +30,8 @@ DIAL_FIELDS = ("threshold", "premium_share")
 
 
 @dataclass(frozen=True)
-class ChatRequest:
-    """ChatRequest: the RouteInput to route, and how the caller wants the answer."""
+class ChatCall:
+    """ChatCall: a caller's chat request as the RouteInput to route, and how it wants the answer."""
 
     inp: RouteInput
     stream: bool
@@ -40,15 +40,15 @@ class ChatRequest:
 
 def parse_chat_request(
     body: Any, headers: Mapping[str, str], caller: str, catalog: ModelCatalog, max_prompt_chars: int
-) -> ChatRequest:
-    """The ChatRequest of a decoded JSON body; InvalidArgument says what is wrong, ModelNotFound an unknown model."""
+) -> ChatCall:
+    """The ChatCall of a decoded JSON body; InvalidArgument says what is wrong, ModelNotFound an unknown model."""
     if not isinstance(body, dict):
         raise InvalidArgument("the request body must be a JSON object")
     threshold, premium_share = _dial(body.pop(ROUTER_FIELD, None), headers)
     request = openai_format.chat_request_from_openai(body)
     pinned = catalog.pinned_tier(request.model or None)
     inp = build_route_input(request.messages, threshold, premium_share, False, request.params, max_prompt_chars)
-    return ChatRequest(
+    return ChatCall(
         dataclasses.replace(inp, caller=caller, pinned_tier=pinned),
         stream=request.stream,
         include_usage=request.stream and request.include_usage,
