@@ -16,6 +16,7 @@ from orchestrouter.router.config import ConfigError, RouterConfig
 from orchestrouter.router.server import RouterServer
 from orchestrouter.runtime.serving import BindError
 from orchestrouter.runtime.tls import ServerTLSConfig
+from tests.support.doubles import replace_file
 from tests.support.frontdoor import HTTP_LISTEN
 from tests.support.models import ConstantEmbedder
 
@@ -91,3 +92,31 @@ def test_the_front_door_serves_https_with_the_routers_certificate(pair, random_m
     with httpx.Client(base_url=router.front_door.base_url.removesuffix("/v1"), verify=True) as http:
         with pytest.raises(httpx.ConnectError):
             http.get("/healthz")
+
+
+def peer_certificate(host: str, port: int, ca_file) -> bytes:
+    context = ssl.create_default_context(cafile=ca_file)
+    with socket.create_connection((host, port), timeout=5) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
+        certificate = tls.getpeercert(binary_form=True)
+    assert certificate is not None
+    return certificate
+
+
+def test_a_rotated_certificate_is_served_to_new_connections(pair, random_model, tmp_path):
+    ca = trustme.CA()
+    first, second = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
+    cert_file, key_file, ca_file = tmp_path / "tls.crt", tmp_path / "tls.key", tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    cert_file.write_bytes(first.cert_chain_pems[0].bytes())
+    key_file.write_bytes(first.private_key_pem.bytes())
+    tls = ServerTLSConfig(cert_file=str(cert_file), key_file=str(key_file))
+    config = RouterConfig(listen="127.0.0.1:0", grace_seconds=0.5, http_listen=HTTP_LISTEN, tls=tls)
+    door = pair(random_model, config).router.front_door
+    assert door is not None
+    served = peer_certificate("127.0.0.1", door.port, ca_file)
+    assert served == ssl.PEM_cert_to_DER_cert(first.cert_chain_pems[0].bytes().decode())
+    # As a Secret update does: each file replaced in one step.
+    replace_file(key_file, second.private_key_pem.bytes().decode())
+    replace_file(cert_file, second.cert_chain_pems[0].bytes().decode())
+    served = peer_certificate("127.0.0.1", door.port, ca_file)
+    assert served == ssl.PEM_cert_to_DER_cert(second.cert_chain_pems[0].bytes().decode())
