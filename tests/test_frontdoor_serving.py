@@ -96,8 +96,9 @@ def test_the_front_door_serves_https_with_the_routers_certificate(pair, random_m
 
 def peer_certificate(host: str, port: int, ca_file) -> bytes:
     context = ssl.create_default_context(cafile=ca_file)
-    with socket.create_connection((host, port), timeout=5) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
-        certificate = tls.getpeercert(binary_form=True)
+    with socket.create_connection((host, port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=host) as tls:
+            certificate = tls.getpeercert(binary_form=True)
     assert certificate is not None
     return certificate
 
