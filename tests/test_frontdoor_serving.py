@@ -121,3 +121,14 @@ def test_a_rotated_certificate_is_served_to_new_connections(pair, random_model, 
     replace_file(cert_file, second.cert_chain_pems[0].bytes().decode())
     served = peer_certificate("127.0.0.1", door.port, ca_file)
     assert served == ssl.PEM_cert_to_DER_cert(second.cert_chain_pems[0].bytes().decode())
+
+
+def test_the_front_door_serves_a_unix_socket(pair, random_model, tmp_path):
+    path = tmp_path / "door.sock"
+    router = pair(random_model, http_listen=f"unix:{path}").router
+    transport = httpx.HTTPTransport(uds=str(path))
+    with httpx.Client(transport=transport, base_url="http://router", timeout=5) as http:
+        assert http.get("/readyz").json() == {"status": "ready"}
+        models = http.get("/v1/models").json()
+    assert models["data"][0]["id"] == "orchestrouter-auto"
+    assert router.front_door is not None and router.front_door.port == 0
