@@ -52,6 +52,6 @@ ENV PATH=/opt/orchestrouter/bin:$PATH \
     PYTHONUNBUFFERED=1
 RUN python -c "from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH as p; assert p.is_file(), p"
 USER 10001:10001
-EXPOSE 50051 50052
+EXPOSE 50051 50052 8080
 ENTRYPOINT ["orchestrouter"]
 CMD ["serve-router"]

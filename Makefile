@@ -31,10 +31,19 @@ bench: $(STAMP)
 test: $(STAMP)
 	$(MAKE) --no-print-directory --jobs=4 --output-sync=target lint-proto lint typecheck pytest
 
+# The official openai Node SDK for tests/test_frontdoor_node.py, at the version package-lock.json pins
+# (npm ci, again only when the lock changes).
+NODE_OPENAI := tests/node-openai
+NODE_OPENAI_STAMP := $(NODE_OPENAI)/node_modules/.package-lock.json
+$(NODE_OPENAI_STAMP): $(NODE_OPENAI)/package.json $(NODE_OPENAI)/package-lock.json
+	cd $(NODE_OPENAI) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_OPENAI_STAMP)
+
 # The suite starts dozens of service and CLI processes: let them reuse compiled bytecode even where
 # the environment sets PYTHONDONTWRITEBYTECODE (each would otherwise compile every module again).
-pytest: $(STAMP) $(TS_DEPS) go-toolchain
+pytest: $(STAMP) $(TS_DEPS) $(NODE_OPENAI_STAMP) go-toolchain
 	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q
+
 
 # The editable install finds `orchestrouter` through an import hook that import-linter cannot walk,
 # so the four source folders go on its path.

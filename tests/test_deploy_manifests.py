@@ -485,8 +485,27 @@ def test_services_reach_the_right_container_ports(target):
         for port in service["spec"]["ports"]:
             assert port["targetPort"] in by_name, (service["metadata"]["name"], port)
             container, number = by_name[port["targetPort"]]
-            if is_ours(container):
+            if is_ours(container) and port["name"] == "http":
+                # The OpenAI-compatible front door, where ORCHESTROUTER_HTTP_LISTEN puts it.
+                listen = dict(container_env(resources, container)).get("ORCHESTROUTER_HTTP_LISTEN") or ""
+                assert listen and port["port"] == number == _port_of(listen), (service["metadata"]["name"], port)
+            elif is_ours(container):
                 assert port["name"] == "grpc" and port["port"] == number == ROLE_PORT[role(container)]
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_the_router_serves_the_openai_front_door_on_its_http_port(target):
+    resources = render(target)
+    router = named(resources, "Deployment", "orchestrouter-router")["spec"]["template"]["spec"]
+    (main,) = [c for c in router["containers"] if is_ours(c) and role(c) == "router"]
+    listen = dict(container_env(resources, main)).get("ORCHESTROUTER_HTTP_LISTEN") or ""
+    assert RouterConfig.from_env({"ORCHESTROUTER_HTTP_LISTEN": listen}).http_listen == listen != ""
+    ports = {p["name"]: p["containerPort"] for p in main["ports"]}
+    assert ports["http"] == _port_of(listen)
+    service = named(resources, "Service", "orchestrouter-router")
+    assert "http" in {p["targetPort"] for p in service["spec"]["ports"]}
+    policy = named(resources, "NetworkPolicy", "orchestrouter-router")
+    assert "http" in {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))

@@ -1,23 +1,29 @@
-"""`make bench`: routing-decision latency and throughput, and Score throughput, printed.
+"""`make bench`: routing-decision latency and throughput, Score throughput, and the HTTP front door's
+overhead, printed.
 
 Starts the scorer and the router as processes (like `make run`), then measures from a client
 process: sequential dry-run Route latency (p50/p99, as the caller sees it and inside the
-router), dry-run Route throughput at a given concurrency, Score throughput at batch 256, and
-the local embedder's own time. These machines are noisy: compare figures from one run.
+router), dry-run Route throughput at a given concurrency, Score throughput at batch 256, the
+local embedder's own time, and the OpenAI-compatible front door against gRPC Route: the same
+answered request (to a loopback fake endpoint in a child process), alternately over each, as the
+caller sees it. These machines are noisy: compare figures from one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import sys
 import time
 
+import aiohttp
 import numpy as np
 from grpc import aio
 
 from orchestrouter.router.embedders import WordLlamaEmbedder
-from orchestrouter.tools.launcher import start_pair
+from orchestrouter.tools.faultrun import run_fakes
+from orchestrouter.tools.launcher import http_port, start_pair
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
 
 QUERIES = [
@@ -88,6 +94,48 @@ async def score_throughput(target: str, batch: int, n_batches: int, concurrency:
         return n_batches * batch / (time.perf_counter() - t)
 
 
+def chat_body(i: int) -> dict:
+    return {"model": "orchestrouter-auto", "messages": [{"role": "user", "content": QUERIES[i % len(QUERIES)]}]}
+
+
+def answered_request(i: int) -> router_pb2.RouteRequest:
+    text = QUERIES[i % len(QUERIES)]
+    return router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content=text)])
+
+
+async def frontdoor_vs_grpc(target: str, http_base_url: str, n: int) -> tuple[list[float], list[float]]:
+    """Caller-seen milliseconds of the same answered request over gRPC Route and over POST
+    /v1/chat/completions, alternating which goes first so drift on the machine hits both alike."""
+    url = http_base_url + "/chat/completions"
+    async with aio.insecure_channel(target) as channel, aiohttp.ClientSession() as http:
+        stub = router_pb2_grpc.RouterServiceStub(channel)
+
+        async def over_grpc(i: int) -> float:
+            t = time.perf_counter()
+            await stub.Route(answered_request(i))
+            return (time.perf_counter() - t) * 1000
+
+        async def over_http(i: int) -> float:
+            t = time.perf_counter()
+            async with http.post(url, json=chat_body(i)) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"front door answered {response.status}: {await response.text()}")
+            return (time.perf_counter() - t) * 1000
+
+        for i in range(100):
+            await over_grpc(i), await over_http(i)
+        grpc_ms, http_ms = [], []
+        for i in range(n):
+            if i % 2:
+                grpc_ms.append(await over_grpc(i))
+                http_ms.append(await over_http(i))
+            else:
+                http_ms.append(await over_http(i))
+                grpc_ms.append(await over_grpc(i))
+        return grpc_ms, http_ms
+
+
 def embed_latency(n: int) -> list[float]:
     embedder = WordLlamaEmbedder()
     samples = []
@@ -102,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--frontdoor-requests", type=int, default=1000, help="answered requests over each API")
     parser.add_argument(
         "--scorer-listen",
         default="127.0.0.1:0",
@@ -110,7 +159,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     print(f"local embedder alone:        {percentiles(embed_latency(2000))}")
-    pair = start_pair(scorer_env={"ORCHESTROUTER_SCORER_LISTEN": args.scorer_listen})
+    # Loopback fake endpoints (both always answer) for the front door's answered requests.
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    fakes = ctx.Process(target=run_fakes, args=(child, ("ok",)), daemon=True)
+    fakes.start()
+    small_port, premium_port = parent.recv()
+    router_env = {
+        "ORCHESTROUTER_HTTP_LISTEN": "127.0.0.1:0",
+        "ORCHESTROUTER_SMALL_BASE_URL": f"http://127.0.0.1:{small_port}/v1",
+        "ORCHESTROUTER_PREMIUM_BASE_URL": f"http://127.0.0.1:{premium_port}/v1",
+        "ORCHESTROUTER_DECISION_LOG": "off",
+    }
+    try:
+        pair = start_pair(scorer_env={"ORCHESTROUTER_SCORER_LISTEN": args.scorer_listen}, router_env=router_env)
+    except BaseException:
+        parent.send("stop")
+        fakes.join(10)
+        raise
     router, scorer = pair.router, pair.scorer
     try:
         outside, inside = asyncio.run(sequential_routes(router.target, args.requests))
@@ -120,8 +186,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"decisions/s at concurrency {args.concurrency}: {rate:,.0f}")
         eps = asyncio.run(score_throughput(scorer.target, 256, 400, 4))
         print(f"Score throughput at batch 256: {eps:,.0f} embeddings/s")
+        http_url = f"http://127.0.0.1:{http_port(router)}/v1"
+        over_grpc, over_http = asyncio.run(frontdoor_vs_grpc(router.target, http_url, args.frontdoor_requests))
+        print(f"answered Route over gRPC:    {percentiles(over_grpc)}   (to a loopback fake endpoint)")
+        print(f"same over the HTTP door:     {percentiles(over_http)}   (POST /v1/chat/completions)")
+        added = float(np.percentile(over_http, 50) - np.percentile(over_grpc, 50))
+        print(f"front door p50 added: {added:+.3f} ms   (target <= 1 ms)")
     finally:
         codes = pair.stop()
+        parent.send("stop")
+        if parent.poll(10):
+            parent.recv()
+        fakes.join(10)
     return 1 if any(codes) else 0
 
 

@@ -86,7 +86,12 @@ def _completion(body: dict, name: str) -> bytes:
     ).encode()
 
 
-async def _serve_fakes(ports: Connection, stop: asyncio.Event, counts: dict[str, collections.Counter]) -> None:
+async def _serve_fakes(
+    ports: Connection,
+    stop: asyncio.Event,
+    counts: dict[str, collections.Counter],
+    premium_schedule: tuple[str, ...] = PREMIUM_SCHEDULE,
+) -> None:
     def handler(name: str, schedule: tuple[str, ...]):
         calls = 0
 
@@ -121,22 +126,24 @@ async def _serve_fakes(ports: Connection, stop: asyncio.Event, counts: dict[str,
         return serve
 
     small = await asyncio.start_server(handler("small", ("ok",)), "127.0.0.1", 0)
-    premium = await asyncio.start_server(handler("premium", PREMIUM_SCHEDULE), "127.0.0.1", 0)
+    premium = await asyncio.start_server(handler("premium", premium_schedule), "127.0.0.1", 0)
     ports.send((small.sockets[0].getsockname()[1], premium.sockets[0].getsockname()[1]))
     await stop.wait()
     small.close()
     premium.close()
 
 
-def run_fakes(conn: Connection) -> None:
-    """The fakes' process: sends their ports, serves until told to stop, then sends the call counts."""
+def run_fakes(conn: Connection, premium_schedule: tuple[str, ...] = PREMIUM_SCHEDULE) -> None:
+    """The fakes' process: sends their ports, serves until told to stop, then sends the call counts.
+
+    premium_schedule: the premium fake's answers in turn ("ok", "503", "hang"); the bench passes ("ok",)."""
     counts: dict[str, collections.Counter] = {"small": collections.Counter(), "premium": collections.Counter()}
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_reader(conn.fileno(), stop.set)  # any message from the parent means stop
-        await _serve_fakes(conn, stop, counts)
+        await _serve_fakes(conn, stop, counts, premium_schedule)
 
     asyncio.run(main())
     conn.recv()

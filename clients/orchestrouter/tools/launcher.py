@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -17,6 +18,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 _LISTENING = re.compile(r"listening on .* \(port (\d+)\)")
+# The router's line for its HTTP front door (ORCHESTROUTER_HTTP_LISTEN).
+_HTTP_LISTENING = re.compile(r"OpenAI-compatible HTTPS? on .* \(port (\d+)\)")
 
 
 class LaunchError(RuntimeError):
@@ -155,6 +158,17 @@ def start_pair(
         scorer.stop()
         raise
     return Pair(scorer, router)
+
+
+def http_port(router: Service, timeout_s: float = 10.0) -> int:
+    """The port of a started router's HTTP front door, from its startup log line."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in list(router.log_lines):
+            if match := _HTTP_LISTENING.search(line):
+                return int(match.group(1))
+        time.sleep(0.05)
+    raise LaunchError(f"{router.name} logged no HTTP front door port:\n" + "\n".join(router.log_lines[-20:]))
 
 
 def wait_serving(target: str, timeout_s: float) -> None:

@@ -13,6 +13,7 @@ from orchestrouter.runtime.config import ALLOW_UNAUTHENTICATED, EnvConfig, requi
 from orchestrouter.runtime.config import ConfigError as ConfigError  # where the servers look for it
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_secret, env_str
 from orchestrouter.runtime.health_port import env_health_listen
+from orchestrouter.runtime.settings import describe
 from orchestrouter.runtime.tls import ChannelTLSConfig, ServerTLSConfig
 from orchestrouter.store.url import parse_store_url
 
@@ -385,6 +386,8 @@ class RouterConfig(EnvConfig):
     store: str = field(default="", repr=False)
     # Requests older than this many days are purged from the store (hourly); 0 purges only by hand.
     store_retention_days: float = 30.0
+    # --- The OpenAI-compatible HTTP front door (router.http): its own listen address; "" leaves it off. ---
+    http_listen: str = ""
 
     def __post_init__(self) -> None:
         require(0.0 <= self.threshold <= 1.0, f"ORCHESTROUTER_THRESHOLD must be in [0, 1], got {self.threshold}")
@@ -564,7 +567,19 @@ class RouterConfig(EnvConfig):
                 cls.store_retention_days,
                 help="days a stored request's prompt text is kept (0: until purged by hand)",
             ),
+            http_listen=read_http_listen(env),
         )
+
+
+HTTP_LISTEN_VARIABLE = "ORCHESTROUTER_HTTP_LISTEN"
+
+
+def read_http_listen(env: Mapping[str, str]) -> str:
+    """ORCHESTROUTER_HTTP_LISTEN: the OpenAI-compatible HTTP front door's host:port or unix:PATH; "" for off."""
+    describe(env, HTTP_LISTEN_VARIABLE, "", "the OpenAI-compatible HTTP front door: host:port or unix:PATH; unset: off")
+    if not env.get(HTTP_LISTEN_VARIABLE, "").strip():
+        return ""
+    return env_listen(env, HTTP_LISTEN_VARIABLE, "")
 
 
 def read_scorer_tls(env: Mapping[str, str]) -> ChannelTLSConfig:

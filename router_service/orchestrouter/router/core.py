@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 
 from opentelemetry import trace
@@ -157,11 +157,11 @@ class RouterCore:
         assert isinstance(done, StreamDone), "a route ends with StreamDone or raises"
         return done.result
 
-    def route_stream(self, inp: RouteInput, deadline: float | None = None) -> AsyncIterator[StreamEvent]:
+    def route_stream(self, inp: RouteInput, deadline: float | None = None) -> AsyncGenerator[StreamEvent, None]:
         """route() with the answer streamed: the decision once a tier answers, text deltas, then the result."""
         return self._route(inp, deadline, stream=True)
 
-    async def _route(self, inp: RouteInput, deadline: float | None, stream: bool) -> AsyncIterator[StreamEvent]:
+    async def _route(self, inp: RouteInput, deadline: float | None, stream: bool) -> AsyncGenerator[StreamEvent, None]:
         """Decides, dispatches (streamed or in one call) and reports the request to the observer exactly once.
 
         Yields StreamDecision once a tier answers (at once for a dry run), a StreamDelta per piece of
@@ -173,10 +173,12 @@ class RouterCore:
         try:
             self.caller_policy.check_dial(inp.caller, inp.sets_dial)
             decision = await self.decide(inp, timings, _remaining(deadline))
+            if inp.pinned_tier:
+                _pin(decision, inp.pinned_tier, self.dispatcher.model_name(inp.pinned_tier))
             self._apply_budget(inp, decision)
             result = RouteResult(decision=decision, timings=timings, request_id=self.observer.new_request_id())
             if inp.dry_run:
-                yield StreamDecision(decision)
+                yield StreamDecision(decision, result.request_id)
             else:
                 _raise_if_expired(deadline)
                 dispatch_start = time.perf_counter()
@@ -184,7 +186,7 @@ class RouterCore:
                     async for item in self._dispatch(decision.routed_tier, inp, deadline, stream):
                         if isinstance(item, DispatchInfo):
                             _apply_dispatch(decision, item)
-                            yield StreamDecision(decision)
+                            yield StreamDecision(decision, result.request_id)
                         elif isinstance(item, Completion):
                             # A streamed Completion's text and tool calls went out as deltas.
                             result.answer = item.text
@@ -235,6 +237,13 @@ async def _answered_at_once(
     completion, info = await answer
     yield info
     yield completion
+
+
+def _pin(decision: Decision, tier: str, model: str) -> None:
+    """Routes to the tier the caller pinned; the score stays on the decision for the log (what the
+    router would have chosen), and so does a degraded flag (no score)."""
+    decision.tier = decision.routed_tier = tier
+    decision.model = model
 
 
 def _apply_dispatch(decision: Decision, info: DispatchInfo) -> None:

@@ -162,11 +162,13 @@ class RouteInput:
     params: GenerationParams = field(default_factory=GenerationParams)
     # The authenticated caller (runtime.auth.current_caller()); "" when authentication is off.
     caller: str = ""
+    # A tier the caller pinned (the HTTP front door's model name of a tier); "" lets the score decide.
+    pinned_tier: str = ""
 
     @property
     def sets_dial(self) -> bool:
-        """Whether the request overrides the configured dial (a caller policy may forbid it)."""
-        return self.threshold is not None or self.premium_share is not None
+        """Whether the request overrides the configured dial or pins a tier (a caller policy may forbid it)."""
+        return self.threshold is not None or self.premium_share is not None or bool(self.pinned_tier)
 
 
 @dataclass
@@ -254,6 +256,8 @@ class StreamDecision:
     """StreamDecision: the first event of a streamed route, once a tier has started answering."""
 
     decision: Decision
+    # The request's id (the decision-log line's and the trace's), known before the answer is.
+    request_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ from orchestrouter.router.decision_log import DecisionLog
 from orchestrouter.router.dispatch.dispatcher import Dispatcher
 from orchestrouter.router.embedders import Embedder, OpenAIEmbedder, WordLlamaEmbedder
 from orchestrouter.router.feedback import FeedbackDesk
+from orchestrouter.router.http.app import FrontDoorApp
+from orchestrouter.router.http.frontdoor import FrontDoor
+from orchestrouter.router.http.models import ModelCatalog
 from orchestrouter.router.retention import RetentionPurger
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
@@ -97,7 +100,9 @@ class RouterServer(serving.ServiceServer):
 
     ``await RouterServer(config).start()`` binds, connects to the scorer and reports SERVING;
     ``core`` is what it serves. embedder replaces the configured one (tests pass a stand-in);
-    scorer_wait_s bounds the wait for a scorer that is still loading its model.
+    scorer_wait_s bounds the wait for a scorer that is still loading its model. With
+    ``http_listen`` set it also serves the OpenAI-compatible front door (``front_door``, router.http)
+    over the same core; closing drains both at once.
     """
 
     service_name = SERVICE_NAME
@@ -113,12 +118,10 @@ class RouterServer(serving.ServiceServer):
         self.store: Store | None = None
         self._retention: RetentionPurger | None = None
 
-    async def start(self, ready: bool = True) -> Self:
-        # Opened before anything is built, so what _register builds can use it, and a store that
-        # cannot be opened stops startup with a one-line error.
-        if self.store is None:
-            self.store = await open_traffic_store(self.config)
-        return await super().start(ready)
+        self.front_door: FrontDoor | None = None
+        self._front_door_closed: asyncio.Future[None] | None = None
+        # The front door's /readyz: the scorer's model is read and the server is not draining.
+        self._ready = False
 
     @property
     def core(self) -> RouterCore:
@@ -164,6 +167,47 @@ class RouterServer(serving.ServiceServer):
         if self.store is not None and config.store_retention_days > 0:
             self._retention = RetentionPurger(self.store, config.store_retention_days)
 
+    async def start(self, ready: bool = True) -> Self:
+        """ServiceServer.start, with the HTTP front door bound before the server reports SERVING.
+
+        The traffic store is opened first, so what _register builds can use it, and a store that
+        cannot be opened stops startup with a one-line error.
+        """
+        if self.store is None:
+            self.store = await open_traffic_store(self.config)
+        await super().start(ready=False)
+        try:
+            await self._start_front_door()
+            if ready:
+                await self.become_ready()
+        except BaseException:
+            await self.close(0)
+            raise
+        return self
+
+    async def _start_front_door(self) -> None:
+        config = self.config
+        if not config.http_listen:
+            return
+        dispatcher = self.core.dispatcher
+        app = FrontDoorApp(
+            self.core,
+            self.auth,
+            ModelCatalog.of_tiers(dispatcher.model_name("small"), dispatcher.model_name("premium")),
+            config.max_prompt_chars,
+            config.max_request_bytes,
+            ready=lambda: self._ready,
+        )
+        self.front_door = FrontDoor(app, config.http_listen, config.tls, config.grace_seconds)
+        await self.front_door.start(self.auth is not None or config.tls.mutual, config.allow_unauthenticated)
+
+    async def close(self, grace_seconds: float | None = None) -> None:
+        """Drains the gRPC server and the front door side by side, then releases the core."""
+        self._ready = False
+        if self.front_door is not None and self._front_door_closed is None:
+            self._front_door_closed = asyncio.ensure_future(self.front_door.close())
+        await super().close(grace_seconds)
+
     async def _get_ready(self) -> None:
         """Reads the scorer's model info and checks the embedder matches."""
         info = await self._wait_for_model_info(self.scorer_wait_s)
@@ -181,6 +225,7 @@ class RouterServer(serving.ServiceServer):
             info.router_version,
             self.core.policy.default_threshold,
         )
+        self._ready = True
 
     async def _wait_for_model_info(self, timeout_s: float):
         # In a pod the scorer sidecar may still be loading its model: it answers UNAVAILABLE.
@@ -203,6 +248,8 @@ class RouterServer(serving.ServiceServer):
             delay = min(delay * 2, 1.0)
 
     async def _release(self) -> None:
+        if self._front_door_closed is not None:
+            await self._front_door_closed  # in-flight HTTP requests still use the core
         if self._core is not None:
             await self._core.dispatcher.close()
             await self._core.scorer.close()

@@ -34,6 +34,8 @@ class ServiceError(Exception):
     # tier with its own retries): the reply then carries NO_RETRY_PUSHBACK, so that gRPC clients
     # retrying UNAVAILABLE do not multiply the model calls behind one request.
     client_may_retry = True
+    # Seconds after which the caller may try again, when known (a rate-limited endpoint's Retry-After).
+    retry_after_s: float | None = None
 
 
 class InvalidArgument(ServiceError):

@@ -31,6 +31,14 @@ SPAN_ROUTER_SCORE_COALESCED = "router.score_coalesced"
 SPAN_DISPATCH_ATTEMPT = "dispatch.attempt"
 # An ONNX run, one span in the trace of each Score request it served, with the run's real times.
 SPAN_SCORER_ONNX_RUN = "scorer.onnx_run"
+# The HTTP front door's server spans, named "{method} {route}" as OpenTelemetry's HTTP conventions
+# name them; the decision goes on them as on the Route server span.
+SPAN_HTTP_CHAT_COMPLETIONS = "POST /v1/chat/completions"
+SPAN_HTTP_MODELS = "GET /v1/models"
+# From OpenTelemetry's HTTP semantic conventions.
+HTTP_REQUEST_METHOD = "http.request.method"
+HTTP_ROUTE = "http.route"
+HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
 
 # --- The decision: attributes of the Route server span (tier, model, fallback, degraded also label
 # the routes counter). Which Decision field each one carries: orchestrouter.router.decision_fields.

@@ -91,6 +91,17 @@ class CertificatePair:
     def grpc_configuration(self) -> grpc.ServerCertificateConfiguration:
         return grpc.ssl_server_certificate_configuration([(self.key, self.cert)], root_certificates=self.client_ca)
 
+    def ssl_context(self) -> ssl.SSLContext:
+        """The pair as a server SSLContext (the router's HTTP port); with a client CA, client certificates
+        are required, as on the gRPC port."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        with _private_path(self.cert) as cert_path, _private_path(self.key) as key_path:
+            context.load_cert_chain(cert_path, key_path)
+        if self.client_ca is not None:
+            context.load_verify_locations(cadata=self.client_ca.decode("ascii"))
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
 
 def _read(path: str, what: str) -> bytes:
     try:

@@ -209,4 +209,8 @@ def to_service_error(failures: Sequence[UpstreamFailure]) -> ServiceError:
     deciding = (tried or list(failures))[-1]
     error = _ERROR_FOR_KIND[deciding.kind]("; ".join(f.message for f in failures))
     error.client_may_retry = False  # each tier was tried already, with its retries
+    # The soonest a rate-limited tier said it would take requests again (HTTP callers get Retry-After).
+    waits = [f.retry_after_s for f in failures if f.kind is FailureKind.RATE_LIMITED and f.retry_after_s is not None]
+    if deciding.kind is FailureKind.RATE_LIMITED and waits:
+        error.retry_after_s = min(waits)
     return error
