@@ -26,6 +26,7 @@ from orchestrouter.router.model import (
     StreamEvent,
     Timings,
 )
+from orchestrouter.router.model_refresh import ModelRefresh
 from orchestrouter.router.policy import ThresholdPolicy
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerUnavailable, Scores
@@ -80,6 +81,8 @@ class RouterCore:
         self.observer = observer or RouteObserver()
         # Who may set the dial, and each caller's premium budget (router.caller_policy).
         self.caller_policy = caller_policy or CallerPolicy()
+        # Follows the scorer to a hot-reloaded model (set by the server once it has the model info).
+        self.model_refresh: ModelRefresh | None = None
 
     def use_model(self, router_id: str, router_version: str, calibration_quantiles: Sequence[float]) -> None:
         """Takes the scorer's router model: its name for degraded decisions, its calibration for the dial."""
@@ -135,6 +138,8 @@ class RouterCore:
                 degraded_reason=str(exc),
                 routed_tier=self.degraded_tier,
             )
+        if self.model_refresh is not None:
+            self.model_refresh.version_seen(scores.router_version, self.router_version)
         p = float(scores.win_probabilities[0])
         tier = self.policy.tier_for(p, threshold)
         return Decision(

@@ -15,12 +15,13 @@ from orchestrouter.router.core import RouterCore
 from orchestrouter.router.decision_log import DecisionLog
 from orchestrouter.router.dispatch.dispatcher import Dispatcher
 from orchestrouter.router.embedders import Embedder, OpenAIEmbedder, WordLlamaEmbedder
+from orchestrouter.router.model_refresh import ModelRefresh
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
 from orchestrouter.runtime import redaction, serving
 from orchestrouter.runtime.watched_file import FileFormatError, WatchedFile, describe
-from orchestrouter.v1 import router_pb2, router_pb2_grpc
+from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,20 @@ class RouterServer(serving.ServiceServer):
         router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(self._core, config), server)
 
     async def _get_ready(self) -> None:
-        """Reads the scorer's model info and checks the embedder matches."""
+        """Reads the scorer's model info and checks the embedder matches; then follows the scorer's reloads."""
         info = await self._wait_for_model_info(self.scorer_wait_s)
+        self._use_model_info(info)
+        log.info(
+            "router ready: model %s %s, threshold %.4f",
+            info.router_id,
+            info.router_version,
+            self.core.policy.default_threshold,
+        )
+        scorer = self.core.scorer
+        self.core.model_refresh = ModelRefresh(lambda: scorer.model_info(timeout_s=5.0), self._use_model_info)
+
+    def _use_model_info(self, info: scorer_pb2.GetModelInfoResponse) -> None:
+        """Takes the scorer's router model: its calibration and names; refused if it expects another embedder."""
         embedder = self.core.embedder
         if info.embedder.name != embedder.name or info.embedder.dim != embedder.dim:
             raise StartupError(
@@ -143,12 +156,6 @@ class RouterServer(serving.ServiceServer):
                 f"{embedder.name!r} ({embedder.dim}-d)"
             )
         self.core.use_model(info.router_id, info.router_version, info.calibration_quantiles)
-        log.info(
-            "router ready: model %s %s, threshold %.4f",
-            info.router_id,
-            info.router_version,
-            self.core.policy.default_threshold,
-        )
 
     async def _wait_for_model_info(self, timeout_s: float):
         # In a pod the scorer sidecar may still be loading its model: it answers UNAVAILABLE.
@@ -173,6 +180,8 @@ class RouterServer(serving.ServiceServer):
     async def _release(self) -> None:
         if self._core is None:
             return
+        if self._core.model_refresh is not None:
+            await self._core.model_refresh.close()
         await self._core.dispatcher.close()
         await self._core.scorer.close()
         self._core.observer.close()

@@ -190,6 +190,15 @@ METRIC_SCORE_BATCH_ROWS = Metric(
     "orchestrouter.score.batch.rows", "{row}", "Embeddings scored by one ONNX run", SIZE_BUCKETS
 )
 
+# Scorer, once per changed model file it tried to put in service [OUTCOME: loaded or rejected].
+METRIC_MODEL_RELOADS = Metric(
+    "orchestrouter.scorer.model_reloads",
+    "{reload}",
+    "Changed router model files, by outcome: loaded (now serving) or rejected (the previous model kept)",
+)
+RELOAD_LOADED = "loaded"
+RELOAD_REJECTED = "rejected"
+
 
 def create_counter(meter: metrics.Meter, metric: Metric) -> metrics.Counter:
     """The counter that metric describes."""
