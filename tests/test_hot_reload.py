@@ -14,6 +14,7 @@ import grpc
 import numpy as np
 import pytest
 
+from orchestrouter.scorer.config import ConfigError, ScorerConfig
 from orchestrouter.v1 import router_pb2, scorer_pb2, scorer_pb2_grpc
 from tests.support.models import linear_model
 
@@ -152,3 +153,17 @@ def test_the_router_follows_a_reload_to_the_new_calibration(pair, tmp_path):
     assert d.threshold == pytest.approx(0.01, abs=1e-6)
     assert d.tier == router_pb2.TIER_PREMIUM
     assert p.status().threshold == pytest.approx(0.01, abs=1e-6)
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_the_recheck_period_is_checked_at_startup(value):
+    with pytest.raises(ConfigError, match="^ORCHESTROUTER_SCORER_MODEL_RECHECK_S "):
+        ScorerConfig.from_env({"ORCHESTROUTER_SCORER_MODEL_RECHECK_S": value})
+
+
+def test_a_recheck_period_of_zero_never_reloads(scorer_factory, tmp_path):
+    path = tmp_path / "model.onnx"
+    put_model(path, "v1")
+    scorer = scorer_factory(path, model_recheck_s=0)
+    assert scorer.reloader is None
+    assert ScorerConfig.from_env({}).model_recheck_s == 2.0

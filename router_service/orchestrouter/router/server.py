@@ -19,8 +19,12 @@ from orchestrouter.router.model_refresh import ModelRefresh
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
+from orchestrouter.router.shadow import ShadowRouter
+from orchestrouter.router.traffic import AnsweredTraffic
+from orchestrouter.router.traffic_recorder import TrafficRecorder
 from orchestrouter.runtime import redaction, serving
 from orchestrouter.runtime.watched_file import FileFormatError, WatchedFile, describe
+from orchestrouter.store import Store
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2
 
 log = logging.getLogger(__name__)
@@ -80,17 +84,25 @@ class RouterServer(serving.ServiceServer):
 
     ``await RouterServer(config).start()`` binds, connects to the scorer and reports SERVING;
     ``core`` is what it serves. embedder replaces the configured one (tests pass a stand-in);
-    scorer_wait_s bounds the wait for a scorer that is still loading its model.
+    scorer_wait_s bounds the wait for a scorer that is still loading its model; answered requests
+    are recorded in store when one is given (it stays the caller's to close).
     """
 
     service_name = SERVICE_NAME
     role = "router"
 
-    def __init__(self, config: RouterConfig, embedder: Embedder | None = None, scorer_wait_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        config: RouterConfig,
+        embedder: Embedder | None = None,
+        scorer_wait_s: float = 30.0,
+        store: Store | None = None,
+    ) -> None:
         super().__init__(config)
         self.config = config
         self.scorer_wait_s = scorer_wait_s
         self._embedder = embedder
+        self.store = store
         self._core: RouterCore | None = None
 
     @property
@@ -130,8 +142,16 @@ class RouterServer(serving.ServiceServer):
             config.degraded_tier,
             RouteObserver(decision_log),
             caller_policy,
+            self._traffic(dispatcher),
         )
         router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(self._core, config), server)
+
+    def _traffic(self, dispatcher: Dispatcher) -> AnsweredTraffic:
+        """The shadow calls (ORCHESTROUTER_SHADOW_RATE) and the store records of answered requests."""
+        shadow = ShadowRouter(dispatcher.tiers, self.config.shadow) if self.config.shadow.rate > 0 else None
+        if shadow is not None and self.store is None:
+            log.warning("shadow routing is on but no traffic store is configured: shadow answers are counted, not kept")
+        return AnsweredTraffic(shadow, TrafficRecorder(self.store) if self.store is not None else None)
 
     async def _get_ready(self) -> None:
         """Reads the scorer's model info and checks the embedder matches; then follows the scorer's reloads."""
@@ -182,6 +202,7 @@ class RouterServer(serving.ServiceServer):
             return
         if self._core.model_refresh is not None:
             await self._core.model_refresh.close()
+        await self._core.traffic.close()
         await self._core.dispatcher.close()
         await self._core.scorer.close()
         self._core.observer.close()
