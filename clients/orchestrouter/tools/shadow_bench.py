@@ -95,7 +95,7 @@ async def _alternating_routes(targets: list[str], n: int, block: int) -> list[li
                     out.append((time.perf_counter() - t) * 1000)
     finally:
         for c in channels:
-            await c.close()
+            await c.close(None)
     return samples
 
 
