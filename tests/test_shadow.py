@@ -27,11 +27,12 @@ from tests.support.pair import QUESTION, start_pair
 
 @dataclass
 class ShadowStack:
-    """ShadowStack: a Stack whose router shadows at some rate and records into store (when given)."""
+    """ShadowStack: a Stack whose router shadows at some rate and records into the SQLite store at url."""
 
     stack: Stack
-    store: Store | None
+    url: str
     closed: bool = False
+    _reader: Store | None = None
 
     @property
     def shadow(self) -> ShadowRouter:
@@ -45,8 +46,17 @@ class ShadowStack:
         assert recorder is not None
         return recorder
 
+    @property
+    def store(self) -> Store:
+        """The router's store while it runs; once it is closed, the same file opened anew."""
+        if not self.closed:
+            assert self.stack.router.store is not None
+            return self.stack.router.store
+        if self._reader is None:
+            self._reader = open_store(self.url)
+        return self._reader
+
     def records(self) -> dict[str, RequestRecord]:
-        assert self.store is not None
         return {r.request_id: r for r in self.store.requests()}
 
     def wait_for_records(self, count: int, answers: int | None = None, timeout_s: float = 30.0) -> dict:
@@ -62,32 +72,33 @@ class ShadowStack:
 
 @pytest.fixture
 def shadow_stack(loop_thread, fakes, premium_leaning_model, tmp_path):
-    """shadow_stack(rate, store=True, fake_small=None, shadow=None, **router_fields): see ShadowStack."""
+    """shadow_stack(rate, fake_small=None, shadow=None, **router_fields): see ShadowStack."""
     started: list[ShadowStack] = []
 
     def start(
         rate: float,
-        store: bool = True,
         fake_small: dict | None = None,
         shadow: dict | None = None,
         **router_fields,
     ) -> ShadowStack:
         small, premium = fakes("small", **(fake_small or {})), fakes("premium")
-        config = stack_config(small, premium, {}, {}, shadow=ShadowConfig(rate=rate, **(shadow or {})), **router_fields)
-        db = open_store(f"sqlite:///{tmp_path / f'traffic-{len(started)}.db'}") if store else None
-        p = loop_thread.run(start_pair(premium_leaning_model, config, store=db))
-        started.append(ShadowStack(Stack(p.scorer, p.router, p.channel, small, premium), db))
+        url = f"sqlite:///{tmp_path / f'traffic-{len(started)}.db'}"
+        settings = ShadowConfig(rate=rate, **(shadow or {}))
+        config = stack_config(small, premium, {}, {}, shadow=settings, store=url, **router_fields)
+        p = loop_thread.run(start_pair(premium_leaning_model, config))
+        started.append(ShadowStack(Stack(p.scorer, p.router, p.channel, small, premium), url))
         return started[-1]
 
     yield start
     for s in started:
         if not s.closed:
             loop_thread.run(s.stack.close())
-        if s.store is not None:
-            s.store.close()
+        if s._reader is not None:
+            s._reader.close()
 
 
 def close(loop_thread, s: ShadowStack) -> None:
+    """Closes the router (and its store); the store's file stays readable through s.store."""
     loop_thread.run(s.stack.close())
     s.closed = True
 
@@ -219,7 +230,6 @@ def test_shutdown_flushes_every_queued_record(shadow_stack, loop_thread):
 
 def test_a_failing_store_fails_no_answer_and_counts_the_lost_records(shadow_stack):
     s = shadow_stack(0.0)
-    assert s.store is not None
     s.store.close()  # every later write fails
     replies = [s.stack.route() for _ in range(3)]
     assert [r.answer for r in replies] == [s.stack.premium.answer_text()] * 3
