@@ -23,6 +23,7 @@ from orchestrouter.v1 import router_pb2
 from tests.support.dispatch_stack import Stack, stack_config, with_dispatch
 from tests.support.fake_openai import Fault
 from tests.support.pair import QUESTION, start_pair
+from tests.support.store_records import request
 
 
 @dataclass
@@ -249,7 +250,7 @@ def test_a_full_queue_drops_and_counts_records_without_blocking(tmp_path):
     try:
         started = time.monotonic()
         for i in range(10):
-            recorder.record(record(f"r{i}"))
+            recorder.record(request(f"r{i}"))
         assert time.monotonic() - started < 1.0, "record() must never wait for the store"
         # One batch is with the blocked writer, two wait in the queue: the rest are dropped.
         assert recorder.dropped >= 7
@@ -260,23 +261,6 @@ def test_a_full_queue_drops_and_counts_records_without_blocking(tmp_path):
     assert recorder.recorded + recorder.dropped == 10
     assert len(list(store.requests())) == recorder.recorded >= 1
     store.close()
-
-
-def record(request_id: str) -> RequestRecord:
-    return RequestRecord(
-        request_id=request_id,
-        created_at=time.time(),
-        caller="",
-        messages_json="[]",
-        query="q",
-        routed_tier="small",
-        answered_tier="small",
-        win_probability=0.1,
-        threshold=0.2,
-        router_id="r",
-        router_version="v",
-        answers=(),
-    )
 
 
 @pytest.mark.parametrize(
