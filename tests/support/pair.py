@@ -75,10 +75,12 @@ async def start_pair(
     model_path: Path,
     config: RouterConfig | None = None,
     embedder: Embedder | None = None,
+    scorer_fields: dict[str, Any] | None = None,
 ) -> Pair:
-    """Starts a scorer serving model_path, then a router (config, scorer target filled in; the
-    ConstantEmbedder unless embedder is given) pointed at it; both SERVING, both on port 0."""
-    scorer = await start_scorer(model_path)
+    """Starts a scorer serving model_path (scorer_fields override its ScorerConfig), then a router
+    (config, scorer target filled in; the ConstantEmbedder unless embedder is given) pointed at it;
+    both SERVING, both on port 0."""
+    scorer = await start_scorer(model_path, **(scorer_fields or {}))
     config = config or RouterConfig(listen="127.0.0.1:0", grace_seconds=0.5)
     router = RouterServer(
         dataclasses.replace(config, scorer_target=scorer.target),

@@ -4,9 +4,10 @@ overhead, printed.
 Starts the scorer and the router as processes (like `make run`), then measures from a client
 process: sequential dry-run Route latency (p50/p99, as the caller sees it and inside the
 router), dry-run Route throughput at a given concurrency, Score throughput at batch 256, the
-local embedder's own time, and the OpenAI-compatible front door against gRPC Route: the same
+local embedder's own time, the OpenAI-compatible front door against gRPC Route: the same
 answered request (to a loopback fake endpoint in a child process), alternately over each, as the
-caller sees it. These machines are noisy: compare figures from one run.
+caller sees it; and the caller's answered-Route p50 at shadow rate 0 against rate 1
+(orchestrouter.tools.shadow_bench). These machines are noisy: compare figures from one run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from grpc import aio
 from orchestrouter.router.embedders import WordLlamaEmbedder
 from orchestrouter.tools.faultrun import run_fakes
 from orchestrouter.tools.launcher import http_port, start_pair
+from orchestrouter.tools.shadow_bench import shadow_latency
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
 
 QUERIES = [
@@ -156,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         default="127.0.0.1:0",
         help="e.g. unix:/tmp/orchestrouter-scorer.sock to measure a unix socket hop",
     )
+    parser.add_argument("--shadow-requests", type=int, default=1000, help="answered Route calls per shadow rate")
+    parser.add_argument(
+        "--endpoint-delay-ms", type=float, default=50.0, help="the fake endpoints' time to answer (shadow figure)"
+    )
     args = parser.parse_args(argv)
 
     print(f"local embedder alone:        {percentiles(embed_latency(2000))}")
@@ -192,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"same over the HTTP door:     {percentiles(over_http)}   (POST /v1/chat/completions)")
         added = float(np.percentile(over_http, 50) - np.percentile(over_grpc, 50))
         print(f"front door p50 added: {added:+.3f} ms   (target <= 1 ms)")
+        off, on = shadow_latency(scorer.target, args.shadow_requests, args.endpoint_delay_ms)
+        print(
+            f"answered Route p50, caller, endpoints answering in {args.endpoint_delay_ms:g} ms: "
+            f"shadow rate 0 {off:.2f} ms, rate 1 {on:.2f} ms ({(on / off - 1) * 100:+.1f}%; acceptance: within 5%)"
+        )
     finally:
         codes = pair.stop()
         parent.send("stop")

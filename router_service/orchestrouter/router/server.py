@@ -20,15 +20,19 @@ from orchestrouter.router.feedback import FeedbackDesk
 from orchestrouter.router.http.app import FrontDoorApp
 from orchestrouter.router.http.frontdoor import FrontDoor
 from orchestrouter.router.http.models import ModelCatalog
+from orchestrouter.router.model_refresh import ModelRefresh
 from orchestrouter.router.retention import RetentionPurger
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
+from orchestrouter.router.shadow import ShadowRouter
+from orchestrouter.router.traffic import AnsweredTraffic
+from orchestrouter.router.traffic_recorder import TrafficRecorder
 from orchestrouter.runtime import redaction, serving
 from orchestrouter.runtime.watched_file import FileFormatError, WatchedFile, describe
 from orchestrouter.store import Store, StoreError, open_store
 from orchestrouter.store.url import parse_store_url
-from orchestrouter.v1 import router_pb2, router_pb2_grpc
+from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +164,7 @@ class RouterServer(serving.ServiceServer):
             config.degraded_tier,
             RouteObserver(decision_log),
             caller_policy,
+            self._traffic(dispatcher),
         )
         router_pb2_grpc.add_RouterServiceServicer_to_server(
             RouterServicer(self._core, config, FeedbackDesk(self.store)), server
@@ -208,9 +213,29 @@ class RouterServer(serving.ServiceServer):
             self._front_door_closed = asyncio.ensure_future(self.front_door.close())
         await super().close(grace_seconds)
 
+    def _traffic(self, dispatcher: Dispatcher) -> AnsweredTraffic:
+        """The shadow calls (ORCHESTROUTER_SHADOW_RATE) and the store records of answered requests."""
+        shadow = ShadowRouter(dispatcher.tiers, self.config.shadow) if self.config.shadow.rate > 0 else None
+        if shadow is not None and self.store is None:
+            log.warning("shadow routing is on but no traffic store is configured: shadow answers are counted, not kept")
+        return AnsweredTraffic(shadow, TrafficRecorder(self.store) if self.store is not None else None)
+
     async def _get_ready(self) -> None:
-        """Reads the scorer's model info and checks the embedder matches."""
+        """Reads the scorer's model info and checks the embedder matches; then follows the scorer's reloads."""
         info = await self._wait_for_model_info(self.scorer_wait_s)
+        self._use_model_info(info)
+        log.info(
+            "router ready: model %s %s, threshold %.4f",
+            info.router_id,
+            info.router_version,
+            self.core.policy.default_threshold,
+        )
+        self._ready = True
+        scorer = self.core.scorer
+        self.core.model_refresh = ModelRefresh(lambda: scorer.model_info(timeout_s=5.0), self._use_model_info)
+
+    def _use_model_info(self, info: scorer_pb2.GetModelInfoResponse) -> None:
+        """Takes the scorer's router model: its calibration and names; refused if it expects another embedder."""
         embedder = self.core.embedder
         if info.embedder.name != embedder.name or info.embedder.dim != embedder.dim:
             raise StartupError(
@@ -219,13 +244,6 @@ class RouterServer(serving.ServiceServer):
                 f"{embedder.name!r} ({embedder.dim}-d)"
             )
         self.core.use_model(info.router_id, info.router_version, info.calibration_quantiles)
-        log.info(
-            "router ready: model %s %s, threshold %.4f",
-            info.router_id,
-            info.router_version,
-            self.core.policy.default_threshold,
-        )
-        self._ready = True
 
     async def _wait_for_model_info(self, timeout_s: float):
         # In a pod the scorer sidecar may still be loading its model: it answers UNAVAILABLE.
@@ -251,6 +269,10 @@ class RouterServer(serving.ServiceServer):
         if self._front_door_closed is not None:
             await self._front_door_closed  # in-flight HTTP requests still use the core
         if self._core is not None:
+            if self._core.model_refresh is not None:
+                await self._core.model_refresh.close()
+            # Before the store closes: cancels shadow calls (still recorded) and writes the queue out.
+            await self._core.traffic.close()
             await self._core.dispatcher.close()
             await self._core.scorer.close()
             self._core.observer.close()
