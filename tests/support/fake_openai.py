@@ -112,6 +112,8 @@ class FakeOpenAI:
     accepted_keys: tuple[str, ...] | None = None
     schedule: Callable[[int], Fault] | None = None
     embedding_dim: int = 1536
+    # When set, a chat completion's text is reply(request body) (a judge that reads its template).
+    reply: Callable[[dict], str] | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     port: int = 0
 
@@ -329,14 +331,15 @@ class FakeOpenAI:
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
     def _completion(self, body: dict) -> dict:
+        text = self.reply(body) if self.reply else self.answer_text()
+        usage = self._usage(body)
+        prompt = usage["prompt_tokens"]
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "model": body.get("model", ""),
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": self.answer_text()}, "finish_reason": "stop"}
-            ],
-            "usage": self._usage(body),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {**usage, "completion_tokens": token_count(text), "total_tokens": prompt + token_count(text)},
         }
 
     @staticmethod
