@@ -33,13 +33,16 @@ from .calibration import REFERENCE_NAME, reference_prompts
 from .datasets import STRONG, WEAK, ScoredPrompt
 from .embedding_cache import EmbeddingCache
 from .gated import GatedRouter, load_anchors, train_gate, train_task_head
+from .logistic import fit_logistic
 from .metrics import pgr_curve
 from .pipeline import PAIR_SOURCES
-from .recipes import DEFAULT_L2, PairRouter, TrainedRouter, train_pair
+from .recipes import DEFAULT_L2, PairRouter, TrainedRouter, train_pair, unit_rows
 from .store_labels import SOURCE, StoreLabel, label_pairs, split_labels
 
 # The store's share of the pair's training weight, tried on the validation part.
 STORE_SHARES = (0.0, 0.25, 0.5, 0.75, 0.9)
+# Without benchmark data, the regularisation of the store-only direction is chosen instead.
+STORE_ONLY_L2 = (0.1, 1.0, 10.0)
 # Fewer store requests than this and the calibration table comes from the reference prompts instead.
 MIN_CALIBRATION_REQUESTS = 100
 DEFAULT_TASK_WEIGHT = 0.3
@@ -54,21 +57,22 @@ class RetrainResult:
     train: int
     validation: int
     test: int
-    chosen_share: float
+    knob: str
+    chosen: float
     validation_apgr: dict[float, float]
     new_apgr: float | None
     live_apgr: float | None
 
     def report(self, live: Path, out: Path) -> str:
         def fmt(x: float | None) -> str:
-            return "undefined (no quality gap)" if x is None else f"{x:.3f}"
+            return "undefined (no quality gap)" if x is None or np.isnan(x) else f"{x:.3f}"
 
-        tried = ", ".join(f"{s:g}: {fmt(v)}" for s, v in self.validation_apgr.items()) or "none (no data to combine)"
+        tried = ", ".join(f"{k:g}: {fmt(v)}" for k, v in self.validation_apgr.items())
         return "\n".join(
             [
                 f"labelled pairs {self.labelled}: train {self.train}, validation {self.validation}, "
                 f"test {self.test} (never trained on)",
-                f"store share of the pair's training weight: {self.chosen_share:g} (validation APGR {tried})",
+                f"{self.knob}: {self.chosen:g}, chosen by validation APGR ({tried})",
                 f"APGR on the {self.test} test pairs: new {fmt(self.new_apgr)}, live {fmt(self.live_apgr)} ({live})",
                 f"wrote {out}: {self.info.router_id} {self.info.version}",
             ]
@@ -131,12 +135,33 @@ class _Trainer:
         add_scored_prompts(builder, store_prompts, {SOURCE: [(STRONG, WEAK)]}, {SOURCE: per_battle})
         return builder.build()
 
-    def train(self, labels: Sequence[StoreLabel], share: float) -> TrainedRouter:
-        battles = self.battles(labels, share)
-        pair: PairRouter = train_pair(battles, self.embeddings.embed(battles.prompts), STRONG, WEAK, self.l2)
-        if self._heads is None:
-            return pair
+    @property
+    def knob(self) -> tuple[str, tuple[float, ...]]:
+        """What the validation part chooses, and the values tried."""
+        if self.data:
+            return "store share of the pair's training weight", STORE_SHARES
+        return "L2 (the store alone)", STORE_ONLY_L2
+
+    def train(self, labels: Sequence[StoreLabel], knob: float) -> TrainedRouter:
+        if not self.data:
+            return self._store_only(labels, l2=knob)
+        battles = self.battles(labels, knob)
+        pair = train_pair(battles, self.embeddings.embed(battles.prompts), STRONG, WEAK, self.l2)
+        assert self._heads is not None
         return GatedRouter(pair, *self._heads, weight=self.task_weight)
+
+    def _store_only(self, labels: Sequence[StoreLabel], l2: float) -> PairRouter:
+        """P(premium strictly better) fitted on the store's labels alone (ties and small wins are 'not better').
+
+        The pair recipe's direction needs battles won by each side; a deployment's judged traffic may
+        hold none that the small tier won outright.
+        """
+        x = unit_rows(self.embeddings.embed([x.prompt for x in labels]))
+        y = np.array([x.premium > x.small for x in labels], dtype=np.float64)
+        if y.min() == y.max():
+            raise ValueError("the store's labelled pairs all say the same: nothing to learn a direction from")
+        u, bias = fit_logistic(x, y, l2=l2)
+        return PairRouter(u=u, bias=bias, l2=l2)
 
 
 def retrain_from_store(
@@ -149,7 +174,7 @@ def retrain_from_store(
 ) -> RetrainResult:
     labels = label_pairs(pairs)
     split = split_labels(labels)
-    if not split.train or not split.validation and data:
+    if not split.train or not split.validation:
         raise ValueError(
             f"the store holds {len(labels)} labelled pairs: too few to train on and choose a weight "
             "(run `orchestrouter judge` first, or route more traffic with shadowing on)"
@@ -166,15 +191,17 @@ def retrain_from_store(
         task_weight=float(live_info.training_data.get("task_weight", DEFAULT_TASK_WEIGHT)),
     )
     validation_x = embeddings.embed([x.prompt for x in split.validation])
+    knob_name, grid = trainer.knob
     validation: dict[float, float] = {}
-    for share in STORE_SHARES if data else ():
-        score = apgr(trainer.train(split.train, share).win_probability(validation_x), split.validation)
-        validation[share] = float("nan") if score is None else score
-    ranked = [s for s in validation if not np.isnan(validation[s])]
-    chosen = max(ranked, key=lambda s: (validation[s], -s)) if ranked else (0.5 if data else 1.0)
+    for value in grid:
+        score = apgr(trainer.train(split.train, value).win_probability(validation_x), split.validation)
+        validation[value] = float("nan") if score is None else score
+    ranked = [v for v in grid if not np.isnan(validation[v])]
+    # The best validation APGR; on a tie the earlier (smaller) value.
+    chosen = max(ranked, key=lambda v: validation[v]) if ranked else grid[len(grid) // 2]
     router = trainer.train(split.train + split.validation, chosen)
 
-    info = _write(router, pairs, data, embeddings, out, chosen, live_info, version, len(labels))
+    info = _write(router, pairs, data, embeddings, out, {knob_name: chosen}, live_info, version, len(labels))
     test_x = embeddings.embed([x.prompt for x in split.test])
     new_scores = ScoringEngine(out).run(test_x) if split.test else np.zeros(0)
     live_scores = live.run(test_x) if split.test else np.zeros(0)
@@ -184,7 +211,8 @@ def retrain_from_store(
         train=len(split.train),
         validation=len(split.validation),
         test=len(split.test),
-        chosen_share=chosen,
+        knob=knob_name,
+        chosen=chosen,
         validation_apgr=validation,
         new_apgr=apgr(new_scores, split.test),
         live_apgr=apgr(live_scores, split.test),
@@ -197,7 +225,7 @@ def _write(
     data: Sequence[ScoredPrompt],
     embeddings: _Embeddings,
     out: Path,
-    share: float,
+    choice: dict[str, float],
     live: artifact.RouterModelInfo,
     version: str | None,
     labelled: int,
@@ -223,7 +251,7 @@ def _write(
         training_data={
             "sets": sorted({p.source for p in data}) + [SOURCE],
             "store_labelled_pairs": labelled,
-            "store_share": share,
+            "store_choice": choice,
             # The deployment's tiers, in the roles of the data's strong and weak models.
             "deployment_models": models,
             "output": "P(strong answer strictly better than weak)",
