@@ -79,17 +79,21 @@ def scorer_factory(loop_thread):
 
 @pytest.fixture
 def pair(loop_thread):
-    """pair(model_path, config=None, embedder=None, **router_fields) starts a scorer and a router in
-    process (tests.support.pair.start_pair); router_fields build the RouterConfig when config is None.
-    All are closed after the test."""
+    """pair(model_path, config=None, embedder=None, scorer_fields=None, **router_fields) starts a scorer
+    and a router in process (tests.support.pair.start_pair); router_fields build the RouterConfig when
+    config is None, scorer_fields override the ScorerConfig. All are closed after the test."""
     started: list[Pair] = []
 
     def start(
-        model_path: Path, config: RouterConfig | None = None, embedder: Embedder | None = None, **router_fields: Any
+        model_path: Path,
+        config: RouterConfig | None = None,
+        embedder: Embedder | None = None,
+        scorer_fields: dict[str, Any] | None = None,
+        **router_fields: Any,
     ) -> Pair:
         if config is None:
             config = RouterConfig(listen="127.0.0.1:0", grace_seconds=0.5, **router_fields)
-        started.append(loop_thread.run(start_pair(model_path, config, embedder)))
+        started.append(loop_thread.run(start_pair(model_path, config, embedder, scorer_fields)))
         return started[-1]
 
     yield start

@@ -18,16 +18,21 @@ def linear_model(
     dim: int = WORDLLAMA_DIM,
     embedder: str = WORDLLAMA_NAME,
     version: str = "test-1",
+    calibration: tuple[float, ...] | None = None,
 ) -> Path:
     """A linear router P = sigmoid(e·u + bias); u = 0 gives every query sigmoid(bias)."""
     u = np.zeros(dim, np.float32) if u is None else u
-    return save(build_linear_router(u, bias, model_info("test-linear", version, dim, embedder)), path)
+    return save(build_linear_router(u, bias, model_info("test-linear", version, dim, embedder, calibration)), path)
 
 
 def model_info(
-    router_id: str, version: str, dim: int = WORDLLAMA_DIM, embedder: str = WORDLLAMA_NAME
+    router_id: str,
+    version: str,
+    dim: int = WORDLLAMA_DIM,
+    embedder: str = WORDLLAMA_NAME,
+    calibration: tuple[float, ...] | None = None,
 ) -> RouterModelInfo:
-    """The metadata of a test router model: the premium/small pair and a uniform calibration table."""
+    """The metadata of a test router model: the premium/small pair and a calibration table (default uniform)."""
     return RouterModelInfo(
         router_id=router_id,
         version=version,
@@ -38,7 +43,7 @@ def model_info(
         weak_model="small",
         training_data={"source": "tests"},
         calibration_reference="uniform",
-        calibration_quantiles=tuple(float(x) for x in np.linspace(0.0, 1.0, 101)),
+        calibration_quantiles=calibration or tuple(float(x) for x in np.linspace(0.0, 1.0, 101)),
     )
 
 

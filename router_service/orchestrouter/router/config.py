@@ -230,6 +230,36 @@ class DispatchConfig(EnvConfig):
 
 
 @dataclass(frozen=True)
+class ShadowConfig(EnvConfig):
+    """ShadowConfig: shadow routing, the other tier's answer to a share of answered requests (router.shadow).
+
+    Shadow calls never reach the caller: they build the pairs a judge labels. They have their own
+    concurrency cap and timeout, one attempt each, and their own connections to the endpoints.
+    """
+
+    # The share of answered (not dry-run) requests also sent to the other tier, in the background.
+    rate: float = 0.0
+    # Shadow calls in flight at most; a request sampled while they are all busy is not shadowed (counted).
+    max_concurrency: int = 8
+    # One shadow call, from sending the request to the last byte of the answer.
+    timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        require(0.0 <= self.rate <= 1.0, f"ORCHESTROUTER_SHADOW_RATE must be in [0, 1], got {self.rate}")
+        require(self.max_concurrency >= 1, "ORCHESTROUTER_SHADOW_MAX_CONCURRENCY must be >= 1")
+        require(self.timeout_s > 0, f"ORCHESTROUTER_SHADOW_TIMEOUT_S must be > 0, got {self.timeout_s}")
+        require_finite((("ORCHESTROUTER_SHADOW_RATE", self.rate), ("ORCHESTROUTER_SHADOW_TIMEOUT_S", self.timeout_s)))
+
+    @classmethod
+    def read_env(cls, env: Mapping[str, str]) -> ShadowConfig:
+        return cls(
+            rate=env_float(env, "ORCHESTROUTER_SHADOW_RATE", cls.rate),
+            max_concurrency=env_int(env, "ORCHESTROUTER_SHADOW_MAX_CONCURRENCY", cls.max_concurrency),
+            timeout_s=env_float(env, "ORCHESTROUTER_SHADOW_TIMEOUT_S", cls.timeout_s),
+        )
+
+
+@dataclass(frozen=True)
 class RouterConfig(EnvConfig):
     """RouterConfig: listening address, scorer target, the dial, the embedder and the tiers."""
 
@@ -248,6 +278,7 @@ class RouterConfig(EnvConfig):
     small: TierConfig = field(default_factory=lambda: TierConfig("small", model=DEFAULT_MODELS["small"]))
     premium: TierConfig = field(default_factory=lambda: TierConfig("premium", model=DEFAULT_MODELS["premium"]))
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
+    shadow: ShadowConfig = field(default_factory=ShadowConfig)
     reflection: bool = False
     grace_seconds: float = 10.0
     # Where each request's decision-log line goes: stdout, stderr, off, or a file path (appended).
@@ -328,6 +359,7 @@ class RouterConfig(EnvConfig):
             small=TierConfig.from_env(env, "small"),
             premium=TierConfig.from_env(env, "premium"),
             dispatch=DispatchConfig.read_env(env),
+            shadow=ShadowConfig.read_env(env),
             reflection=env_bool(env, "ORCHESTROUTER_REFLECTION", cls.reflection),
             grace_seconds=env_float(env, "ORCHESTROUTER_GRACE_SECONDS", cls.grace_seconds),
             decision_log=env_str(env, "ORCHESTROUTER_DECISION_LOG", cls.decision_log),

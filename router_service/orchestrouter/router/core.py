@@ -26,9 +26,11 @@ from orchestrouter.router.model import (
     StreamEvent,
     Timings,
 )
+from orchestrouter.router.model_refresh import ModelRefresh
 from orchestrouter.router.policy import ThresholdPolicy
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerUnavailable, Scores
+from orchestrouter.router.traffic import AnsweredTraffic
 from orchestrouter.runtime import semconv
 from orchestrouter.runtime.errors import DeadlineExceeded
 
@@ -66,6 +68,7 @@ class RouterCore:
         degraded_tier: str,
         observer: RouteObserver | None = None,
         caller_policy: CallerPolicy | None = None,
+        traffic: AnsweredTraffic | None = None,
     ) -> None:
         self.embedder = embedder
         self.scorer = scorer
@@ -80,6 +83,10 @@ class RouterCore:
         self.observer = observer or RouteObserver()
         # Who may set the dial, and each caller's premium budget (router.caller_policy).
         self.caller_policy = caller_policy or CallerPolicy()
+        # Shadow calls and the traffic store's records, after each answer (router.traffic).
+        self.traffic = traffic or AnsweredTraffic(None, None)
+        # Follows the scorer to a hot-reloaded model (set by the server once it has the model info).
+        self.model_refresh: ModelRefresh | None = None
 
     def use_model(self, router_id: str, router_version: str, calibration_quantiles: Sequence[float]) -> None:
         """Takes the scorer's router model: its name for degraded decisions, its calibration for the dial."""
@@ -135,6 +142,8 @@ class RouterCore:
                 degraded_reason=str(exc),
                 routed_tier=self.degraded_tier,
             )
+        if self.model_refresh is not None:
+            self.model_refresh.version_seen(scores.router_version, self.router_version)
         p = float(scores.win_probabilities[0])
         tier = self.policy.tier_for(p, threshold)
         return Decision(
@@ -170,6 +179,8 @@ class RouterCore:
         start = time.perf_counter()
         timings = Timings()
         decision: Decision | None = None
+        # A streamed answer's text goes out as deltas; it is gathered only when a record will keep it.
+        pieces: list[str] | None = [] if stream and self.traffic.keeps_text else None
         try:
             self.caller_policy.check_dial(inp.caller, inp.sets_dial)
             decision = await self.decide(inp, timings, _remaining(deadline))
@@ -190,6 +201,8 @@ class RouterCore:
                             result.finish_reason = item.finish_reason
                             result.usage = item.usage
                         else:
+                            if pieces is not None:
+                                pieces.append(item)
                             yield StreamDelta(item)
                 finally:
                     timings.dispatch_ms = (time.perf_counter() - dispatch_start) * 1000
@@ -204,6 +217,9 @@ class RouterCore:
         if decision.tier == PREMIUM:
             self.caller_policy.budget.spend(inp.caller, result.usage.cost_usd)
         self.observer.finished(inp, result)
+        if not inp.dry_run:
+            # The caller has the whole answer (a stream: every delta); this only starts side paths.
+            self.traffic.answered(inp, result, result.answer if pieces is None else "".join(pieces))
         yield StreamDone(result)
 
     def _apply_budget(self, inp: RouteInput, decision: Decision) -> None:

@@ -15,12 +15,17 @@ from orchestrouter.router.core import RouterCore
 from orchestrouter.router.decision_log import DecisionLog
 from orchestrouter.router.dispatch.dispatcher import Dispatcher
 from orchestrouter.router.embedders import Embedder, OpenAIEmbedder, WordLlamaEmbedder
+from orchestrouter.router.model_refresh import ModelRefresh
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
+from orchestrouter.router.shadow import ShadowRouter
+from orchestrouter.router.traffic import AnsweredTraffic
+from orchestrouter.router.traffic_recorder import TrafficRecorder
 from orchestrouter.runtime import redaction, serving
 from orchestrouter.runtime.watched_file import FileFormatError, WatchedFile, describe
-from orchestrouter.v1 import router_pb2, router_pb2_grpc
+from orchestrouter.store import Store
+from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +84,25 @@ class RouterServer(serving.ServiceServer):
 
     ``await RouterServer(config).start()`` binds, connects to the scorer and reports SERVING;
     ``core`` is what it serves. embedder replaces the configured one (tests pass a stand-in);
-    scorer_wait_s bounds the wait for a scorer that is still loading its model.
+    scorer_wait_s bounds the wait for a scorer that is still loading its model; answered requests
+    are recorded in store when one is given (it stays the caller's to close).
     """
 
     service_name = SERVICE_NAME
     role = "router"
 
-    def __init__(self, config: RouterConfig, embedder: Embedder | None = None, scorer_wait_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        config: RouterConfig,
+        embedder: Embedder | None = None,
+        scorer_wait_s: float = 30.0,
+        store: Store | None = None,
+    ) -> None:
         super().__init__(config)
         self.config = config
         self.scorer_wait_s = scorer_wait_s
         self._embedder = embedder
+        self.store = store
         self._core: RouterCore | None = None
 
     @property
@@ -129,12 +142,32 @@ class RouterServer(serving.ServiceServer):
             config.degraded_tier,
             RouteObserver(decision_log),
             caller_policy,
+            self._traffic(dispatcher),
         )
         router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(self._core, config), server)
 
+    def _traffic(self, dispatcher: Dispatcher) -> AnsweredTraffic:
+        """The shadow calls (ORCHESTROUTER_SHADOW_RATE) and the store records of answered requests."""
+        shadow = ShadowRouter(dispatcher.tiers, self.config.shadow) if self.config.shadow.rate > 0 else None
+        if shadow is not None and self.store is None:
+            log.warning("shadow routing is on but no traffic store is configured: shadow answers are counted, not kept")
+        return AnsweredTraffic(shadow, TrafficRecorder(self.store) if self.store is not None else None)
+
     async def _get_ready(self) -> None:
-        """Reads the scorer's model info and checks the embedder matches."""
+        """Reads the scorer's model info and checks the embedder matches; then follows the scorer's reloads."""
         info = await self._wait_for_model_info(self.scorer_wait_s)
+        self._use_model_info(info)
+        log.info(
+            "router ready: model %s %s, threshold %.4f",
+            info.router_id,
+            info.router_version,
+            self.core.policy.default_threshold,
+        )
+        scorer = self.core.scorer
+        self.core.model_refresh = ModelRefresh(lambda: scorer.model_info(timeout_s=5.0), self._use_model_info)
+
+    def _use_model_info(self, info: scorer_pb2.GetModelInfoResponse) -> None:
+        """Takes the scorer's router model: its calibration and names; refused if it expects another embedder."""
         embedder = self.core.embedder
         if info.embedder.name != embedder.name or info.embedder.dim != embedder.dim:
             raise StartupError(
@@ -143,12 +176,6 @@ class RouterServer(serving.ServiceServer):
                 f"{embedder.name!r} ({embedder.dim}-d)"
             )
         self.core.use_model(info.router_id, info.router_version, info.calibration_quantiles)
-        log.info(
-            "router ready: model %s %s, threshold %.4f",
-            info.router_id,
-            info.router_version,
-            self.core.policy.default_threshold,
-        )
 
     async def _wait_for_model_info(self, timeout_s: float):
         # In a pod the scorer sidecar may still be loading its model: it answers UNAVAILABLE.
@@ -173,6 +200,9 @@ class RouterServer(serving.ServiceServer):
     async def _release(self) -> None:
         if self._core is None:
             return
+        if self._core.model_refresh is not None:
+            await self._core.model_refresh.close()
+        await self._core.traffic.close()
         await self._core.dispatcher.close()
         await self._core.scorer.close()
         self._core.observer.close()

@@ -190,6 +190,37 @@ METRIC_SCORE_BATCH_ROWS = Metric(
     "orchestrouter.score.batch.rows", "{row}", "Embeddings scored by one ONNX run", SIZE_BUCKETS
 )
 
+# Scorer, once per changed model file it tried to put in service [OUTCOME: loaded or rejected].
+METRIC_MODEL_RELOADS = Metric(
+    "orchestrouter.scorer.model_reloads",
+    "{reload}",
+    "Changed router model files, by outcome: loaded (now serving) or rejected (the previous model kept)",
+)
+RELOAD_LOADED = "loaded"
+RELOAD_REJECTED = "rejected"
+
+# Router, once per request sampled for shadow routing [TIER: the shadow tier, OUTCOME: ok, a failure
+# kind, cancelled, or a SHADOW_DROPPED_* reason the call was not made]. Never the caller's answer.
+METRIC_SHADOW_CALLS = Metric(
+    "orchestrouter.shadow.calls", "{call}", "Shadow calls to the other tier, by tier and outcome (or why dropped)"
+)
+# Router [TIER]: apart from orchestrouter.dispatch.cost, which is what callers' answers cost.
+METRIC_SHADOW_COST = Metric("orchestrouter.shadow.cost", "USD", "Cost of shadow calls at the configured prices")
+SHADOW_DROPPED_FULL = "dropped_full"  # max_concurrency shadow calls were in flight
+SHADOW_DROPPED_BREAKER = "dropped_breaker_open"  # the tier's circuit is not closed
+SHADOW_DROPPED_NOT_CONFIGURED = "dropped_not_configured"  # the other tier has no endpoint
+SHADOW_CANCELLED = "cancelled"  # still in flight when the router shut down
+SHADOW_ERROR = "error"  # an unexpected error of our own (a bug), logged
+
+# Router, once per request record the traffic store did not get [REASON: queue_full or store_failed].
+METRIC_TRAFFIC_DROPPED = Metric(
+    "orchestrouter.traffic.dropped",
+    "{request}",
+    "Answered requests not recorded in the traffic store (queue full or the store failing)",
+)
+TRAFFIC_QUEUE_FULL = "queue_full"
+TRAFFIC_STORE_FAILED = "store_failed"
+
 
 def create_counter(meter: metrics.Meter, metric: Metric) -> metrics.Counter:
     """The counter that metric describes."""

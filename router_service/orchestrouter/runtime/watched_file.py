@@ -70,8 +70,7 @@ class WatchedFile(Generic[T]):
 
     def _read(self) -> T:
         self._next_check = self._clock() + self._recheck_s
-        st = os.stat(self.path)
-        signature = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        signature = file_signature(self.path)
         if signature == self._signature:
             raise _Unchanged
         with open(self.path, encoding="utf-8") as f:
@@ -79,6 +78,13 @@ class WatchedFile(Generic[T]):
         value = self._parse(text)
         self._signature = signature
         return value
+
+
+def file_signature(path: str | os.PathLike[str]) -> tuple[int, ...]:
+    """What tells one version of a file from the next without reading it: inode, size, modification
+    and change times. os.stat follows symlinks, so a ConfigMap's symlink swap is a new signature."""
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def describe(exc: OSError | ValueError) -> str:

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,8 @@ class BatchRun:
     """BatchRun: the ONNX run that scored a request, as that request saw it.
 
     Times are epoch nanoseconds (what span timestamps take). One run serves every request in
-    it; ``batch_id`` is shared by them, ``offset`` is where this request's rows start.
+    it; ``batch_id`` is shared by them, ``offset`` is where this request's rows start. ``model``
+    is what the batcher was given with the run function that scored it (see MicroBatcher.swap).
     """
 
     batch_id: int
@@ -31,6 +33,7 @@ class BatchRun:
     enqueued_ns: int
     start_ns: int
     end_ns: int
+    model: Any = None
 
 
 @dataclass
@@ -55,8 +58,10 @@ class MicroBatcher:
         max_wait_s: float,
         max_queue: int,
         on_batch: Callable[[int, int], None] | None = None,
+        model: Any = None,
     ) -> None:
         self._run = run
+        self._model = model
         self._max_rows = max_rows
         self._max_wait_s = max_wait_s
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_queue)
@@ -64,6 +69,10 @@ class MicroBatcher:
         self._on_batch = on_batch
         self._closed = False
         self._batch_ids = itertools.count(1)
+
+    def swap(self, run: Callable[[np.ndarray], np.ndarray], model: Any = None) -> None:
+        """Scores every later run with run; runs happen on the event loop, so none is split across the swap."""
+        self._run, self._model = run, model
 
     def start(self) -> None:
         if self._task is None:
@@ -129,11 +138,12 @@ class MicroBatcher:
         if not live:
             return
         matrix = live[0].matrix if len(live) == 1 else np.concatenate([p.matrix for p in live])
+        run, model = self._run, self._model
         start_ns = time.time_ns()
         try:
             # A run is a few small matrix products (microseconds), so it runs on the event
             # loop; a thread hop would cost more than the work.
-            scores = self._run(matrix)
+            scores = run(matrix)
         except Exception as exc:
             log.exception("router model run failed")
             for p in live:
@@ -146,6 +156,6 @@ class MicroBatcher:
         start = 0
         for p in live:
             end = start + p.matrix.shape[0]
-            run = BatchRun(batch_id, len(live), matrix.shape[0], start, p.enqueued_ns, start_ns, end_ns)
-            p.future.set_result((scores[start:end], run))
+            batch_run = BatchRun(batch_id, len(live), matrix.shape[0], start, p.enqueued_ns, start_ns, end_ns, model)
+            p.future.set_result((scores[start:end], batch_run))
             start = end

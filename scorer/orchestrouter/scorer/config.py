@@ -22,6 +22,8 @@ class ScorerConfig(EnvConfig):
 
     listen: str = f"[::]:{DEFAULT_SCORER_PORT}"
     model_path: Path = DEFAULT_MODEL_PATH
+    # Seconds between checks of the model file for a change (hot reload); 0 never checks.
+    model_recheck_s: float = 2.0
     # Rows one Score request may carry.
     max_request_rows: int = 4096
     # Rows one ONNX run may take when concurrent requests are micro-batched together.
@@ -54,6 +56,10 @@ class ScorerConfig(EnvConfig):
         require(0.0 <= self.batch_max_wait_ms <= 1000.0, "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS must be in [0, 1000]")
         require(self.max_queue >= 1, "ORCHESTROUTER_SCORER_MAX_QUEUE must be >= 1")
         require(self.grace_seconds >= 0, "ORCHESTROUTER_GRACE_SECONDS must be >= 0")
+        require(
+            0.0 <= self.model_recheck_s < float("inf"),
+            "ORCHESTROUTER_SCORER_MODEL_RECHECK_S must be a number of seconds >= 0 (0: no hot reload)",
+        )
         # Inbound authentication.
         require(
             0.0 <= self.auth_recheck_s < float("inf"), "ORCHESTROUTER_AUTH_RECHECK_S must be a number of seconds >= 0"
@@ -73,6 +79,7 @@ class ScorerConfig(EnvConfig):
         return cls(
             listen=env_listen(env, "ORCHESTROUTER_SCORER_LISTEN", cls.listen),
             model_path=Path(env_str(env, "ORCHESTROUTER_SCORER_MODEL", str(DEFAULT_MODEL_PATH))),
+            model_recheck_s=env_float(env, "ORCHESTROUTER_SCORER_MODEL_RECHECK_S", cls.model_recheck_s),
             max_request_rows=env_int(env, "ORCHESTROUTER_SCORER_MAX_REQUEST_ROWS", cls.max_request_rows),
             batch_max_rows=env_int(env, "ORCHESTROUTER_SCORER_BATCH_MAX_ROWS", cls.batch_max_rows),
             batch_max_wait_ms=env_float(env, "ORCHESTROUTER_SCORER_BATCH_MAX_WAIT_MS", cls.batch_max_wait_ms),

@@ -23,6 +23,13 @@ class ScorerState:
         self.batcher: MicroBatcher | None = None
         self.telemetry = RunTelemetry()
 
+    def swap(self, engine: ScoringEngine) -> None:
+        """Puts engine in service: Score runs after this one use it, and GetModelInfo describes it."""
+        batcher = self.batcher
+        assert batcher is not None, "a model is swapped only once one is serving"
+        self.engine = engine
+        batcher.swap(engine.run, engine)
+
     def ready(self) -> tuple[ScoringEngine, MicroBatcher]:
         if self.engine is None or self.batcher is None:
             raise Unavailable("router model is not loaded yet")
@@ -40,6 +47,8 @@ class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
         batch = request.embeddings
         matrix = parse_batch(batch.data, batch.rows, batch.dim, engine.dim, self._state.max_request_rows)
         scores, run = await batcher.score_with_run(matrix)
+        # The model that ran the batch, which a hot reload may have swapped in since the request came.
+        scored_by = run.model if isinstance(run.model, ScoringEngine) else engine
         problem = probability_problem(scores)
         if problem:
             # Checked per request: rows that overflow the model fail their own request, not the batch's others.
@@ -47,8 +56,8 @@ class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
         self._state.telemetry.on_scored(run, batch.rows)
         return scorer_pb2.ScoreResponse(
             win_probabilities=np.asarray(scores, dtype=np.float32).tolist(),
-            router_id=engine.info.router_id,
-            router_version=engine.info.version,
+            router_id=scored_by.info.router_id,
+            router_version=scored_by.info.version,
         )
 
     async def GetModelInfo(
