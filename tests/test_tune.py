@@ -4,6 +4,7 @@ cost and quality, and --write into a router env file the router then reads."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -101,3 +102,20 @@ def test_an_empty_store_is_one_line(tmp_path):
 def test_both_targets_at_once_are_refused(store_url):
     done = tune(store_url, "--premium-share", "0.2", "--max-cost-per-1k", "1")
     assert done.returncode == 2 and "not allowed with argument" in done.stderr
+
+
+def test_a_share_the_stored_probabilities_cannot_reach_says_so(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tied.db'}"
+    store = open_store(url)
+    store.record_requests([pair_record(f"r{i}", f"q{i}", "s", "p", win_probability=0.5) for i in range(20)])
+    store.close()
+    done = tune(url, "--premium-share", "0.2")
+    assert done.returncode == 0, done.stderr
+    assert "premium share 100.0%" in done.stdout and "too few or too tied to reach 20.0%" in done.stdout
+
+
+def test_the_store_url_comes_from_the_environment_too(store_url):
+    command = [sys.executable, "-m", "orchestrouter.cli", "tune", "--premium-share", "0.2"]
+    env = {**os.environ, "ORCHESTROUTER_STORE": store_url}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0 and f"from {N} stored requests" in done.stdout, done.stderr

@@ -7,15 +7,25 @@ when one runs (the train extra).
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from orchestrouter.cli import extras
 
-STORE_HELP = "the traffic store: sqlite:///PATH or postgresql://USER@HOST:PORT/DB (as ORCHESTROUTER_STORE)"
+STORE_ENV = "ORCHESTROUTER_STORE"
+STORE_HELP = (
+    "the traffic store: sqlite:///PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB "
+    f"(default: ${STORE_ENV}, which keeps a password off the command line)"
+)
 
 
 def _run(args: argparse.Namespace) -> int:
     return extras.load(args.command, "train", "orchestrouter.training.store_commands").run(args.command, args)
+
+
+def _add_store(p: argparse.ArgumentParser) -> None:
+    default = os.environ.get(STORE_ENV) or None
+    p.add_argument("--store", required=default is None, default=default, metavar="URL", help=STORE_HELP)
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +33,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     summary = "label the store's unjudged shadow pairs with an OpenAI-compatible judge model (MT-Bench pair-v2)"
     p = subparsers.add_parser("judge", help=summary, description=summary)
     p.set_defaults(func=_run)
-    p.add_argument("--store", required=True, metavar="URL", help=STORE_HELP)
+    _add_store(p)
     p.add_argument("--judge-base-url", required=True, metavar="URL", help="OpenAI-compatible base URL (…/v1)")
     p.add_argument("--judge-model", required=True, metavar="NAME", help="the judge model's name at that endpoint")
     p.add_argument("--judge-api-key-file", type=Path, metavar="FILE", help="file holding the judge's bearer token")
@@ -37,7 +47,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     summary = "propose the threshold for a premium share or a cost ceiling from the store's recent traffic"
     p = subparsers.add_parser("tune", help=summary, description=summary)
     p.set_defaults(func=_run)
-    p.add_argument("--store", required=True, metavar="URL", help=STORE_HELP)
+    _add_store(p)
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--premium-share", type=float, help="share of requests to send to the premium tier, 0 to 1")
     target.add_argument("--max-cost-per-1k", type=float, metavar="USD", help="cost ceiling per 1,000 requests")

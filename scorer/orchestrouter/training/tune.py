@@ -25,6 +25,8 @@ from .store_labels import StoreLabel, label_pairs
 
 THRESHOLD_VAR = "ORCHESTROUTER_THRESHOLD"
 SHARE_VAR = "ORCHESTROUTER_PREMIUM_SHARE"
+# A proposal whose share on the stored traffic misses the target by more than this says so.
+MISSED_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,19 @@ class TuneResult:
     judged_pairs: int
     pgr: float | None
     target: str
+    wanted_share: float
 
     def report(self) -> str:
         cost = "unknown (no stored costs)" if self.cost_per_1k is None else f"${self.cost_per_1k:.4f}"
         pgr = "unknown (no judged pairs with a quality gap)" if self.pgr is None else f"{self.pgr:.3f}"
-        return (
+        line = (
             f"{THRESHOLD_VAR}={self.threshold:.6f} for {self.target}, from {self.requests} stored requests: "
             f"premium share {self.premium_share:.1%}, cost per 1k requests {cost}, "
             f"expected quality (PGR on {self.judged_pairs} judged pairs) {pgr}"
         )
+        if abs(self.premium_share - self.wanted_share) > MISSED_SHARE:
+            line += f" (the stored win probabilities are too few or too tied to reach {self.wanted_share:.1%})"
+        return line
 
 
 def _tier_costs(store: Store, since: float | None) -> dict[str, float]:
@@ -96,7 +102,8 @@ def tune(
     cost = 1000 * (share * costs["premium"] + (1 - share) * costs["small"]) if len(costs) == 2 else None
     judged = list(store.pairs(since=since, judged_only=True))
     labels = [(x, p.request.win_probability) for p in judged for x in label_pairs([p])]
-    return TuneResult(scores.size, threshold, share, cost, len(labels), _pgr_at(labels, threshold), target)
+    pgr = _pgr_at(labels, threshold)
+    return TuneResult(scores.size, threshold, share, cost, len(labels), pgr, target, premium_share)
 
 
 def _pgr_at(labels: list[tuple[StoreLabel, float]], threshold: float) -> float | None:
