@@ -18,7 +18,7 @@ from orchestrouter.tools.loop_fakes import traffic
 from orchestrouter.training.datasets import STRONG, WEAK, ScoredPrompt
 from orchestrouter.training.embedding_cache import EmbeddingCache, _key
 from orchestrouter.training.from_store import STORE_SHARES, retrain_from_store
-from orchestrouter.training.store_labels import label_pair, split_labels
+from orchestrouter.training.store_labels import label_pair, label_pairs, split_labels
 from tests.support.store_pairs import pair_record, record_world
 
 _APGR = re.compile(r"APGR on the (\d+) test pairs: new ([\d.]+), live ([\d.]+)")
@@ -61,7 +61,7 @@ def test_feedback_and_judgments_make_the_label():
 
 
 def test_the_split_is_fixed_by_request_id():
-    labels = [label_pair(p) for p in judged_world_pairs()]
+    labels = label_pairs(judged_world_pairs())
     first, second = split_labels(labels), split_labels(list(reversed(labels)))
     assert {x.request_id for x in first.test} == {x.request_id for x in second.test}
     assert 0.1 < len(first.test) / len(labels) < 0.3 and 0.1 < len(first.validation) / len(labels) < 0.3
