@@ -159,3 +159,16 @@ def test_a_bad_store_url_is_one_line(fakes):
     judge = fakes("judge", reply=judge_reply)
     done = run_judge("mysql://somewhere/db", judge.base_url)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_a_pair_the_judge_refuses_is_left_for_the_next_run_without_retries(fakes, world):
+    url, prompts = world
+    judge = fakes("judge", reply=judge_reply)
+    judge.enqueue(Fault.status_code(400))
+    done = run_judge(url, judge.base_url, "--limit", "3", "--concurrency", "1")
+    assert done.returncode == 0, done.stderr
+    assert "judged 3 pairs" in done.stdout and "1 failed" in done.stdout and "HTTP 400: injected 400" in done.stderr
+    # The refused pair's other order was asked once; nothing was retried.
+    assert judge.calls == 2 + 3 * 2
+    again = run_judge(url, judge.base_url)
+    assert f"judged {len(prompts) - 3} pairs" in again.stdout

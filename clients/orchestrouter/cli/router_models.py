@@ -99,7 +99,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="URL",
         help="also learn from the traffic store's judged pairs and feedback (sqlite:///PATH or postgresql://...); "
         "the weight is chosen on a held-out part of the store, and the new and the live model's APGR are "
-        "printed on store pairs never trained on",
+        "printed on store pairs never trained on (the gated recipe's structure is kept; --recipe and --battles "
+        "are not used)",
     )
     p.add_argument(
         "--live-model",

@@ -34,7 +34,11 @@ class JudgeError(Exception):
     """JudgeError: the judge cannot be used at all (bad URL, key refused, unreachable); one line, no secret."""
 
 
-class RetryableError(Exception):
+class PairFailed(Exception):
+    """PairFailed: the judge could not judge this pair; it stays unjudged for the next run."""
+
+
+class RetryableError(PairFailed):
     """RetryableError: this call may succeed if asked again (429, 5xx, timeout)."""
 
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
@@ -103,7 +107,7 @@ class JudgeClient:
         self._url = settings.base_url.rstrip("/") + "/chat/completions"
 
     async def ask(self, messages: list[dict[str, str]]) -> tuple[str, float]:
-        """The judge's reply and its cost; raises JudgeError, or RetryableError once the retries are spent."""
+        """The judge's reply and its cost; raises JudgeError, or PairFailed (RetryableError once retries are spent)."""
         for attempt in range(self._s.max_retries + 1):
             try:
                 return await self._once(messages)
@@ -130,7 +134,8 @@ class JudgeClient:
         if response.status_code in RETRY_STATUSES:
             raise RetryableError(f"judge HTTP {response.status_code}", _retry_after(response))
         if response.status_code != 200:
-            raise RetryableError(f"judge HTTP {response.status_code}")
+            # Another 4xx (a pair too long for the judge's context, say) would fail again: not retried.
+            raise PairFailed(f"judge HTTP {response.status_code}: {_error_message(response)}")
         try:
             data = response.json()
             text = str(data["choices"][0]["message"]["content"] or "")
@@ -139,6 +144,15 @@ class JudgeClient:
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise RetryableError("the judge's reply is not a chat completion") from exc
         return text, cost
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The error's message from an OpenAI-style error body, cut short; the status text otherwise."""
+    try:
+        message = str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        message = response.reason_phrase
+    return message[:200]
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -150,17 +164,17 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 async def _judge_pair(client: JudgeClient, pair: StoredPair, model: str) -> Judgment | None:
     """Both orders asked at once; None when either reply has no verdict."""
-    request = pair.request
-    answers = {a.tier: a.text for a in request.answers if not a.error}
+    # The question is the scored text (the last user message), as in MT-Bench's single-turn template.
+    question, small, premium = pair.request.query, pair.answer("small").text, pair.answer("premium").text
     (first, cost_1), (second, cost_2) = await asyncio.gather(
-        client.ask(judge_messages(request.query, answers["small"], answers["premium"])),
-        client.ask(judge_messages(request.query, answers["premium"], answers["small"])),
+        client.ask(judge_messages(question, small, premium)),
+        client.ask(judge_messages(question, premium, small)),
     )
     small_first, premium_first = parse_verdict(first), parse_verdict(second)
     if small_first is None or premium_first is None:
         return None
     return Judgment(
-        request_id=request.request_id,
+        request_id=pair.request.request_id,
         judge_model=model,
         winner=winner(small_first, premium_first),
         verdicts=(small_first, premium_first),
@@ -180,7 +194,7 @@ async def judge_store(store: Store, settings: JudgeSettings, progress: bool = Tr
         async with gate:
             try:
                 judgment = await _judge_pair(client, pair, settings.model)
-            except RetryableError as exc:
+            except PairFailed as exc:
                 report.failed += 1
                 left_unjudged.add(pair.request.request_id)
                 bar.write(f"pair {pair.request.request_id}: {exc} (left for the next run)", file=sys.stderr)

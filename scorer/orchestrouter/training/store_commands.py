@@ -66,6 +66,8 @@ def train_from_store(args: argparse.Namespace) -> int:
     from .from_store import retrain_from_store
 
     out = args.out
+    if args.battles:
+        raise ValueError("give --battles or --from-store, not both")
     if out is None:
         raise ValueError("`train --from-store` needs --out FILE (the shipped model is not overwritten)")
     live = args.live_model or artifact.DEFAULT_MODEL_PATH
