@@ -172,3 +172,22 @@ def test_a_pair_the_judge_refuses_is_left_for_the_next_run_without_retries(fakes
     assert judge.calls == 2 + 3 * 2
     again = run_judge(url, judge.base_url)
     assert f"judged {len(prompts) - 3} pairs" in again.stdout
+
+
+def test_a_reply_without_a_verdict_leaves_the_pair_for_the_next_run(fakes, world):
+    url, prompts = world
+    calls = collections.Counter[str]()
+
+    def vague_first(body: dict) -> str:
+        calls["n"] += 1
+        return "Both answers have merit." if calls["n"] <= 2 else judge_reply(body)
+
+    judge = fakes("judge", reply=vague_first)
+    done = run_judge(url, judge.base_url, "--limit", "2", "--concurrency", "1")
+    assert done.returncode == 0, done.stderr
+    assert "judged 2 pairs" in done.stdout and "1 without a verdict" in done.stdout
+    again = run_judge(url, judge.base_url)
+    assert f"judged {len(prompts) - 2} pairs" in again.stdout and "0 without a verdict" in again.stdout
+    store = open_store(url)
+    assert not store.unjudged_pairs(JUDGE, 100)
+    store.close()

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 from tqdm import tqdm
 
-from orchestrouter.store import Judgment, Store, StoredPair
+from orchestrouter.store import Judgment, Store, StoredPair, UnknownRequest
 
 from .judge_template import judge_messages, parse_verdict, winner
 
@@ -86,6 +86,7 @@ class JudgeReport:
     already_judged: int = 0
     no_verdict: int = 0
     failed: int = 0
+    purged: int = 0
     cost_usd: float = 0.0
     winners: dict[str, int] = field(default_factory=lambda: {"small": 0, "premium": 0, "tie": 0})
 
@@ -95,7 +96,7 @@ class JudgeReport:
             f"judged {self.judged} pairs with {model}: premium better {w['premium']}, small better {w['small']}, "
             f"tie {w['tie']}; left for the next run: {self.no_verdict} without a verdict, {self.failed} failed; "
             f"already judged elsewhere: {self.already_judged}; judge cost ${self.cost_usd:.4f}"
-        )
+        ) + (f"; purged from the store meanwhile: {self.purged}" if self.purged else "")
 
 
 class JudgeClient:
@@ -162,8 +163,8 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-async def _judge_pair(client: JudgeClient, pair: StoredPair, model: str) -> Judgment | None:
-    """Both orders asked at once; None when either reply has no verdict."""
+async def _judge_pair(client: JudgeClient, pair: StoredPair, model: str) -> tuple[Judgment | None, float]:
+    """Both orders asked at once; the judgment (None when either reply has no verdict) and the calls' cost."""
     # The question is the scored text (the last user message), as in MT-Bench's single-turn template.
     question, small, premium = pair.request.query, pair.answer("small").text, pair.answer("premium").text
     (first, cost_1), (second, cost_2) = await asyncio.gather(
@@ -172,8 +173,8 @@ async def _judge_pair(client: JudgeClient, pair: StoredPair, model: str) -> Judg
     )
     small_first, premium_first = parse_verdict(first), parse_verdict(second)
     if small_first is None or premium_first is None:
-        return None
-    return Judgment(
+        return None, cost_1 + cost_2
+    judgment = Judgment(
         request_id=pair.request.request_id,
         judge_model=model,
         winner=winner(small_first, premium_first),
@@ -181,6 +182,7 @@ async def _judge_pair(client: JudgeClient, pair: StoredPair, model: str) -> Judg
         cost_usd=cost_1 + cost_2,
         created_at=time.time(),
     )
+    return judgment, judgment.cost_usd
 
 
 async def judge_store(store: Store, settings: JudgeSettings, progress: bool = True) -> JudgeReport:
@@ -193,18 +195,23 @@ async def judge_store(store: Store, settings: JudgeSettings, progress: bool = Tr
     async def one(client: JudgeClient, pair: StoredPair) -> None:
         async with gate:
             try:
-                judgment = await _judge_pair(client, pair, settings.model)
+                judgment, cost = await _judge_pair(client, pair, settings.model)
             except PairFailed as exc:
                 report.failed += 1
                 left_unjudged.add(pair.request.request_id)
                 bar.write(f"pair {pair.request.request_id}: {exc} (left for the next run)", file=sys.stderr)
                 return
+        report.cost_usd += cost
         if judgment is None:
             report.no_verdict += 1
             left_unjudged.add(pair.request.request_id)
             return
-        report.cost_usd += judgment.cost_usd
-        if await asyncio.to_thread(store.record_judgment, judgment):
+        try:
+            written = await asyncio.to_thread(store.record_judgment, judgment)
+        except UnknownRequest:
+            report.purged += 1  # deleted (retention, purge) while it was being judged
+            return
+        if written:
             report.judged += 1
             report.winners[judgment.winner] += 1
         else:
