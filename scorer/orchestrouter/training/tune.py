@@ -55,14 +55,16 @@ class TuneResult:
         return line
 
 
-def _tier_costs(store: Store, since: float | None) -> dict[str, float]:
-    """Each tier's mean stored cost per answer without error."""
+def _traffic(store: Store, since: float) -> tuple[np.ndarray, dict[str, float]]:
+    """The stored win probabilities since ``since``, and each tier's mean cost per answer without error."""
+    scores: list[float] = []
     costs: dict[str, list[float]] = {"small": [], "premium": []}
     for request in store.requests(since=since):
+        scores.append(request.win_probability)
         for answer in request.answers:
             if not answer.error and answer.tier in costs:
                 costs[answer.tier].append(answer.cost_usd)
-    return {tier: float(np.mean(v)) for tier, v in costs.items() if v}
+    return np.array(scores, dtype=np.float64), {tier: float(np.mean(v)) for tier, v in costs.items() if v}
 
 
 def share_for_cost(max_cost_per_1k: float, costs: dict[str, float]) -> float:
@@ -88,10 +90,9 @@ def tune(
     if since_days <= 0:
         raise ValueError(f"--since-days must be > 0, got {since_days}")
     since = time.time() - since_days * 86400
-    scores = np.array([r.win_probability for r in store.requests(since=since)], dtype=np.float64)
+    scores, costs = _traffic(store, since)
     if scores.size == 0:
         raise ValueError(f"the store holds no requests from the last {since_days:g} days")
-    costs = _tier_costs(store, since)
     if max_cost_per_1k is not None:
         premium_share, target = share_for_cost(max_cost_per_1k, costs), f"at most ${max_cost_per_1k:g} per 1k requests"
     else:
