@@ -1,5 +1,6 @@
 """The shared fixtures, registered here once: an event loop thread, test router models, fake
-OpenAI endpoints, and in-process servers on port 0 (a scorer, a scorer and router pair, a stack)."""
+OpenAI endpoints, in-process servers on port 0 (a scorer, a scorer and router pair, a stack), and
+traffic stores (SQLite, and a real PostgreSQL server started for the session)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.support.fake_openai import FakeOpenAI
 from tests.support.loop_thread import LoopThread
 from tests.support.models import linear_model
 from tests.support.pair import Pair, start_pair, start_scorer
+from tests.support.postgres import PostgresServer
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +41,22 @@ def premium_leaning_model(tmp_path_factory) -> Path:
     """Every query scores WIN_PROBABILITY."""
     p = WIN_PROBABILITY
     return linear_model(tmp_path_factory.mktemp("models") / "p90.onnx", bias=float(np.log(p / (1 - p))))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (the pgserver wheel's binaries) for the session; stopped at the end."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """The URL of an empty traffic store: a SQLite file, then a fresh database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres_server").new_database()
 
 
 @pytest.fixture

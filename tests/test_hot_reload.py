@@ -3,6 +3,7 @@ and the router follows it to the new calibration."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -14,6 +15,7 @@ import grpc
 import numpy as np
 import pytest
 
+from orchestrouter.router.model_refresh import ModelRefresh
 from orchestrouter.scorer.config import ConfigError, ScorerConfig
 from orchestrouter.v1 import router_pb2, scorer_pb2, scorer_pb2_grpc
 from tests.support.models import linear_model
@@ -167,3 +169,71 @@ def test_a_recheck_period_of_zero_never_reloads(scorer_factory, tmp_path):
     scorer = scorer_factory(path, model_recheck_s=0)
     assert scorer.reloader is None
     assert ScorerConfig.from_env({}).model_recheck_s == 2.0
+
+
+def test_routes_under_load_never_fail_or_degrade_while_the_model_is_swapped(pair, tmp_path):
+    path = tmp_path / "model.onnx"
+    put_model(path, "v1")
+    p = pair(path, scorer_fields={"model_recheck_s": RECHECK_S})
+    problems: list[str] = []
+    versions_seen: set[str] = set()
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            try:
+                d = p.route(dry_run=True).decision
+            except grpc.RpcError as exc:
+                problems.append(f"{exc.code().name}: {exc.details()}")
+                continue
+            if d.degraded:  # routed without a score: the scorer failed the call
+                problems.append(f"degraded: {d.degraded_reason}")
+            versions_seen.add(d.router_version)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for n in range(2, 5):
+            put_model(path, f"v{n}", bias=float(n))
+            wait_until(lambda n=n: f"v{n}" in versions_seen, f"routes scored by v{n}")  # type: ignore[misc]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert problems == []
+    wait_until(lambda: p.status().router_version == "v4", "the router to take v4's model info")
+
+
+def test_model_refresh_asks_once_at_a_time_and_at_most_once_per_interval():
+    fetched: list[float] = []
+    applied: list[str] = []
+    release = asyncio.Event()
+
+    async def fetch():
+        fetched.append(time.monotonic())
+        await release.wait()
+        return scorer_pb2.GetModelInfoResponse(router_id="r", router_version=f"v{len(fetched) + 1}")
+
+    async def main() -> None:
+        refresh = ModelRefresh(fetch, lambda info: applied.append(info.router_version), min_interval_s=0.3)
+        refresh.version_seen("v1", "v1")  # the version in use: nothing to do
+        await asyncio.sleep(0.01)
+        assert fetched == []
+        for _ in range(5):
+            refresh.version_seen("v2", "v1")
+            await asyncio.sleep(0.01)
+        assert len(fetched) == 1, "one refresh at a time"
+        release.set()
+        await asyncio.sleep(0.01)
+        assert applied == ["v2"]
+        # Asked again at once: it waits out the interval in the background, then takes the new version.
+        refresh.version_seen("v3", "v2")
+        await asyncio.sleep(0.05)
+        assert len(fetched) == 1
+        while refresh.refreshes < 2:
+            await asyncio.sleep(0.01)
+        assert applied == ["v2", "v3"] and fetched[1] - fetched[0] >= 0.3
+        await refresh.close()
+
+    asyncio.run(main())

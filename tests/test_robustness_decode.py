@@ -12,7 +12,7 @@ from orchestrouter.v1 import router_pb2
 
 # A RouteRequest whose first message's content is not UTF-8: protobuf refuses to decode it.
 UNDECODABLE = b"\x0a\x09\x0a\x04user\x12\x01\xff"
-ROUTER_METHODS = ["Route", "RouteStream", "GetStatus"]
+ROUTER_METHODS = ["Route", "RouteStream", "GetStatus", "Feedback"]
 SCORER_METHODS = ["Score", "GetModelInfo"]
 GARBAGE = [UNDECODABLE, b"\xff", b"\x0a\xff\xff\xff\xff\x0f", b"\x08" * 3]
 

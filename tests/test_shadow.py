@@ -23,15 +23,17 @@ from orchestrouter.v1 import router_pb2
 from tests.support.dispatch_stack import Stack, stack_config, with_dispatch
 from tests.support.fake_openai import Fault
 from tests.support.pair import QUESTION, start_pair
+from tests.support.store_records import request
 
 
 @dataclass
 class ShadowStack:
-    """ShadowStack: a Stack whose router shadows at some rate and records into store (when given)."""
+    """ShadowStack: a Stack whose router shadows at some rate and records into the SQLite store at url."""
 
     stack: Stack
-    store: Store | None
+    url: str
     closed: bool = False
+    _reader: Store | None = None
 
     @property
     def shadow(self) -> ShadowRouter:
@@ -45,8 +47,17 @@ class ShadowStack:
         assert recorder is not None
         return recorder
 
+    @property
+    def store(self) -> Store:
+        """The router's store while it runs; once it is closed, the same file opened anew."""
+        if not self.closed:
+            assert self.stack.router.store is not None
+            return self.stack.router.store
+        if self._reader is None:
+            self._reader = open_store(self.url)
+        return self._reader
+
     def records(self) -> dict[str, RequestRecord]:
-        assert self.store is not None
         return {r.request_id: r for r in self.store.requests()}
 
     def wait_for_records(self, count: int, answers: int | None = None, timeout_s: float = 30.0) -> dict:
@@ -62,32 +73,33 @@ class ShadowStack:
 
 @pytest.fixture
 def shadow_stack(loop_thread, fakes, premium_leaning_model, tmp_path):
-    """shadow_stack(rate, store=True, fake_small=None, shadow=None, **router_fields): see ShadowStack."""
+    """shadow_stack(rate, fake_small=None, shadow=None, **router_fields): see ShadowStack."""
     started: list[ShadowStack] = []
 
     def start(
         rate: float,
-        store: bool = True,
         fake_small: dict | None = None,
         shadow: dict | None = None,
         **router_fields,
     ) -> ShadowStack:
         small, premium = fakes("small", **(fake_small or {})), fakes("premium")
-        config = stack_config(small, premium, {}, {}, shadow=ShadowConfig(rate=rate, **(shadow or {})), **router_fields)
-        db = open_store(f"sqlite:///{tmp_path / f'traffic-{len(started)}.db'}") if store else None
-        p = loop_thread.run(start_pair(premium_leaning_model, config, store=db))
-        started.append(ShadowStack(Stack(p.scorer, p.router, p.channel, small, premium), db))
+        url = f"sqlite:///{tmp_path / f'traffic-{len(started)}.db'}"
+        settings = ShadowConfig(rate=rate, **(shadow or {}))
+        config = stack_config(small, premium, {}, {}, shadow=settings, store=url, **router_fields)
+        p = loop_thread.run(start_pair(premium_leaning_model, config))
+        started.append(ShadowStack(Stack(p.scorer, p.router, p.channel, small, premium), url))
         return started[-1]
 
     yield start
     for s in started:
         if not s.closed:
             loop_thread.run(s.stack.close())
-        if s.store is not None:
-            s.store.close()
+        if s._reader is not None:
+            s._reader.close()
 
 
 def close(loop_thread, s: ShadowStack) -> None:
+    """Closes the router (and its store); the store's file stays readable through s.store."""
     loop_thread.run(s.stack.close())
     s.closed = True
 
@@ -219,7 +231,6 @@ def test_shutdown_flushes_every_queued_record(shadow_stack, loop_thread):
 
 def test_a_failing_store_fails_no_answer_and_counts_the_lost_records(shadow_stack):
     s = shadow_stack(0.0)
-    assert s.store is not None
     s.store.close()  # every later write fails
     replies = [s.stack.route() for _ in range(3)]
     assert [r.answer for r in replies] == [s.stack.premium.answer_text()] * 3
@@ -239,7 +250,7 @@ def test_a_full_queue_drops_and_counts_records_without_blocking(tmp_path):
     try:
         started = time.monotonic()
         for i in range(10):
-            recorder.record(record(f"r{i}"))
+            recorder.record(request(f"r{i}"))
         assert time.monotonic() - started < 1.0, "record() must never wait for the store"
         # One batch is with the blocked writer, two wait in the queue: the rest are dropped.
         assert recorder.dropped >= 7
@@ -250,23 +261,6 @@ def test_a_full_queue_drops_and_counts_records_without_blocking(tmp_path):
     assert recorder.recorded + recorder.dropped == 10
     assert len(list(store.requests())) == recorder.recorded >= 1
     store.close()
-
-
-def record(request_id: str) -> RequestRecord:
-    return RequestRecord(
-        request_id=request_id,
-        created_at=time.time(),
-        caller="",
-        messages_json="[]",
-        query="q",
-        routed_tier="small",
-        answered_tier="small",
-        win_probability=0.1,
-        threshold=0.2,
-        router_id="r",
-        router_version="v",
-        answers=(),
-    )
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,6 @@ from orchestrouter.router.embedders import Embedder
 from orchestrouter.router.server import RouterServer
 from orchestrouter.scorer.config import ScorerConfig
 from orchestrouter.scorer.server import ScorerServer
-from orchestrouter.store import Store
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.models import ConstantEmbedder
 
@@ -77,18 +76,16 @@ async def start_pair(
     config: RouterConfig | None = None,
     embedder: Embedder | None = None,
     scorer_fields: dict[str, Any] | None = None,
-    store: Store | None = None,
 ) -> Pair:
     """Starts a scorer serving model_path (scorer_fields override its ScorerConfig), then a router
-    (config, scorer target filled in; the ConstantEmbedder unless embedder is given; recording in
-    store when given) pointed at it; both SERVING, both on port 0."""
+    (config, scorer target filled in; the ConstantEmbedder unless embedder is given) pointed at it;
+    both SERVING, both on port 0."""
     scorer = await start_scorer(model_path, **(scorer_fields or {}))
     config = config or RouterConfig(listen="127.0.0.1:0", grace_seconds=0.5)
     router = RouterServer(
         dataclasses.replace(config, scorer_target=scorer.target),
         embedder=embedder or ConstantEmbedder(),
         scorer_wait_s=5.0,
-        store=store,
     )
     try:
         await router.start()

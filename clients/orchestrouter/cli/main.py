@@ -1,4 +1,4 @@
-"""The `orchestrouter` command line: run the services, route a query, train and evaluate.
+"""The `orchestrouter` command line: run the services, route a query, train and evaluate, keep the store.
 
 Every subcommand's arguments are defined in this package, which imports only argparse and the standard
 library; a command's own module is imported when it runs. So `orchestrouter route --help` loads no
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from orchestrouter.cli import learning, route, router_models, serve
+from orchestrouter.cli import learning, route, router_models, serve, store
 from orchestrouter.cli.extras import MissingExtra
 
 _SUMMARY = "The `orchestrouter` command line: run the services, route a query, train and evaluate."
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_command(sub)
     router_models.add_commands(sub)
     learning.add_commands(sub)
+    store.add_commands(sub)
     return parser
 
 

@@ -40,6 +40,9 @@ def _open_channel(target: str, credentials: grpc.ChannelCredentials | None) -> g
     return grpc.secure_channel(target, credentials) if credentials is not None else grpc.insecure_channel(target)
 
 
+_RATING_TO_PB = {-1: router_pb2.RATING_BAD, 0: router_pb2.RATING_NEUTRAL, 1: router_pb2.RATING_GOOD}
+
+
 class _Client(Generic[StubT]):
     """_Client: a channel to one service, with the stub, deadline and metadata every call carries.
 
@@ -119,6 +122,20 @@ class RouterClient(_Client[router_pb2_grpc.RouterServiceStub]):
                 yield event.delta
             elif kind == "done":
                 yield RouteAnswer.from_pb(event.done)
+
+    def feedback(self, request_id: str, rating: int, comment: str = "") -> None:
+        """Rates an answered request (a RouteAnswer's request_id): rating -1 (bad), 0 (neutral) or +1 (good).
+
+        Raises grpc.RpcError: INVALID_ARGUMENT (another rating, an over-long comment), NOT_FOUND,
+        PERMISSION_DENIED (another caller's request), FAILED_PRECONDITION (the router keeps no store).
+        """
+        request = router_pb2.FeedbackRequest(
+            request_id=request_id,
+            # Any other number is sent as RATING_UNSPECIFIED, which the router refuses.
+            rating=_RATING_TO_PB.get(rating, router_pb2.RATING_UNSPECIFIED),
+            comment=comment,
+        )
+        self._stub.Feedback(request, timeout=self._timeout_s, metadata=self._metadata)
 
 
 def bearer_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:

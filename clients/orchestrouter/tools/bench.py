@@ -2,8 +2,9 @@
 
 Starts the scorer and the router as processes (like `make run`), then measures from a client
 process: sequential dry-run Route latency (p50/p99, as the caller sees it and inside the
-router), dry-run Route throughput at a given concurrency, Score throughput at batch 256, and
-the local embedder's own time. These machines are noisy: compare figures from one run.
+router), dry-run Route throughput at a given concurrency, Score throughput at batch 256, the
+local embedder's own time, and the caller's answered-Route p50 at shadow rate 0 against rate 1
+(orchestrouter.tools.shadow_bench). These machines are noisy: compare figures from one run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from grpc import aio
 
 from orchestrouter.router.embedders import WordLlamaEmbedder
 from orchestrouter.tools.launcher import start_pair
+from orchestrouter.tools.shadow_bench import shadow_latency
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
 
 QUERIES = [
@@ -107,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         default="127.0.0.1:0",
         help="e.g. unix:/tmp/orchestrouter-scorer.sock to measure a unix socket hop",
     )
+    parser.add_argument("--shadow-requests", type=int, default=1000, help="answered Route calls per shadow rate")
+    parser.add_argument(
+        "--endpoint-delay-ms", type=float, default=50.0, help="the fake endpoints' time to answer (shadow figure)"
+    )
     args = parser.parse_args(argv)
 
     print(f"local embedder alone:        {percentiles(embed_latency(2000))}")
@@ -120,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"decisions/s at concurrency {args.concurrency}: {rate:,.0f}")
         eps = asyncio.run(score_throughput(scorer.target, 256, 400, 4))
         print(f"Score throughput at batch 256: {eps:,.0f} embeddings/s")
+        off, on = shadow_latency(scorer.target, args.shadow_requests, args.endpoint_delay_ms)
+        print(
+            f"answered Route p50, caller, endpoints answering in {args.endpoint_delay_ms:g} ms: "
+            f"shadow rate 0 {off:.2f} ms, rate 1 {on:.2f} ms ({(on / off - 1) * 100:+.1f}%; acceptance: within 5%)"
+        )
     finally:
         codes = pair.stop()
     return 1 if any(codes) else 0

@@ -19,6 +19,13 @@ class CircuitState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CIRCUIT_STATE_CLOSED: _ClassVar[CircuitState]
     CIRCUIT_STATE_OPEN: _ClassVar[CircuitState]
     CIRCUIT_STATE_HALF_OPEN: _ClassVar[CircuitState]
+
+class Rating(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RATING_UNSPECIFIED: _ClassVar[Rating]
+    RATING_BAD: _ClassVar[Rating]
+    RATING_NEUTRAL: _ClassVar[Rating]
+    RATING_GOOD: _ClassVar[Rating]
 TIER_UNSPECIFIED: Tier
 TIER_SMALL: Tier
 TIER_PREMIUM: Tier
@@ -26,6 +33,10 @@ CIRCUIT_STATE_UNSPECIFIED: CircuitState
 CIRCUIT_STATE_CLOSED: CircuitState
 CIRCUIT_STATE_OPEN: CircuitState
 CIRCUIT_STATE_HALF_OPEN: CircuitState
+RATING_UNSPECIFIED: Rating
+RATING_BAD: Rating
+RATING_NEUTRAL: Rating
+RATING_GOOD: Rating
 
 class ChatMessage(_message.Message):
     __slots__ = ("role", "content")
@@ -200,3 +211,17 @@ class GetStatusResponse(_message.Message):
     fallbacks: int
     degraded: int
     def __init__(self, threshold: _Optional[float] = ..., router_id: _Optional[str] = ..., router_version: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[EndpointStatus, _Mapping]]] = ..., fallbacks: _Optional[int] = ..., degraded: _Optional[int] = ...) -> None: ...
+
+class FeedbackRequest(_message.Message):
+    __slots__ = ("request_id", "rating", "comment")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RATING_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    rating: Rating
+    comment: str
+    def __init__(self, request_id: _Optional[str] = ..., rating: _Optional[_Union[Rating, str]] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class FeedbackResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -51,6 +51,11 @@ class RouterServiceStub:
                 request_serializer=orchestrouter_dot_v1_dot_router__pb2.GetStatusRequest.SerializeToString,
                 response_deserializer=orchestrouter_dot_v1_dot_router__pb2.GetStatusResponse.FromString,
                 _registered_method=True)
+        self.Feedback = channel.unary_unary(
+                '/orchestrouter.v1.RouterService/Feedback',
+                request_serializer=orchestrouter_dot_v1_dot_router__pb2.FeedbackRequest.SerializeToString,
+                response_deserializer=orchestrouter_dot_v1_dot_router__pb2.FeedbackResponse.FromString,
+                _registered_method=True)
 
 
 class RouterServiceServicer:
@@ -90,6 +95,19 @@ class RouterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Feedback(self, request, context):
+        """Feedback records the caller's rating of one of its answered requests, beside the request's
+        routing decision in the router's traffic store (ORCHESTROUTER_STORE); retraining reads it.
+        Errors: INVALID_ARGUMENT (empty or over-long request_id, rating unspecified, comment too
+        long); UNAUTHENTICATED (no or a wrong bearer token, when the router requires one);
+        PERMISSION_DENIED (another caller made the request); NOT_FOUND (the store holds no request
+        with that id: never answered, purged, or still being written: retry after a moment);
+        FAILED_PRECONDITION (the router has no traffic store); UNAVAILABLE (the store failed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RouterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -107,6 +125,11 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.GetStatus,
                     request_deserializer=orchestrouter_dot_v1_dot_router__pb2.GetStatusRequest.FromString,
                     response_serializer=orchestrouter_dot_v1_dot_router__pb2.GetStatusResponse.SerializeToString,
+            ),
+            'Feedback': grpc.unary_unary_rpc_method_handler(
+                    servicer.Feedback,
+                    request_deserializer=orchestrouter_dot_v1_dot_router__pb2.FeedbackRequest.FromString,
+                    response_serializer=orchestrouter_dot_v1_dot_router__pb2.FeedbackResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -192,6 +215,33 @@ class RouterService:
             '/orchestrouter.v1.RouterService/GetStatus',
             orchestrouter_dot_v1_dot_router__pb2.GetStatusRequest.SerializeToString,
             orchestrouter_dot_v1_dot_router__pb2.GetStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Feedback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrouter.v1.RouterService/Feedback',
+            orchestrouter_dot_v1_dot_router__pb2.FeedbackRequest.SerializeToString,
+            orchestrouter_dot_v1_dot_router__pb2.FeedbackResponse.FromString,
             options,
             channel_credentials,
             insecure,

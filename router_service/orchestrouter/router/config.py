@@ -14,6 +14,7 @@ from orchestrouter.runtime.config import ConfigError as ConfigError  # where the
 from orchestrouter.runtime.envparse import env_bool, env_float, env_int, env_listen, env_secret, env_str
 from orchestrouter.runtime.health_port import env_health_listen
 from orchestrouter.runtime.tls import ChannelTLSConfig, ServerTLSConfig
+from orchestrouter.store.url import parse_store_url
 
 DEFAULT_ROUTER_PORT = 50051
 DEFAULT_THRESHOLD = 0.2
@@ -303,6 +304,11 @@ class RouterConfig(EnvConfig):
     max_request_bytes: int = 1024 * 1024
     # Serve without authentication on an address other hosts can reach (only if something else guards it).
     allow_unauthenticated: bool = False
+    # --- Traffic store (orchestrouter.store) ---
+    # sqlite:///PATH or postgresql://...; "" keeps no store (no prompt text is kept, Feedback is refused).
+    store: str = field(default="", repr=False)
+    # Requests older than this many days are purged from the store (hourly); 0 purges only by hand.
+    store_retention_days: float = 30.0
 
     def __post_init__(self) -> None:
         require(0.0 <= self.threshold <= 1.0, f"ORCHESTROUTER_THRESHOLD must be in [0, 1], got {self.threshold}")
@@ -340,6 +346,16 @@ class RouterConfig(EnvConfig):
         require(self.grace_seconds >= 0, f"ORCHESTROUTER_GRACE_SECONDS must be >= 0, got {self.grace_seconds}")
         # --- Limits ---
         require(self.max_request_bytes >= 1024, "ORCHESTROUTER_ROUTER_MAX_REQUEST_BYTES must be >= 1024")
+        # --- Traffic store ---
+        if self.store:
+            try:
+                parse_store_url(self.store)
+            except ValueError as exc:  # its message shows the URL without its password
+                raise ConfigError(f"ORCHESTROUTER_STORE: {exc}") from None
+        require(
+            0.0 <= self.store_retention_days < float("inf"),
+            f"ORCHESTROUTER_STORE_RETENTION_DAYS must be a number of days >= 0, got {self.store_retention_days}",
+        )
 
     def tier(self, name: str) -> TierConfig:
         return {"small": self.small, "premium": self.premium}[name]
@@ -376,6 +392,9 @@ class RouterConfig(EnvConfig):
             # --- Limits ---
             max_request_bytes=env_int(env, "ORCHESTROUTER_ROUTER_MAX_REQUEST_BYTES", cls.max_request_bytes),
             allow_unauthenticated=env_bool(env, ALLOW_UNAUTHENTICATED, cls.allow_unauthenticated),
+            # Traffic store
+            store=env_str(env, "ORCHESTROUTER_STORE", cls.store).strip(),
+            store_retention_days=env_float(env, "ORCHESTROUTER_STORE_RETENTION_DAYS", cls.store_retention_days),
         )
 
 

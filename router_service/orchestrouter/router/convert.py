@@ -28,6 +28,13 @@ CIRCUIT_TO_PB = {
     CircuitState.HALF_OPEN: router_pb2.CIRCUIT_STATE_HALF_OPEN,
 }
 
+# The store keeps ratings as -1, 0, +1; RATING_UNSPECIFIED (and numbers no release defines) map to None.
+RATING_FROM_PB: dict[int, int] = {router_pb2.RATING_BAD: -1, router_pb2.RATING_NEUTRAL: 0, router_pb2.RATING_GOOD: 1}
+
+
+def rating_from_pb(rating: int) -> int | None:
+    return RATING_FROM_PB.get(rating)
+
 
 def params_from_pb(pb: router_pb2.GenerationParams) -> GenerationParams:
     return GenerationParams(

@@ -26,8 +26,9 @@ class ModelRefresh:
 
     Routes never wait for it: until it lands, the previous calibration resolves the dial (the
     decision already reports the version that scored it). At most one refresh runs at a time, and a
-    new one starts at most every min_interval_s: during a rollout, scorer replicas serving either
-    version would otherwise ask on every request. fetch asks the scorer; apply takes the answer (and
+    new one starts at most every min_interval_s (one asked for sooner waits, so the last version
+    seen is always taken in the end): during a rollout, scorer replicas serving either version
+    would otherwise ask on every request. fetch asks the scorer; apply takes the answer (and
     may refuse it by raising, e.g. a model for another embedder: the info in use stays).
     """
 
@@ -50,13 +51,14 @@ class ModelRefresh:
         """Called per Score reply: starts a refresh when version is not the one in use (never blocks)."""
         if version == in_use or (self._task is not None and not self._task.done()):
             return
-        now = self._clock()
-        if self._started_at is not None and now - self._started_at < self._min_interval_s:
-            return
-        self._started_at = now
-        self._task = asyncio.get_running_loop().create_task(self._refresh(version), name="model-info-refresh")
+        # Within min_interval_s of the last refresh, this one waits out the rest of it (in the background).
+        wait_s = 0.0 if self._started_at is None else self._started_at + self._min_interval_s - self._clock()
+        self._task = asyncio.get_running_loop().create_task(self._refresh(version, wait_s), name="model-info-refresh")
 
-    async def _refresh(self, version: str) -> None:
+    async def _refresh(self, version: str, wait_s: float) -> None:
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+        self._started_at = self._clock()
         try:
             info = await self._fetch()
             self._apply(info)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Self
 
 import grpc
 from grpc import aio
@@ -15,7 +16,9 @@ from orchestrouter.router.core import RouterCore
 from orchestrouter.router.decision_log import DecisionLog
 from orchestrouter.router.dispatch.dispatcher import Dispatcher
 from orchestrouter.router.embedders import Embedder, OpenAIEmbedder, WordLlamaEmbedder
+from orchestrouter.router.feedback import FeedbackDesk
 from orchestrouter.router.model_refresh import ModelRefresh
+from orchestrouter.router.retention import RetentionPurger
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
@@ -24,7 +27,8 @@ from orchestrouter.router.traffic import AnsweredTraffic
 from orchestrouter.router.traffic_recorder import TrafficRecorder
 from orchestrouter.runtime import redaction, serving
 from orchestrouter.runtime.watched_file import FileFormatError, WatchedFile, describe
-from orchestrouter.store import Store
+from orchestrouter.store import Store, StoreError, open_store
+from orchestrouter.store.url import parse_store_url
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2
 
 log = logging.getLogger(__name__)
@@ -79,31 +83,46 @@ def scorer_token(config: RouterConfig) -> Callable[[], str] | None:
     return source.current
 
 
+async def open_traffic_store(config: RouterConfig) -> Store | None:
+    """The store ORCHESTROUTER_STORE names, opened and migrated on a worker thread; None when unset."""
+    if not config.store:
+        return None
+    redaction.register_secrets(parse_store_url(config.store).password)
+    try:
+        store = await asyncio.to_thread(open_store, config.store)
+    except StoreError as exc:  # its message holds no password
+        raise StartupError(f"ORCHESTROUTER_STORE: {exc}") from None
+    log.info("traffic store %s (retention %g days)", store.url_for_display, config.store_retention_days)
+    return store
+
+
 class RouterServer(serving.ServiceServer):
     """RouterServer: the Route service; ready once it has read the scorer's model info.
 
     ``await RouterServer(config).start()`` binds, connects to the scorer and reports SERVING;
     ``core`` is what it serves. embedder replaces the configured one (tests pass a stand-in);
-    scorer_wait_s bounds the wait for a scorer that is still loading its model; answered requests
-    are recorded in store when one is given (it stays the caller's to close).
+    scorer_wait_s bounds the wait for a scorer that is still loading its model.
     """
 
     service_name = SERVICE_NAME
     role = "router"
 
-    def __init__(
-        self,
-        config: RouterConfig,
-        embedder: Embedder | None = None,
-        scorer_wait_s: float = 30.0,
-        store: Store | None = None,
-    ) -> None:
+    def __init__(self, config: RouterConfig, embedder: Embedder | None = None, scorer_wait_s: float = 30.0) -> None:
         super().__init__(config)
         self.config = config
         self.scorer_wait_s = scorer_wait_s
         self._embedder = embedder
-        self.store = store
         self._core: RouterCore | None = None
+        # The traffic store (ORCHESTROUTER_STORE), opened by start(); None without one.
+        self.store: Store | None = None
+        self._retention: RetentionPurger | None = None
+
+    async def start(self, ready: bool = True) -> Self:
+        # Opened before anything is built, so what _register builds can use it, and a store that
+        # cannot be opened stops startup with a one-line error.
+        if self.store is None:
+            self.store = await open_traffic_store(self.config)
+        return await super().start(ready)
 
     @property
     def core(self) -> RouterCore:
@@ -144,7 +163,11 @@ class RouterServer(serving.ServiceServer):
             caller_policy,
             self._traffic(dispatcher),
         )
-        router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(self._core, config), server)
+        router_pb2_grpc.add_RouterServiceServicer_to_server(
+            RouterServicer(self._core, config, FeedbackDesk(self.store)), server
+        )
+        if self.store is not None and config.store_retention_days > 0:
+            self._retention = RetentionPurger(self.store, config.store_retention_days)
 
     def _traffic(self, dispatcher: Dispatcher) -> AnsweredTraffic:
         """The shadow calls (ORCHESTROUTER_SHADOW_RATE) and the store records of answered requests."""
@@ -198,14 +221,22 @@ class RouterServer(serving.ServiceServer):
             delay = min(delay * 2, 1.0)
 
     async def _release(self) -> None:
-        if self._core is None:
-            return
-        if self._core.model_refresh is not None:
-            await self._core.model_refresh.close()
-        await self._core.traffic.close()
-        await self._core.dispatcher.close()
-        await self._core.scorer.close()
-        self._core.observer.close()
+        if self._core is not None:
+            if self._core.model_refresh is not None:
+                await self._core.model_refresh.close()
+            # Before the store closes: cancels shadow calls (still recorded) and writes the queue out.
+            await self._core.traffic.close()
+            await self._core.dispatcher.close()
+            await self._core.scorer.close()
+            self._core.observer.close()
+        await self._close_store()
+
+    async def _close_store(self) -> None:
+        """Stops the retention purges, then closes the store (last: what records into it closes first)."""
+        if self._retention is not None:
+            await asyncio.to_thread(self._retention.stop)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from grpc import aio
 from orchestrouter.router import convert
 from orchestrouter.router.config import RouterConfig
 from orchestrouter.router.core import RouterCore
+from orchestrouter.router.feedback import FeedbackDesk
 from orchestrouter.router.model import RouteInput
 from orchestrouter.router.validation import build_route_input
 from orchestrouter.runtime.auth import current_caller
@@ -18,9 +19,10 @@ from orchestrouter.v1 import router_pb2, router_pb2_grpc
 
 
 class RouterServicer(router_pb2_grpc.RouterServiceServicer):
-    def __init__(self, core: RouterCore, config: RouterConfig) -> None:
+    def __init__(self, core: RouterCore, config: RouterConfig, feedback: FeedbackDesk | None = None) -> None:
         self._core = core
         self._config = config
+        self._feedback = feedback or FeedbackDesk(None)
 
     def _input(self, request: router_pb2.RouteRequest) -> RouteInput:
         threshold, share = convert.dial_from_pb(request)
@@ -50,6 +52,13 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         self, request: router_pb2.GetStatusRequest, context: aio.ServicerContext
     ) -> router_pb2.GetStatusResponse:
         return convert.status_to_pb(self._core.status())
+
+    async def Feedback(
+        self, request: router_pb2.FeedbackRequest, context: aio.ServicerContext
+    ) -> router_pb2.FeedbackResponse:
+        rating = convert.rating_from_pb(request.rating)
+        await self._feedback.submit(request.request_id, rating, request.comment, current_caller())
+        return router_pb2.FeedbackResponse()
 
 
 def _deadline(context: aio.ServicerContext) -> float | None:

@@ -68,15 +68,17 @@ class AnsweredTraffic:
             self._failures(describe(exc))
 
     def _with_shadow(self, record: RequestRecord | None, answer: AnswerRecord) -> None:
-        if record is not None:
+        """The shadow call's end (in its own task): the request is recorded with both answers; never raises."""
+        if record is None:
+            return
+        try:
             self._record(dataclasses.replace(record, answers=(*record.answers, answer)))
+        except Exception as exc:  # noqa: BLE001 - a side path never raises
+            self._failures(describe(exc))
 
     def _record(self, record: RequestRecord) -> None:
         assert self.recorder is not None
-        try:
-            self.recorder.record(record)
-        except Exception as exc:  # noqa: BLE001 - a side path never fails an answered request
-            self._failures(describe(exc))
+        self.recorder.record(record)
 
     def _record_of(self, inp: RouteInput, result: RouteResult, text: str) -> RequestRecord:
         d, usage = result.decision, result.usage

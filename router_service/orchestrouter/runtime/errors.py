@@ -57,6 +57,12 @@ class FailedPrecondition(ServiceError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class NotFound(ServiceError):
+    """The thing the request names does not exist (a request id the traffic store does not hold)."""
+
+    code = grpc.StatusCode.NOT_FOUND
+
+
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and caller-safe message for an exception raised by a handler.
 

@@ -182,6 +182,11 @@ RECORD = "orchestrouter.record"  # what could not be recorded
 RECORD_DECISION_LOG = "decision_log"
 RECORD_TELEMETRY = "telemetry"
 
+# Router, once per periodic retention purge of the traffic store that failed (the router serves on).
+METRIC_STORE_RETENTION_FAILURES = Metric(
+    "orchestrouter.store.retention.failures", "{run}", "Periodic retention purges of the traffic store that failed"
+)
+
 # Scorer, once per ONNX run.
 METRIC_SCORE_BATCH_REQUESTS = Metric(
     "orchestrouter.score.batch.requests", "{request}", "Score requests served by one ONNX run", SIZE_BUCKETS

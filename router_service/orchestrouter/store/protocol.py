@@ -15,6 +15,7 @@ class Store(Protocol):
     """
 
     url_for_display: str  # the URL with any password removed
+    migrations_applied: list[int]  # the schema versions opening it applied (empty when it was current)
 
     def record_requests(self, records: Sequence[RequestRecord]) -> None:
         """Stores requests with their answers; a request id already stored is left as it is."""

@@ -29,7 +29,11 @@ def parse_store_url(url: str) -> StoreURL:
     url = url.strip()
     if url.startswith(SQLITE_PREFIX) and len(url) > len(SQLITE_PREFIX):
         return StoreURL("sqlite", url, path=url[len(SQLITE_PREFIX) :])
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsed here so a malformed port fails with the URL's other faults
+    except ValueError as exc:
+        raise ValueError(f"store URL {without_password(url)!r} is malformed ({exc})") from None
     if parts.scheme in POSTGRES_SCHEMES:
         passwords = [unquote(parts.password or "")] + [v for k, v in parse_qsl(parts.query) if k == "password"]
         return StoreURL("postgresql", without_password(url), url=url, password=next((p for p in passwords if p), ""))
@@ -43,6 +47,8 @@ def without_password(url: str) -> str:
         password = parts.password
     except ValueError:
         return "<unparseable URL>"
+    if password is None and "password" not in parts.query:
+        return url
     netloc = parts.netloc
     if password is not None:
         netloc = f"{parts.username or ''}:***@{netloc.rsplit('@', 1)[1]}"
