@@ -2,12 +2,13 @@
 
 1. Fake small and premium endpoints answer by a rule the router does not know (``loop_fakes``: only
    the premium tier answers personal tax questions well).
-2. A real scorer (the shipped model, hot reload on) and a real router (shadow rate 1, a SQLite
-   traffic store) serve a few hundred requests; every one is answered by both tiers and stored.
+2. A real scorer and a real router, as processes (``orchestrouter serve-scorer``, ``serve-router``):
+   the shipped model with hot reload on, shadow rate 1 and a SQLite traffic store. They serve a few
+   hundred requests; every one is answered by both tiers and stored.
 3. ``orchestrouter judge`` labels the pairs with a fake judge that reads the pair-v2 template;
    ``orchestrouter train --from-store`` retrains; ``orchestrouter tune`` proposes the threshold.
 4. On held-out prompts (never routed, never judged) the shipped model's APGR is measured through the
-   router, the new model is copied over the scorer's model file under load (every call counted),
+   router, the new model is renamed over the scorer's model file under load (every call counted),
    and the same prompts are measured again with the new model in service.
 
 Acceptance: the new APGR is at least the shipped one + 0.15 and no call fails during the reload;
@@ -18,8 +19,6 @@ names it (``train --from-store`` combines the two); otherwise the store alone is
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
 import shutil
 import subprocess
@@ -27,24 +26,20 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 import numpy as np
 
 from orchestrouter.client import RouterClient
-from orchestrouter.router.config import RouterConfig
-from orchestrouter.router.server import RouterServer
 from orchestrouter.scorer.artifact import DEFAULT_MODEL_PATH, read_info
-from orchestrouter.store import Store, open_store
+from orchestrouter.store import open_store
 from orchestrouter.tools import launcher
-from orchestrouter.tools.launcher import Service, command_line
+from orchestrouter.tools.launcher import command_line
 from orchestrouter.tools.loop_fakes import FakeLLM, Prompt, judge_reply, tier_reply, traffic
 
-T = TypeVar("T")
 REQUIRED_GAIN = 0.15
 JUDGE_MODEL = "loop-judge"
 
@@ -62,88 +57,58 @@ def apgr(scores: np.ndarray, prompts: Sequence[Prompt]) -> float:
 
 @dataclass
 class Deployment:
-    """Deployment: the fakes, a scorer process, a router in this process, and the store it records in."""
+    """Deployment: the fake endpoints, the scorer and router processes, and the store the router records in."""
 
     workdir: Path
     small: FakeLLM
     premium: FakeLLM
     judge: FakeLLM
-    store: Store
     model: Path
-    loop: asyncio.AbstractEventLoop
-    scorer: Service
-    router: RouterServer
+    services: launcher.Pair
 
     @property
     def store_url(self) -> str:
         return f"sqlite:///{self.workdir / 'store.db'}"
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-
-def _quiet() -> None:
-    """The router logs every endpoint call (INFO) and each slow score (a warning with its traceback):
-    the loop prints its own steps and counts instead."""
-    for name in ("httpx", "orchestrouter"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    @property
+    def router_target(self) -> str:
+        return self.services.router.target
 
 
 def start(workdir: Path) -> Deployment:
-    _quiet()
     small = FakeLLM("small", tier_reply("small")).start()
     premium = FakeLLM("premium", tier_reply("premium")).start()
     judge = FakeLLM("judge", judge_reply).start()
     model = workdir / "router-model.onnx"
     shutil.copy(DEFAULT_MODEL_PATH, model)
-    store = open_store(f"sqlite:///{workdir / 'store.db'}")
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True, name="loop-servers").start()
-
-    # The scorer is its own process, as in a pod (the router's sidecar); it checks its model file
-    # for a change every 0.2 s. The router runs here, recording in the store it is handed.
-    scorer = launcher.start(
-        "serve-scorer",
-        {
-            "ORCHESTROUTER_SCORER_LISTEN": "127.0.0.1:0",
-            "ORCHESTROUTER_SCORER_MODEL": str(model),
-            "ORCHESTROUTER_SCORER_MODEL_RECHECK_S": "0.2",
-        },
-        name="scorer",
-    )
-
-    async def start_router() -> RouterServer:
-        env = {
-            "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
-            "ORCHESTROUTER_SCORER_TARGET": scorer.target,
-            "ORCHESTROUTER_SMALL_BASE_URL": small.base_url,
-            "ORCHESTROUTER_PREMIUM_BASE_URL": premium.base_url,
-            # Prices per 1M tokens (the fakes count a token a word), so stored costs and tune's figures mean something.
-            "ORCHESTROUTER_SMALL_PRICE_INPUT_PER_MTOK": "0.2",
-            "ORCHESTROUTER_SMALL_PRICE_OUTPUT_PER_MTOK": "0.6",
-            "ORCHESTROUTER_PREMIUM_PRICE_INPUT_PER_MTOK": "3",
-            "ORCHESTROUTER_PREMIUM_PRICE_OUTPUT_PER_MTOK": "15",
-            "ORCHESTROUTER_SHADOW_RATE": "1",
-            "ORCHESTROUTER_SHADOW_MAX_CONCURRENCY": "64",
-            "ORCHESTROUTER_DECISION_LOG": "off",
-            "ORCHESTROUTER_GRACE_SECONDS": "1",
-        }
-        return await RouterServer(RouterConfig.read_env(env), store=store).start()
-
+    # As in a pod: the scorer checks its model file for a change (every 0.2 s here); the router
+    # shadows every answered request and records both answers in the store.
+    scorer_env = {"ORCHESTROUTER_SCORER_MODEL": str(model), "ORCHESTROUTER_SCORER_MODEL_RECHECK_S": "0.2"}
+    router_env = {
+        "ORCHESTROUTER_SMALL_BASE_URL": small.base_url,
+        "ORCHESTROUTER_PREMIUM_BASE_URL": premium.base_url,
+        # Prices per 1M tokens (the fakes count a token a word), so stored costs and tune's figures mean something.
+        "ORCHESTROUTER_SMALL_PRICE_INPUT_PER_MTOK": "0.2",
+        "ORCHESTROUTER_SMALL_PRICE_OUTPUT_PER_MTOK": "0.6",
+        "ORCHESTROUTER_PREMIUM_PRICE_INPUT_PER_MTOK": "3",
+        "ORCHESTROUTER_PREMIUM_PRICE_OUTPUT_PER_MTOK": "15",
+        "ORCHESTROUTER_SHADOW_RATE": "1",
+        "ORCHESTROUTER_SHADOW_MAX_CONCURRENCY": "64",
+        "ORCHESTROUTER_STORE": f"sqlite:///{workdir / 'store.db'}",
+        "ORCHESTROUTER_DECISION_LOG": "off",
+        "ORCHESTROUTER_GRACE_SECONDS": "1",
+    }
     try:
-        router = asyncio.run_coroutine_threadsafe(start_router(), loop).result(120)
+        services = launcher.start_pair(scorer_env, router_env)
     except BaseException:
-        scorer.stop()
+        for fake in (small, premium, judge):
+            fake.stop()
         raise
-    _quiet()
-    return Deployment(workdir, small, premium, judge, store, model, loop, scorer, router)
+    return Deployment(workdir, small, premium, judge, model, services)
 
 
 def stop(d: Deployment) -> None:
-    d.run(d.router.close(1.0))
-    d.scorer.stop()
-    d.loop.call_soon_threadsafe(d.loop.stop)
-    d.store.close()
+    d.services.stop()
     for fake in (d.small, d.premium, d.judge):
         fake.stop()
 
@@ -162,12 +127,16 @@ def _route(client: RouterClient, text: str, dry_run: bool) -> tuple[float, bool]
         return float("nan"), True
 
 
-def wait_for_pairs(store: Store, count: int, timeout_s: float = 120.0) -> int:
-    """Waits until the recorder has written count pairs (shadow answers arrive after the caller's)."""
-    deadline = time.monotonic() + timeout_s
-    while (n := sum(1 for _ in store.pairs())) < count and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return n
+def wait_for_pairs(store_url: str, count: int, timeout_s: float = 120.0) -> int:
+    """Waits until the router has recorded count pairs (shadow answers arrive after the caller's)."""
+    store = open_store(store_url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while (n := sum(1 for _ in store.pairs())) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return n
+    finally:
+        store.close()
 
 
 def cli(*args: str) -> str:
@@ -195,7 +164,7 @@ def reload_under_load(d: Deployment, new_model: Path, prompts: Sequence[Prompt],
     counts = {"calls": 0, "failed": 0, "degraded": 0}
 
     def load(offset: int) -> None:
-        with RouterClient(d.router.target) as client:
+        with RouterClient(d.router_target) as client:
             i = offset
             while not stop_load.is_set():
                 failed = degraded = 0
@@ -241,13 +210,13 @@ def run_loop(requests: int, held_out: int, data_dir: Path | None, out: Callable[
         d = start(workdir)
         try:
             t0 = time.monotonic()
-            _, failed = route_all(d.router.target, routed, dry_run=False)
-            stored = wait_for_pairs(d.store, requests)
+            _, failed = route_all(d.router_target, routed, dry_run=False)
+            stored = wait_for_pairs(d.store_url, requests)
             out(
                 f"routed {requests} requests ({failed} failed) in {time.monotonic() - t0:.1f}s; "
                 f"{stored} pairs (both tiers' answers) in the store"
             )
-            shipped_scores, _ = route_all(d.router.target, evaluation, dry_run=True)
+            shipped_scores, _ = route_all(d.router_target, evaluation, dry_run=True)
             shipped = apgr(shipped_scores, evaluation)
 
             out("$ orchestrouter judge --store ... --judge-model " + JUDGE_MODEL)
@@ -276,7 +245,7 @@ def run_loop(requests: int, held_out: int, data_dir: Path | None, out: Callable[
                 f"hot reload under load: {reload.calls} Route calls, {reload.failed} failed "
                 f"({reload.degraded} answered degraded: scorer slower than its timeout); new model answering {when}"
             )
-            new_scores, _ = route_all(d.router.target, evaluation, dry_run=True)
+            new_scores, _ = route_all(d.router_target, evaluation, dry_run=True)
             new = apgr(new_scores, evaluation)
         finally:
             stop(d)
