@@ -42,9 +42,9 @@ def run_judge(store_url: str, base_url: str, *extra: str) -> subprocess.Complete
 
 
 @pytest.fixture
-def world(tmp_path):
-    """A store holding 24 shadowed pairs of the simulated world; (url, the prompts)."""
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+def world(store_url):
+    """A store (SQLite, then PostgreSQL) holding 24 shadowed pairs of the simulated world; (url, the prompts)."""
+    url = store_url
     prompts = traffic()[:24]
     store = open_store(url)
     record_world(store, prompts)

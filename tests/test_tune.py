@@ -19,9 +19,10 @@ N = 200
 
 
 @pytest.fixture
-def store_url(tmp_path) -> str:
-    """N requests with win probabilities spread over [0, 1); premium is better exactly where p >= 0.8."""
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+def traffic_url(store_url) -> str:
+    """A store (SQLite, then PostgreSQL) with N requests, win probabilities spread over [0, 1); premium is
+    better exactly where p >= 0.8."""
+    url = store_url
     store = open_store(url)
     now = time.time()
     records = [pair_record(f"r{i}", f"question {i}", "s", "p", win_probability=i / N) for i in range(N)]
@@ -43,8 +44,8 @@ def tune(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
-def test_a_premium_share_becomes_the_quantile_threshold_with_cost_and_quality(store_url):
-    done = tune(store_url, "--premium-share", "0.2", "--json")
+def test_a_premium_share_becomes_the_quantile_threshold_with_cost_and_quality(traffic_url):
+    done = tune(traffic_url, "--premium-share", "0.2", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["requests"] == N and result["judged_pairs"] == N
@@ -56,9 +57,9 @@ def test_a_premium_share_becomes_the_quantile_threshold_with_cost_and_quality(st
     assert result["pgr"] == pytest.approx(1.0)
 
 
-def test_a_cost_ceiling_becomes_the_largest_share_under_it(store_url):
+def test_a_cost_ceiling_becomes_the_largest_share_under_it(traffic_url):
     ceiling = 1000 * (0.1 * PREMIUM_COST + 0.9 * SMALL_COST)
-    done = tune(store_url, "--max-cost-per-1k", f"{ceiling}", "--json")
+    done = tune(traffic_url, "--max-cost-per-1k", f"{ceiling}", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["premium_share"] == pytest.approx(0.1, abs=0.01) and result["cost_per_1k"] <= ceiling * 1.01
@@ -66,10 +67,10 @@ def test_a_cost_ceiling_becomes_the_largest_share_under_it(store_url):
     assert result["pgr"] == pytest.approx(0.5, abs=0.05)
 
 
-def test_write_sets_the_threshold_the_router_reads(store_url, tmp_path):
+def test_write_sets_the_threshold_the_router_reads(traffic_url, tmp_path):
     env_file = tmp_path / "router.env"
     env_file.write_text("# endpoints\nORCHESTROUTER_SMALL_MODEL=small\nORCHESTROUTER_THRESHOLD=0.2\n")
-    done = tune(store_url, "--premium-share", "0.3", "--write", str(env_file))
+    done = tune(traffic_url, "--premium-share", "0.3", "--write", str(env_file))
     assert done.returncode == 0, done.stderr
     assert "premium share 30.0%" in done.stdout and f"to {env_file}" in done.stdout
     env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if line and not line.startswith("#"))
@@ -77,7 +78,7 @@ def test_write_sets_the_threshold_the_router_reads(store_url, tmp_path):
     config = RouterConfig.read_env(env)
     assert config.threshold == pytest.approx(0.7, abs=0.01) and config.premium_share is None
     # Tuning again replaces the setting, not adds another.
-    assert tune(store_url, "--premium-share", "0.5", "--write", str(env_file)).returncode == 0
+    assert tune(traffic_url, "--premium-share", "0.5", "--write", str(env_file)).returncode == 0
     assert env_file.read_text().count("ORCHESTROUTER_THRESHOLD=") == 1
 
 
@@ -89,8 +90,8 @@ def test_write_sets_the_threshold_the_router_reads(store_url, tmp_path):
         (("--max-cost-per-1k", "-1"), "--max-cost-per-1k must be >= 0"),
     ],
 )
-def test_bad_input_is_one_line(store_url, args, message):
-    done = tune(store_url, *args)
+def test_bad_input_is_one_line(traffic_url, args, message):
+    done = tune(traffic_url, *args)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr
 
 
@@ -99,8 +100,8 @@ def test_an_empty_store_is_one_line(tmp_path):
     assert done.returncode == 2 and "no requests from the last 7 days" in done.stderr
 
 
-def test_both_targets_at_once_are_refused(store_url):
-    done = tune(store_url, "--premium-share", "0.2", "--max-cost-per-1k", "1")
+def test_both_targets_at_once_are_refused(traffic_url):
+    done = tune(traffic_url, "--premium-share", "0.2", "--max-cost-per-1k", "1")
     assert done.returncode == 2 and "not allowed with argument" in done.stderr
 
 
@@ -114,8 +115,8 @@ def test_a_share_the_stored_probabilities_cannot_reach_says_so(tmp_path):
     assert "premium share 100.0%" in done.stdout and "too few or too tied to reach 20.0%" in done.stdout
 
 
-def test_the_store_url_comes_from_the_environment_too(store_url):
+def test_the_store_url_comes_from_the_environment_too(traffic_url):
     command = [sys.executable, "-m", "orchestrouter.cli", "tune", "--premium-share", "0.2"]
-    env = {**os.environ, "ORCHESTROUTER_STORE": store_url}
+    env = {**os.environ, "ORCHESTROUTER_STORE": traffic_url}
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0 and f"from {N} stored requests" in done.stdout, done.stderr
