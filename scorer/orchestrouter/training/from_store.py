@@ -6,7 +6,9 @@ benchmark data's battles for the pair, weighted so that the store carries a give
 pair's training weight; the share with the best validation APGR is kept, the router is trained
 again on the training and validation parts, and the test part's APGR is reported beside the live
 router's on the same prompts. The task prior and the exam gate of the ``gated`` recipe come from
-the benchmark data as before (with the live model's task weight), so only the pair direction moves.
+the benchmark data as before (with the shipped model's task weight), so only the pair direction moves.
+Without benchmark data (``--no-data``) a direction is fitted on the store alone, its L2 chosen on the
+validation part the same way.
 
 Store prompts are embedded in memory, never written to the embedding cache on disk: prompt text
 (and what can be told from it) stays in the store, under its retention period.
@@ -184,11 +186,14 @@ def retrain_from_store(
     if live_info.embedder_name != cache.embedder.name:
         raise ValueError(f"{live_model}: its embedder {live_info.embedder_name!r} is not {cache.embedder.name!r}")
     embeddings = _Embeddings(cache, [p.request.query for p in pairs])
+    # The pair direction's L2 and the task prior's weight are the shipped model's, chosen on the benchmark
+    # data's validation folds (the live model may itself be a store-only retrain with other settings).
+    shipped = artifact.read_info(artifact.DEFAULT_MODEL_PATH).training_data
     trainer = _Trainer(
         data,
         embeddings,
-        l2=float(live_info.training_data.get("l2", DEFAULT_L2)),
-        task_weight=float(live_info.training_data.get("task_weight", DEFAULT_TASK_WEIGHT)),
+        l2=float(shipped.get("l2", DEFAULT_L2)),
+        task_weight=float(shipped.get("task_weight", DEFAULT_TASK_WEIGHT)),
     )
     validation_x = embeddings.embed([x.prompt for x in split.validation])
     knob_name, grid = trainer.knob
