@@ -156,3 +156,12 @@ clients-go: go-toolchain
 # services and runs this for `make test`).
 test-go: go-path
 	cd $(GO_MODULE_LINK) && $(GO_ENV) go test -count=1 -v ./...
+
+# The learning loop on a simulated deployment (clients/orchestrouter/tools/loop.py): fake endpoints whose
+# quality differs by a rule the router does not know, a real scorer and router with shadow rate 1 and a
+# SQLite store, judge, train --from-store, tune, then hot reload under load; prints the held-out APGR of
+# the shipped and the retrained model and the failed calls, and fails unless the gain is >= 0.15 with
+# 0 failures. Uses the benchmark data when $$ORCHESTROUTER_DATA_DIR names it. About a minute or two.
+.PHONY: loop
+loop: $(STAMP)
+	$(PY) -m orchestrouter.tools.loop

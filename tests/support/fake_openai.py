@@ -182,6 +182,8 @@ class FakeOpenAI:
     accepted_keys: tuple[str, ...] | None = None
     schedule: Callable[[int], Fault] | None = None
     embedding_dim: int = 1536
+    # When set, a chat completion's text is reply(request body) (a judge that reads its template).
+    reply: Callable[[dict], str] | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     port: int = 0
 
@@ -210,6 +212,8 @@ class FakeOpenAI:
 
     def reply_for(self, body: dict) -> Reply:
         """What the fake answers to a chat request body (before any fault changes it)."""
+        if self.reply is not None:
+            return Reply(words=tuple(self.reply(body).split(" ")))
         messages = body.get("messages") or [{}]
         last = messages[-1]
         tools = body.get("tools") or []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from orchestrouter.cli import route, router_models, serve, store
+from orchestrouter.cli import learning, route, router_models, serve, store
 from orchestrouter.cli.extras import MissingExtra
 
 _SUMMARY = "The `orchestrouter` command line: run the services, route a query, train and evaluate."
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_commands(sub)
     route.add_command(sub)
     router_models.add_commands(sub)
+    learning.add_commands(sub)
     store.add_commands(sub)
     return parser
 

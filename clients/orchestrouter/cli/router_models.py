@@ -31,7 +31,10 @@ _EXTRAS = {"eval": ("eval", (*_TRAIN_NEEDS, "matplotlib"))}
 
 def _run(args: argparse.Namespace) -> int:
     extra, needs = _EXTRAS.get(args.command, ("train", _TRAIN_NEEDS))
-    commands = extras.load(args.command, extra, "orchestrouter.training.commands", *needs)
+    # train --from-store is the learning loop's work (orchestrouter.training.store_commands).
+    from_store = getattr(args, "from_store", None)
+    module = "orchestrouter.training.store_commands" if from_store else "orchestrouter.training.commands"
+    commands = extras.load(args.command, extra, module, *needs)
     if args.command in ("train", "eval") and args.data_dir is None and not getattr(args, "no_data", False):
         raise ValueError(
             f"`orchestrouter {args.command}` needs the benchmark data: give --data-dir DIR or set ${DATA_DIR_ENV} "
@@ -96,6 +99,20 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--weak", help="the model the small tier runs (default: mixtral-8x7b-instruct-v0.1)")
     p.add_argument("--l2", type=float, default=None, help="regularisation (default: chosen on validation folds)")
     p.add_argument("--version", help="version written into the model's metadata (default: the shipped model's)")
+    p.add_argument(
+        "--from-store",
+        metavar="URL",
+        help="also learn from the traffic store's judged pairs and feedback (sqlite:///PATH or postgresql://...); "
+        "the weight is chosen on a held-out part of the store, and the new and the live model's APGR are "
+        "printed on store pairs never trained on (the gated recipe's structure is kept; --recipe and --battles "
+        "are not used)",
+    )
+    p.add_argument(
+        "--live-model",
+        type=Path,
+        default=None,
+        help=f"with --from-store: the model in service, to compare with; default: {_SHIPPED_MODEL}",
+    )
     _add_data_dir(p)
 
     p = _parser(subparsers, "eval", "APGR / CPT on held-out MMLU domains, GSM8K and arena prompts", data_layout=True)

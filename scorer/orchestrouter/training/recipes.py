@@ -62,8 +62,8 @@ class PairRouter:
         return {"recipe": "pair", "l2": self.l2}
 
 
-def _pair_rows(battles: Battles, strong: str, weak: str) -> tuple[np.ndarray, np.ndarray]:
-    """Prompt index and outcome (+1 strong better, -1 weak better, 0 tie) of the pair's battles."""
+def _pair_rows(battles: Battles, strong: str, weak: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Prompt index, outcome (+1 strong better, -1 weak better, 0 tie) and weight of the pair's battles."""
     if strong not in battles.models or weak not in battles.models:
         raise ValueError(f"no battles between {strong!r} and {weak!r}")
     s, w = battles.models.index(strong), battles.models.index(weak)
@@ -71,17 +71,18 @@ def _pair_rows(battles: Battles, strong: str, weak: str) -> tuple[np.ndarray, np
     backward = (battles.model_a == w) & (battles.model_b == s)
     sign = np.where(battles.outcome == A_WINS, 1, np.where(battles.outcome == B_WINS, -1, 0))
     rows = forward | backward
-    return battles.prompt[rows], np.where(forward[rows], sign[rows], -sign[rows])
+    return battles.prompt[rows], np.where(forward[rows], sign[rows], -sign[rows]), battles.weight[rows]
 
 
 def train_pair(battles: Battles, embeddings: np.ndarray, strong: str, weak: str, l2: float = DEFAULT_L2) -> PairRouter:
-    prompt, result = _pair_rows(battles, strong, weak)
+    """Each battle counts with its weight (1 unless the battles say otherwise) in both steps."""
+    prompt, result, weight = _pair_rows(battles, strong, weak)
     x = unit_rows(embeddings)[prompt]
     decisive = result != 0
     if decisive.sum() < 2 or len(set(result[decisive])) < 2:
         raise ValueError("the pair needs battles won by each side to learn a direction")
-    u, _ = fit_logistic(x[decisive], (result[decisive] > 0).astype(float), l2=l2)
-    slope, intercept = fit_logistic((x @ u)[:, None], (result > 0).astype(float), l2=1e-6)
+    u, _ = fit_logistic(x[decisive], (result[decisive] > 0).astype(float), weight=weight[decisive], l2=l2)
+    slope, intercept = fit_logistic((x @ u)[:, None], (result > 0).astype(float), weight=weight, l2=1e-6)
     return PairRouter(u=u * slope[0], bias=intercept, l2=l2)
 
 
