@@ -23,7 +23,7 @@ from orchestrouter.v1 import router_pb2
 from tests.support.dispatch_stack import Stack, stack_config, with_dispatch
 from tests.support.fake_openai import Fault
 from tests.support.pair import QUESTION, start_pair
-from tests.support.store_records import request
+from tests.support.store_records import answer, request
 
 
 @dataclass
@@ -285,6 +285,19 @@ def test_a_full_queue_drops_and_counts_records_without_blocking(tmp_path):
         recorder.close()
     assert recorder.recorded + recorder.dropped == 10
     assert len(list(store.requests())) == recorder.recorded >= 1
+    store.close()
+
+
+def test_a_later_answer_joins_its_request_and_one_without_a_stored_request_is_counted(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'traffic.db'}")
+    recorder = TrafficRecorder(store)
+    served = request("r1", answers=(answer("premium"),))
+    recorder.record(served)
+    recorder.record_answer("r1", answer("small", shadow=True))  # likely in the same batch: requests go first
+    recorder.record_answer("r-dropped-earlier", answer("small", shadow=True))
+    recorder.close()
+    assert (recorder.recorded, recorder.dropped) == (2, 1)
+    assert [r.answers for r in store.requests()] == [(answer("premium"), answer("small", shadow=True))]
     store.close()
 
 
