@@ -271,13 +271,13 @@ def test_a_full_queue_drops_and_counts_records_without_blocking(tmp_path):
     store = open_store(f"sqlite:///{path}")
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # the store's writes wait for this lock
-    recorder = TrafficRecorder(store, max_queue=2)
+    recorder = TrafficRecorder(store, max_queue=2, max_batch=1)
     try:
         started = time.monotonic()
         for i in range(10):
             recorder.record(request(f"r{i}"))
         assert time.monotonic() - started < 1.0, "record() must never wait for the store"
-        # One batch is with the blocked writer, two wait in the queue: the rest are dropped.
+        # One record (a batch of one) is with the blocked writer, two wait in the queue: the rest are dropped.
         assert recorder.dropped >= 7
     finally:
         blocker.execute("ROLLBACK")
