@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
 
 from orchestrouter.client import RouterClient
+from orchestrouter.router.feedback import FeedbackDesk
+from orchestrouter.router.traffic_recorder import TrafficRecorder
+from orchestrouter.runtime.errors import NotFound
 from orchestrouter.store import Feedback, open_store
 from orchestrouter.v1 import router_pb2
 from tests.support.doubles import replace_file
@@ -113,3 +118,32 @@ def test_feedback_stored_by_the_router_is_the_stores_feedback(router, stored):
     (feedback,) = pair.feedback
     assert feedback == Feedback("req-bob", "bob", 0, "fine", feedback.created_at)
     assert feedback.created_at > 1_700_000_000
+
+
+def test_feedback_for_a_request_still_in_the_recorders_queue_waits_for_it(postgres_server):
+    """Rated the moment it was answered, before the writer thread stored it: found once it is written."""
+    url = postgres_server.new_database()
+    writes, reads = open_store(url), open_store(url)  # the writer's and the desk's own connections
+    recorder = TrafficRecorder(writes)
+    desk = FeedbackDesk(reads, recorder)
+    import psycopg
+
+    try:
+        with psycopg.connect(url) as blocker, ThreadPoolExecutor(1) as pool:
+            # Writes to requests wait for this lock; the desk's reads of it go on (and find nothing yet).
+            blocker.execute("LOCK TABLE requests IN EXCLUSIVE MODE")
+            recorder.record(request("r-new", time.time(), caller="alice"))
+            rated = pool.submit(asyncio.run, desk.submit("r-new", 1, "fast", "alice"))
+            time.sleep(0.5)
+            assert not rated.done(), rated.exception()  # waiting for the queued record, not NOT_FOUND
+            blocker.rollback()  # the writer goes ahead; the desk asks again
+            rated.result(timeout=30)
+        (pair,) = reads.pairs()
+        assert [(f.request_id, f.rating, f.comment) for f in pair.feedback] == [("r-new", 1, "fast")]
+        # An id nobody made is still NOT_FOUND once the (empty) queue is written.
+        with pytest.raises(NotFound, match="no stored request"):
+            asyncio.run(desk.submit("r-nobody-made", 1, "", "alice"))
+    finally:
+        recorder.close()
+        writes.close()
+        reads.close()

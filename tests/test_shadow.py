@@ -23,7 +23,7 @@ from orchestrouter.v1 import router_pb2
 from tests.support.dispatch_stack import Stack, stack_config, with_dispatch
 from tests.support.fake_openai import Fault
 from tests.support.pair import QUESTION, start_pair
-from tests.support.store_records import request
+from tests.support.store_records import answer, request
 
 
 @dataclass
@@ -186,6 +186,31 @@ def test_a_failing_shadow_tier_changes_no_answer_and_opens_no_circuit(shadow_sta
     assert sum(s.shadow.outcomes.values()) == 12 and s.shadow.outcomes[semconv.OUTCOME_OK] == 0
 
 
+def test_a_shadowed_request_can_be_rated_at_once_and_its_pair_completes_when_the_shadow_ends(shadow_stack):
+    s = shadow_stack(1.0, fake_small={"schedule": lambda _: Fault.held()})
+    reply = s.stack.route()
+    assert reply.answer == s.stack.premium.answer_text()
+    s.stack.small.wait_for_requests(1)  # the shadow call is in flight, held until release_cut()
+    # Rated while its shadow call hangs: the request was recorded when it was answered.
+    s.stack.stub.Feedback(
+        router_pb2.FeedbackRequest(request_id=reply.request_id, rating=router_pb2.RATING_GOOD, comment="quick"),
+        timeout=10,
+    )
+    assert s.shadow.in_flight == 1
+    assert [a.tier for a in s.records()[reply.request_id].answers] == ["premium"]
+    assert list(s.store.pairs()) == [] and s.store.unjudged_pairs("judge-1", 10) == []
+    s.stack.small.release_cut()
+    record = s.wait_for_records(1, answers=2)[reply.request_id]
+    assert [(a.tier, a.shadow, a.text) for a in record.answers] == [
+        ("premium", False, s.stack.premium.answer_text()),
+        ("small", True, s.stack.small.answer_text()),
+    ]
+    (pair,) = s.store.unjudged_pairs("judge-1", 10)
+    assert pair.request.request_id == reply.request_id and set(pair.request.answers) == set(record.answers)
+    assert [(f.rating, f.comment) for f in pair.feedback] == [(1, "quick")]
+    assert (s.recorder.recorded, s.recorder.dropped) == (2, 0)  # the request, then its shadow answer
+
+
 def test_a_hanging_shadow_tier_delays_no_caller_and_is_dropped_at_the_cap(shadow_stack, loop_thread):
     s = shadow_stack(1.0, fake_small={"schedule": lambda _: Fault.hang()}, shadow={"max_concurrency": 2})
     started = time.monotonic()
@@ -196,8 +221,8 @@ def test_a_hanging_shadow_tier_delays_no_caller_and_is_dropped_at_the_cap(shadow
     assert elapsed < 10, f"six routes took {elapsed:.1f}s"
     assert s.shadow.in_flight == 2
     assert s.shadow.outcomes == {semconv.SHADOW_DROPPED_FULL: 4}
-    # Dropped shadows are recorded at once with the served answer alone.
-    assert len(s.wait_for_records(4)) == 4
+    # Every request is recorded at once with its served answer, hanging shadow or not.
+    assert len(s.wait_for_records(6)) == 6
     # Shutdown cancels the two hanging calls; their requests are still recorded, flushed before close returns.
     close(loop_thread, s)
     records = s.records()
@@ -246,13 +271,13 @@ def test_a_full_queue_drops_and_counts_records_without_blocking(tmp_path):
     store = open_store(f"sqlite:///{path}")
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # the store's writes wait for this lock
-    recorder = TrafficRecorder(store, max_queue=2)
+    recorder = TrafficRecorder(store, max_queue=2, max_batch=1)
     try:
         started = time.monotonic()
         for i in range(10):
             recorder.record(request(f"r{i}"))
         assert time.monotonic() - started < 1.0, "record() must never wait for the store"
-        # One batch is with the blocked writer, two wait in the queue: the rest are dropped.
+        # One record (a batch of one) is with the blocked writer, two wait in the queue: the rest are dropped.
         assert recorder.dropped >= 7
     finally:
         blocker.execute("ROLLBACK")
@@ -260,6 +285,19 @@ def test_a_full_queue_drops_and_counts_records_without_blocking(tmp_path):
         recorder.close()
     assert recorder.recorded + recorder.dropped == 10
     assert len(list(store.requests())) == recorder.recorded >= 1
+    store.close()
+
+
+def test_a_later_answer_joins_its_request_and_one_without_a_stored_request_is_counted(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'traffic.db'}")
+    recorder = TrafficRecorder(store)
+    served = request("r1", answers=(answer("premium"),))
+    recorder.record(served)
+    recorder.record_answer("r1", answer("small", shadow=True))  # likely in the same batch: requests go first
+    recorder.record_answer("r-dropped-earlier", answer("small", shadow=True))
+    recorder.close()
+    assert (recorder.recorded, recorder.dropped) == (2, 1)
+    assert [r.answers for r in store.requests()] == [(answer("premium"), answer("small", shadow=True))]
     store.close()
 
 

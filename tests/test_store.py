@@ -81,6 +81,56 @@ def test_requests_round_trip_with_every_answer(store, store_url):
     assert raw_rows(store_url, "SELECT COUNT(*) FROM answers") == [(5,)]
 
 
+def test_answers_added_later_complete_a_pair_once(store, store_url):
+    """A shadowed request is stored with its served answer first; its shadow answer joins it later."""
+    served, shadow = answer("small"), answer("premium", shadow=True)
+    store.record_requests([request("r1", 1.0, answers=(served,)), request("r2", 2.0, answers=(served,))])
+    assert store.unjudged_pairs("judge-1", 10) == [] and list(store.pairs()) == []
+    failed = answer("small", error="timeout", shadow=True)
+    # One batch: r1's shadow answer, an answer for a request never stored (skipped, counted), r2's failed shadow.
+    assert store.record_answers([("r1", shadow), ("r-never-stored", shadow), ("r2", failed)]) == 1
+    assert [p.request.request_id for p in store.unjudged_pairs("judge-1", 10)] == ["r1"]
+    assert [p.request.answers for p in store.pairs()] == [(served, shadow)]
+    assert {r.request_id: r.answers for r in store.requests()} == {"r1": (served, shadow), "r2": (served, failed)}
+    # The same batch sent again (a retry) changes nothing; a further answer goes after those held.
+    assert store.record_answers([("r1", shadow), ("r2", failed)]) == 0
+    retried = answer("small", "second try", shadow=True)
+    assert store.record_answers([("r2", retried)]) == 0
+    assert {r.request_id: r.answers for r in store.requests()} == {
+        "r1": (served, shadow),
+        "r2": (served, failed, retried),
+    }
+    assert raw_rows(store_url, "SELECT request_id, position FROM answers ORDER BY request_id, position") == [
+        ("r1", 0),
+        ("r1", 1),
+        ("r2", 0),
+        ("r2", 1),
+        ("r2", 2),
+    ]
+    assert store.record_answers([]) == 0
+
+
+def test_concurrent_writers_adding_answers_to_one_request_lose_none(store_url):
+    seed = open_store(store_url)
+    seed.record_requests([request("r1", answers=(answer("small"),))])
+    seed.close()
+    writers = [open_store(store_url) for _ in range(4)]
+    barrier = threading.Barrier(4)
+
+    def add(indexed) -> int:
+        index, store = indexed
+        barrier.wait()
+        return sum(store.record_answers([("r1", answer("premium", f"answer {index}-{n}"))]) for n in range(5))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(add, enumerate(writers))) == [0] * 4
+    for s in writers:
+        s.close()
+    assert raw_rows(store_url, "SELECT COUNT(*), COUNT(DISTINCT position), MAX(position) FROM answers") == [
+        (21, 21, 20)
+    ]
+
+
 def test_since_filters_are_inclusive_and_pages_are_complete(store, monkeypatch):
     monkeypatch.setattr(sql_store_module, "PAGE_SIZE", 3)
     # Equal timestamps across a page boundary: the keyset (created_at, request_id) loses none.

@@ -78,6 +78,11 @@ class Fault:
         return Fault("hang")
 
     @staticmethod
+    def held() -> Fault:
+        """Accepts the request and answers it normally once release_cut() is called."""
+        return Fault("held")
+
+    @staticmethod
     def slow_first_token(delay_s: float) -> Fault:
         """Sends the headers at once and the first token after delay_s."""
         return Fault("slow", delay_s=delay_s)
@@ -248,7 +253,7 @@ class FakeOpenAI:
                 raise AssertionError(f"{self.name}: {len(self.requests)} requests after {timeout_s}s, not {count}")
 
     def release_cut(self) -> None:
-        """Lets a held reset go ahead (thread-safe)."""
+        """Lets a held reset or a held answer go ahead (thread-safe)."""
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._cut.set)
 
@@ -330,6 +335,8 @@ class FakeOpenAI:
         if fault.kind == "hang":
             await self._stopping.wait()
             return False
+        if fault.kind == "held" and not await self._released():
+            return False
         if path.endswith("/embeddings"):
             await self._json(writer, 200, self._embeddings(body))
             return True
@@ -366,9 +373,7 @@ class FakeOpenAI:
         if fault.kind == "reset":
             await writer.drain()
             if fault.hold:
-                cut, stopping = asyncio.ensure_future(self._cut.wait()), asyncio.ensure_future(self._stopping.wait())
-                await asyncio.wait({cut, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                cut.cancel(), stopping.cancel()
+                await self._released()
             await self._reset(writer, fault)
             return False
         if fault.kind != "truncate":
@@ -395,6 +400,13 @@ class FakeOpenAI:
                 choice["logprobs"] = {"content": [_logprob_entry(text, i)]}
             choices.append(choice)
         return choices
+
+    async def _released(self) -> bool:
+        """Waits for release_cut() or the fake's stop; True when released."""
+        cut, stopping = asyncio.ensure_future(self._cut.wait()), asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({cut, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        cut.cancel(), stopping.cancel()
+        return self._cut.is_set()
 
     async def _interrupted(self, delay_s: float) -> bool:
         """Waits delay_s; True if the fake is stopping meanwhile."""

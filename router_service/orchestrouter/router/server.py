@@ -167,7 +167,7 @@ class RouterServer(serving.ServiceServer):
             self._traffic(dispatcher),
         )
         router_pb2_grpc.add_RouterServiceServicer_to_server(
-            RouterServicer(self._core, config, FeedbackDesk(self.store)), server
+            RouterServicer(self._core, config, FeedbackDesk(self.store, self._core.traffic.recorder)), server
         )
         if self.store is not None and config.store_retention_days > 0:
             self._retention = RetentionPurger(self.store, config.store_retention_days)

@@ -2,14 +2,14 @@
 
 Two side paths, both off the caller's path and neither able to fail or delay the answer: a shadow
 call to the other tier for a sampled share of requests (router.shadow), and the request's record
-in the traffic store (router.traffic_recorder). A shadowed request is recorded once, when its
-shadow call ends, with both answers in one RequestRecord; any other is recorded at once.
+in the traffic store (router.traffic_recorder). Every request is recorded at once with its served
+answer, so the caller can rate it (Feedback) straight away; a shadow answer is added to that record
+when its call ends (the pair is complete, and a judge sees it, only then).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import time
@@ -52,33 +52,28 @@ class AnsweredTraffic:
     def answered(self, inp: RouteInput, result: RouteResult, text: str) -> None:
         """Called once the caller has the whole answer (text: the served answer); returns at once, never raises."""
         try:
-            record = self._record_of(inp, result, text) if self.recorder is not None else None
+            # Queued before the shadow call starts: the request's row is written before its shadow answer.
+            if self.recorder is not None:
+                self.recorder.record(self._record_of(inp, result, text))
             if self.shadow is not None and self.shadow.sampled():
-                launched = self.shadow.launch(
+                request_id = result.request_id
+                self.shadow.launch(
                     OTHER_TIER[result.decision.tier],
                     inp.messages,
                     inp.params,
-                    lambda answer: self._with_shadow(record, answer),
+                    lambda answer: self._shadow_answered(request_id, answer),
                 )
-                if launched:
-                    return
-            if record is not None:
-                self._record(record)
         except Exception as exc:  # noqa: BLE001 - a side path never fails an answered request
             self._failures(describe(exc))
 
-    def _with_shadow(self, record: RequestRecord | None, answer: AnswerRecord) -> None:
-        """The shadow call's end (in its own task): the request is recorded with both answers; never raises."""
-        if record is None:
+    def _shadow_answered(self, request_id: str, answer: AnswerRecord) -> None:
+        """The shadow call's end (in its own task): its answer joins the request's record; never raises."""
+        if self.recorder is None:
             return
         try:
-            self._record(dataclasses.replace(record, answers=(*record.answers, answer)))
+            self.recorder.record_answer(request_id, answer)
         except Exception as exc:  # noqa: BLE001 - a side path never raises
             self._failures(describe(exc))
-
-    def _record(self, record: RequestRecord) -> None:
-        assert self.recorder is not None
-        self.recorder.record(record)
 
     def _record_of(self, inp: RouteInput, result: RouteResult, text: str) -> RequestRecord:
         d, usage = result.decision, result.usage

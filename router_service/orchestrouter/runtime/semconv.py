@@ -225,14 +225,17 @@ SHADOW_DROPPED_NOT_CONFIGURED = "dropped_not_configured"  # the other tier has n
 SHADOW_CANCELLED = "cancelled"  # still in flight when the router shut down
 SHADOW_ERROR = "error"  # an unexpected error of our own (a bug), logged
 
-# Router, once per request record the traffic store did not get [REASON: queue_full or store_failed].
+# Router, once per record (a request, or a shadow answer written after it) the traffic store did not
+# get [REASON: queue_full, store_failed or request_not_stored].
 METRIC_TRAFFIC_DROPPED = Metric(
     "orchestrouter.traffic.dropped",
-    "{request}",
-    "Answered requests not recorded in the traffic store (queue full or the store failing)",
+    "{record}",
+    "Answered requests and shadow answers not recorded in the traffic store (queue full, store failing, "
+    "or a shadow answer whose request was not recorded)",
 )
 TRAFFIC_QUEUE_FULL = "queue_full"
 TRAFFIC_STORE_FAILED = "store_failed"
+TRAFFIC_REQUEST_NOT_STORED = "request_not_stored"  # a shadow answer whose request row was itself dropped
 
 
 def create_counter(meter: metrics.Meter, metric: Metric) -> metrics.Counter:

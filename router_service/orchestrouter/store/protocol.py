@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from orchestrouter.store.records import Feedback, Judgment, RequestRecord, StoredPair
+from orchestrouter.store.records import AnswerRecord, Feedback, Judgment, RequestRecord, StoredPair
 
 
 class Store(Protocol):
@@ -19,6 +19,15 @@ class Store(Protocol):
 
     def record_requests(self, records: Sequence[RequestRecord]) -> None:
         """Stores requests with their answers; a request id already stored is left as it is."""
+
+    def record_answers(self, answers: Sequence[tuple[str, AnswerRecord]]) -> int:
+        """Adds each (request_id, answer) to its stored request, after the answers it holds; in one transaction.
+
+        An answer equal to one its request already holds is skipped (a batch sent again changes
+        nothing). An answer for a request id the store does not hold is skipped too, without
+        failing the others: returns how many were skipped so (0 when every request was found).
+        """
+        ...
 
     def record_feedback(self, feedback: Feedback) -> None:
         """Stores feedback; raises UnknownRequest (no such request) or NotYourRequest (another caller's)."""

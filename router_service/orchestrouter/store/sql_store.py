@@ -74,23 +74,21 @@ class SQLStore:
                 if not inserted:  # already stored (a batch sent again): its answers are there too
                     continue
                 for position, a in enumerate(record.answers):
-                    tx.execute(
-                        f"INSERT INTO answers (request_id, position, {ANSWER_COLUMNS}) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            record.request_id,
-                            position,
-                            a.tier,
-                            a.model,
-                            a.text,
-                            a.latency_ms,
-                            a.prompt_tokens,
-                            a.completion_tokens,
-                            a.cost_usd,
-                            int(a.shadow),
-                            a.error,
-                        ),
-                    )
+                    _insert_answer(tx, record.request_id, position, a)
+
+    def record_answers(self, answers: Sequence[tuple[str, AnswerRecord]]) -> int:
+        unknown = 0
+        with self._backend.transaction(write=True) as tx:
+            for request_id, a in answers:
+                # A no-op update: finds the request and, on PostgreSQL, locks its row until commit, so
+                # two writers adding answers to one request take positions one after the other.
+                if not tx.execute("UPDATE requests SET caller = caller WHERE request_id = ?", (request_id,)):
+                    unknown += 1
+                    continue
+                held = _answers(tx, [request_id])[request_id]
+                if a not in held:  # positions run 0..n-1: answers are only ever deleted with their request
+                    _insert_answer(tx, request_id, len(held), a)
+        return unknown
 
     def record_feedback(self, feedback: Feedback) -> None:
         if feedback.rating not in RATINGS:
@@ -211,17 +209,31 @@ def _ids(tx: Transaction, where: str, params: Sequence[Any]) -> list[str]:
     return [row[0] for row in tx.query(f"SELECT request_id FROM requests WHERE {where}", params)]
 
 
-def _load(
-    tx: Transaction, rows: list[tuple[Any, ...]]
-) -> list[tuple[RequestRecord, tuple[Judgment, ...], tuple[Feedback, ...]]]:
-    """The requests in rows with their answers, judgments and feedback, in the order of rows."""
-    ids = [row[0] for row in rows]
-    if not ids:
-        return []
-    marks = _marks(ids)
+def _insert_answer(tx: Transaction, request_id: str, position: int, a: AnswerRecord) -> None:
+    tx.execute(
+        f"INSERT INTO answers (request_id, position, {ANSWER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            request_id,
+            position,
+            a.tier,
+            a.model,
+            a.text,
+            a.latency_ms,
+            a.prompt_tokens,
+            a.completion_tokens,
+            a.cost_usd,
+            int(a.shadow),
+            a.error,
+        ),
+    )
+
+
+def _answers(tx: Transaction, ids: list[str]) -> dict[str, list[AnswerRecord]]:
+    """The answers of the requests ids, each request's in position order."""
     answers: dict[str, list[AnswerRecord]] = {i: [] for i in ids}
     for row in tx.query(
-        f"SELECT request_id, {ANSWER_COLUMNS} FROM answers WHERE request_id IN ({marks}) ORDER BY request_id, position",
+        f"SELECT request_id, {ANSWER_COLUMNS} FROM answers WHERE request_id IN ({_marks(ids)}) "
+        "ORDER BY request_id, position",
         ids,
     ):
         tier, model, text, latency, prompt, completion, cost, shadow, error = row[1:]
@@ -230,6 +242,18 @@ def _load(
                 tier, model, text, float(latency), int(prompt), int(completion), float(cost), bool(shadow), error
             )
         )
+    return answers
+
+
+def _load(
+    tx: Transaction, rows: list[tuple[Any, ...]]
+) -> list[tuple[RequestRecord, tuple[Judgment, ...], tuple[Feedback, ...]]]:
+    """The requests in rows with their answers, judgments and feedback, in the order of rows."""
+    ids = [row[0] for row in rows]
+    if not ids:
+        return []
+    marks = _marks(ids)
+    answers = _answers(tx, ids)
     judgments: dict[str, list[Judgment]] = {i: [] for i in ids}
     for request_id, judge_model, winner, first, second, cost, created_at in tx.query(
         "SELECT request_id, judge_model, winner, verdict_first, verdict_second, cost_usd, created_at "
