@@ -44,6 +44,9 @@ def stack_config(
 ) -> RouterConfig:
     """The router's configuration: both tiers on their fakes, FAST_DISPATCH unless dispatch is given."""
     router_fields.setdefault("dispatch", FAST_DISPATCH)
+    # These routers test dispatch, not degraded scoring: a Score call slowed by a loaded test machine
+    # must not route a request small before it reaches the endpoint under test.
+    router_fields.setdefault("scorer_timeout_ms", 5000.0)
     return RouterConfig(
         listen="127.0.0.1:0",
         grace_seconds=0.5,
