@@ -14,7 +14,8 @@ everywhere in OpenTelemetry Python.
 
 gRPC spans come from opentelemetry-instrumentation-grpc's aio interceptors, which servers and channels
 take from :func:`grpc_server_interceptors` and :func:`grpc_client_interceptors` (never from a global
-monkey patch, so the OTLP exporter's own gRPC calls are not traced). HTTP client spans come from the
+monkey patch, so the OTLP exporter's own gRPC calls are not traced). Dispatch makes the HTTP client
+spans of its endpoint calls itself (router.dispatch.http_trace); other HTTP client spans come from the
 httpx instrumentation, applied to ``httpx`` and ``httpx2`` (the transport the ``openai`` client uses)
 alike. Health checks and reflection make no spans.
 """
