@@ -129,6 +129,12 @@ def grpc_client_interceptors() -> list[Any]:
     return aio_client_interceptors(tracer_provider=_current.tracer_provider, filter_=_UNTRACED)
 
 
+def in_trace() -> bool:
+    """Whether the current context is in a trace: false whenever tracing is off, so a caller can skip
+    building spans (and their attributes) that would only be discarded."""
+    return trace.get_current_span().get_span_context().is_valid
+
+
 def current_trace_id() -> str:
     """The current trace id as 32 hex digits, or "" outside a trace (tracing off)."""
     ctx = trace.get_current_span().get_span_context()

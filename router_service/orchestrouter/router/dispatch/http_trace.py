@@ -12,12 +12,12 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from yarl import URL
 
 from orchestrouter.router.dispatch import instruments
-from orchestrouter.runtime import semconv
+from orchestrouter.runtime import semconv, telemetry
 
 
 def start_client_span(method: str, url: URL, headers: dict[str, str]) -> Span | None:
     """The call's client span, its traceparent added to headers; None outside a trace."""
-    if not trace.get_current_span().get_span_context().is_valid:
+    if not telemetry.in_trace():
         return None
     span = instruments.tracer.start_span(
         method,
