@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 import aiohttp
@@ -31,6 +32,17 @@ def _tls(config: TierConfig) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=config.ca_bundle) if config.ca_bundle else True
 
 
+def env_proxy(url: URL) -> str | None:
+    """The proxy HTTPS_PROXY / HTTP_PROXY / ALL_PROXY name for url, unless NO_PROXY exempts its host.
+
+    Read once per client: aiohttp's trust_env would read the environment (and ~/.netrc) on every call.
+    """
+    if urllib.request.proxy_bypass_environment(url.host or ""):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    return proxies.get(url.scheme) or proxies.get("all")
+
+
 class EndpointClient:
     """EndpointClient: at most max_concurrency calls (and connections) to one endpoint; each method is one
     call, no retries.
@@ -47,6 +59,7 @@ class EndpointClient:
         self.url = URL(config.base_url.rstrip("/") + "/chat/completions")
         self._registered_key = ""
         self._tls = _tls(config)
+        self._proxy = env_proxy(self.url)
         # One slot per call in flight, released when its response is let go; the connector's own
         # limit is the same, so aiohttp never queues a call that holds a slot.
         self._slots = asyncio.Semaphore(config.max_concurrency)
@@ -145,7 +158,9 @@ class EndpointClient:
         span = http_trace.start_client_span("POST", self.url, headers)
         try:
             # No redirects: an endpoint that moved is a failure to report, not a place to resend the key to.
-            response = await self._http().post(self.url, data=body, headers=headers, allow_redirects=False)
+            response = await self._http().post(
+                self.url, data=body, headers=headers, allow_redirects=False, proxy=self._proxy
+            )
         except BaseException as exc:
             self._slots.release()
             http_trace.end_client_span(span, error=exc)
