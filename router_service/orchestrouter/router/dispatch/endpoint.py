@@ -37,7 +37,8 @@ def env_proxy(url: URL) -> str | None:
 
     Read once per client: aiohttp's trust_env would read the environment (and ~/.netrc) on every call.
     """
-    if urllib.request.proxy_bypass_environment(url.host or ""):
+    # proxy_bypass_environment: NO_PROXY's rules, as the stdlib reads them (typeshed omits the function).
+    if urllib.request.proxy_bypass_environment(url.host or ""):  # type: ignore[attr-defined]
         return None
     proxies = urllib.request.getproxies_environment()
     return proxies.get(url.scheme) or proxies.get("all")
