@@ -7,7 +7,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -209,7 +208,7 @@ class TierEndpoint:
         await self.client.close()
 
 
-def _current(span: Span) -> AbstractContextManager[object]:
+def _current(span: Span) -> contextlib.AbstractContextManager[object]:
     """span made current, so the HTTP client span nests under it; nothing to do when tracing is off."""
     return trace.use_span(span) if span.get_span_context().is_valid else contextlib.nullcontext()
 
