@@ -45,7 +45,14 @@ def rating_from_pb(rating: int) -> int | None:
     return RATING_FROM_PB.get(rating)
 
 
+# Most requests set no generation parameter: they share this one (frozen) instance rather than build it.
+_NO_PARAMS = GenerationParams()
+
+
 def params_from_pb(pb: router_pb2.GenerationParams) -> GenerationParams:
+    if not pb.ListFields():
+        return _NO_PARAMS
+
     def opt(name: str) -> Any:
         return getattr(pb, name) if pb.HasField(name) else None
 

@@ -31,7 +31,7 @@ from orchestrouter.router.policy import ThresholdPolicy
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerUnavailable, Scores
 from orchestrouter.router.traffic import AnsweredTraffic
-from orchestrouter.runtime import semconv
+from orchestrouter.runtime import semconv, telemetry
 from orchestrouter.runtime.errors import DeadlineExceeded
 
 log = logging.getLogger(__name__)
@@ -107,10 +107,13 @@ class RouterCore:
     async def _score(self, inp: RouteInput, timings: Timings, budget_s: float | None) -> Scores:
         start = time.perf_counter()
         try:
-            with tracer.start_as_current_span(
-                semconv.SPAN_ROUTER_EMBED,
-                attributes={semconv.EMBEDDER: self.embedder.name, semconv.PROMPT_CHARS: len(inp.query)},
-            ):
+            if telemetry.in_trace():
+                with tracer.start_as_current_span(
+                    semconv.SPAN_ROUTER_EMBED,
+                    attributes={semconv.EMBEDDER: self.embedder.name, semconv.PROMPT_CHARS: len(inp.query)},
+                ):
+                    embedding = await self.embedder.embed_async([inp.query])
+            else:  # no span to make: a no-op span still costs its context switch
                 embedding = await self.embedder.embed_async([inp.query])
         finally:
             timings.embed_ms = (time.perf_counter() - start) * 1000

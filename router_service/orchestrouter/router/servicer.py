@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import AsyncIterator
 
@@ -26,15 +25,15 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
 
     def _input(self, request: router_pb2.RouteRequest) -> RouteInput:
         threshold, share = convert.dial_from_pb(request)
-        inp = build_route_input(
+        return build_route_input(
             convert.messages_from_pb(request),
             threshold,
             share,
             request.dry_run,
             convert.params_from_pb(request.params),
             self._config.max_prompt_chars,
+            caller=current_caller(),
         )
-        return dataclasses.replace(inp, caller=current_caller())
 
     async def Route(self, request: router_pb2.RouteRequest, context: aio.ServicerContext) -> router_pb2.RouteResponse:
         inp = self._input(request)

@@ -170,6 +170,7 @@ def build_route_input(
     dry_run: bool,
     params: GenerationParams,
     max_prompt_chars: int,
+    caller: str = "",
 ) -> RouteInput:
     check_messages(messages)
     check_unit_interval("threshold", threshold)
@@ -182,4 +183,5 @@ def build_route_input(
         premium_share=premium_share,
         dry_run=dry_run,
         params=params,
+        caller=caller,
     )

@@ -39,6 +39,11 @@ SPAN_HTTP_MODELS = "GET /v1/models"
 HTTP_REQUEST_METHOD = "http.request.method"
 HTTP_ROUTE = "http.route"
 HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
+# The HTTP client span of a dispatch call (router.dispatch.http_trace), named by its method.
+URL_FULL = "url.full"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+ERROR_TYPE = "error.type"
 
 # --- The decision: attributes of the Route server span (tier, model, fallback, degraded also label
 # the routes counter). Which Decision field each one carries: orchestrouter.router.decision_fields.

@@ -297,6 +297,10 @@ async def serve(server: ServiceServer) -> None:
 
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx (under the openai embedder's client) logs every request it sends at INFO: at a router's
+    # rate that is a line per request, and its cost on the event loop. Its warnings still show.
+    for per_request in ("httpx", "httpx2"):
+        logging.getLogger(per_request).setLevel(logging.WARNING)
 
 
 def run_main(

@@ -14,7 +14,8 @@ everywhere in OpenTelemetry Python.
 
 gRPC spans come from opentelemetry-instrumentation-grpc's aio interceptors, which servers and channels
 take from :func:`grpc_server_interceptors` and :func:`grpc_client_interceptors` (never from a global
-monkey patch, so the OTLP exporter's own gRPC calls are not traced). HTTP client spans come from the
+monkey patch, so the OTLP exporter's own gRPC calls are not traced). Dispatch makes the HTTP client
+spans of its endpoint calls itself (router.dispatch.http_trace); other HTTP client spans come from the
 httpx instrumentation, applied to ``httpx`` and ``httpx2`` (the transport the ``openai`` client uses)
 alike. Health checks and reflection make no spans.
 """
@@ -126,6 +127,12 @@ def grpc_client_interceptors() -> list[Any]:
     if not _current.tracing:
         return []
     return aio_client_interceptors(tracer_provider=_current.tracer_provider, filter_=_UNTRACED)
+
+
+def in_trace() -> bool:
+    """Whether the current context is in a trace: false whenever tracing is off, so a caller can skip
+    building spans (and their attributes) that would only be discarded."""
+    return trace.get_current_span().get_span_context().is_valid
 
 
 def current_trace_id() -> str:

@@ -6,7 +6,8 @@ import enum
 import ssl
 from collections.abc import Sequence
 
-import httpx
+import aiohttp
+from aiohttp.http_exceptions import ContentEncodingError
 
 from orchestrouter.runtime.errors import (
     DeadlineExceeded,
@@ -108,15 +109,13 @@ def from_status(
     return UpstreamFailure(FailureKind.SERVER_ERROR, tier, f"{tier} endpoint answered {status}", status)
 
 
-# Everything the HTTP stack can raise while calling an endpoint and reading its answer: httpx's own
-# family (transport, decoding, redirects, stream state), an invalid URL, TLS and socket errors that
-# escape httpx, and text or JSON that does not decode. from_exception() maps each to a failure, so
+# Everything the HTTP stack can raise while calling an endpoint and reading its answer: aiohttp's own
+# family (connection, payload, response, an invalid URL), TLS and socket errors that escape it, our
+# own timeouts, and text or JSON that does not decode. from_exception() maps each to a failure, so
 # the request falls back rather than ending as INTERNAL.
 HTTP_STACK_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
-    httpx.HTTPError,
-    httpx.InvalidURL,
-    httpx.StreamError,
+    aiohttp.ClientError,
     OSError,
     ValueError,  # UnicodeError and json.JSONDecodeError among them
 )
@@ -127,36 +126,41 @@ def from_exception(tier: str, exc: BaseException, timeout_s: float) -> UpstreamF
 
     Messages name the exception's class at most, never its text, which may quote the request.
     """
-    if isinstance(exc, (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
-        return UpstreamFailure(FailureKind.TIMEOUT, tier, f"{tier} endpoint timed out after {timeout_s:.2f}s")
-    if isinstance(exc, httpx.ConnectTimeout):
+    # Before TimeoutError: aiohttp's connect timeout is one too, but it is the endpoint being unreachable.
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable (connect timed out)")
+    if isinstance(exc, TimeoutError):
+        return UpstreamFailure(FailureKind.TIMEOUT, tier, f"{tier} endpoint timed out after {timeout_s:.2f}s")
     if _is_certificate_error(exc):
         return UpstreamFailure(
             FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable (its TLS certificate is not trusted)"
         )
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, aiohttp.ClientConnectorError):
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable (cannot connect)")
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-        return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint dropped the connection")
-    if isinstance(exc, httpx.TransportError):
-        return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable ({type(exc).__name__})")
-    return _from_other_exception(tier, exc)
-
-
-def _from_other_exception(tier: str, exc: BaseException) -> UpstreamFailure:
-    """The failure for what the HTTP stack raises beyond its transport errors (HTTP_STACK_ERRORS)."""
-    if isinstance(exc, httpx.DecodingError):
+    if isinstance(exc, aiohttp.ClientPayloadError) and _is_encoding_error(exc):
         return UpstreamFailure(
             FailureKind.MALFORMED, tier, f"{tier} endpoint answered a body that cannot be decoded (content encoding)"
         )
-    if isinstance(exc, OSError):
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError)):
+        return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint dropped the connection")
+    if isinstance(exc, (aiohttp.ClientConnectionError, OSError)):
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable ({type(exc).__name__})")
-    if isinstance(exc, (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError)):
+    if isinstance(exc, (aiohttp.ClientError, ValueError)):
+        # A response aiohttp cannot parse (ClientResponseError), an invalid URL, text that does not decode.
         return UpstreamFailure(
             FailureKind.MALFORMED, tier, f"{tier} endpoint answered unreadably ({type(exc).__name__})"
         )
     raise exc
+
+
+def _is_encoding_error(exc: aiohttp.ClientPayloadError) -> bool:
+    """Whether the body failed to decompress (Content-Encoding), rather than being cut short."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ContentEncodingError) or "content-encoding" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def unusable_key(tier: str, problem: str) -> UpstreamFailure:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
@@ -61,7 +62,7 @@ class TierEndpoint:
         """The tier's whole answer, in one JSON response per call."""
 
         async def call(permit: Permit, span: Span, timeout_s: float) -> Completion:
-            with trace.use_span(span):
+            with _current(span):
                 answer = await self.client.complete(messages, params, timeout_s)
             usage = priced_usage(answer.usage, self.config)
             self._succeeded(permit, span, usage)
@@ -86,7 +87,7 @@ class TierEndpoint:
             started = time.monotonic()
             # Current only while the request goes out, so the HTTP client span nests under it;
             # never across a yield to the caller.
-            with trace.use_span(span):
+            with _current(span):
                 stream = await self.client.open_stream(messages, params, timeout_s)
             try:
                 first = await self._first_chunks(stream, started + timeout_s, timeout_s)
@@ -205,6 +206,11 @@ class TierEndpoint:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _current(span: Span) -> contextlib.AbstractContextManager[object]:
+    """span made current, so the HTTP client span nests under it; nothing to do when tracing is off."""
+    return trace.use_span(span) if span.get_span_context().is_valid else contextlib.nullcontext()
 
 
 class LiveStream:
