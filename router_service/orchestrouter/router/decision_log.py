@@ -7,7 +7,8 @@ caller's name, "" when authentication is off; never its token), ``time`` (UTC, I
 ``degraded``, ``fallback``, their reasons, ``attempts``: the log keys of decision_fields.DECISION_FIELDS),
 ``ms`` per hop, token ``usage`` and ``cost_usd``,
 and the scored prompt as ``prompt_sha256`` and ``prompt_chars``; the prompt text itself only when
-prompt logging is on (``ORCHESTROUTER_LOG_PROMPTS``).
+prompt logging is on (``ORCHESTROUTER_LOG_PROMPTS``). With several router workers
+(``ORCHESTROUTER_ROUTER_WORKERS``) a line also names its ``worker`` (0, 1, ...).
 
 Lines are built field by field from the plain decision objects, never from configuration or
 exception objects, so a credential has no way in. As a second guard, each line goes through the
@@ -94,6 +95,8 @@ class DecisionLog:
         self._done = 0
         self._closing = False
         self._writer: threading.Thread | None = None
+        # Set in each process of a multi-worker router: its lines carry ``worker`` (the index).
+        self.worker: int | None = None
         self._warning = ThrottledWarning(log, "cannot write the decision log")
         self.on_failure: FailureReport = self._warn
 
@@ -178,6 +181,8 @@ class DecisionLog:
         chunk: list[str] = []
         size = 0
         for record in batch:
+            if self.worker is not None:
+                record["worker"] = self.worker
             try:
                 line = self._redactor.redact(json.dumps(record, ensure_ascii=False, separators=(",", ":"))) + "\n"
             except Exception as exc:  # noqa: BLE001 - one bad record costs its own line only
