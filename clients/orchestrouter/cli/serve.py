@@ -99,5 +99,6 @@ def _serve_scorer(args: argparse.Namespace) -> int:
 
 def _serve_router(args: argparse.Namespace) -> int:
     quiet_grpc_core()
-    extras.load("serve-router", "router", "orchestrouter.router.server").main()
+    # router.workers runs the router, or with ORCHESTROUTER_ROUTER_WORKERS > 1 supervises several.
+    extras.load("serve-router", "router", "orchestrouter.router.workers").main()
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Callable
 from typing import Self
 
@@ -29,7 +28,7 @@ from orchestrouter.router.servicer import RouterServicer
 from orchestrouter.router.shadow import ShadowRouter
 from orchestrouter.router.traffic import AnsweredTraffic
 from orchestrouter.router.traffic_recorder import TrafficRecorder
-from orchestrouter.router.workers import Supervisor, report_ready, worker_index
+from orchestrouter.router.workers import report_ready
 from orchestrouter.runtime import redaction, serving
 from orchestrouter.runtime.watched_file import FileFormatError, WatchedFile, describe
 from orchestrouter.store import Store, StoreError, open_store
@@ -302,19 +301,8 @@ class RouterServer(serving.ServiceServer):
             await asyncio.to_thread(self.store.close)
 
 
-def main() -> None:
-    """serve-router: one router process, or (ORCHESTROUTER_ROUTER_WORKERS > 1) a supervisor of several."""
-    worker = worker_index()
-    if worker is None:
-        serving.configure_logging()
-        redaction.install_log_filter()
-        try:
-            config = RouterConfig.from_env()
-        except ConfigError as exc:
-            log.error("cannot start: %s", exc)
-            sys.exit(2)
-        if config.workers > 1:
-            sys.exit(Supervisor(config).run())
+def main(worker: int | None = None) -> None:
+    """One router process until SIGTERM; worker is its index under a supervisor (router.workers.main)."""
     serving.run_main(
         "orchestrouter-router",
         lambda: RouterServer(RouterConfig.from_env(), worker=worker),

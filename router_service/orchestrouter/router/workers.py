@@ -1,9 +1,10 @@
 """workers: ORCHESTROUTER_ROUTER_WORKERS router processes on the same ports, under one supervisor.
 
-One router process runs one event loop on one core. With N workers, ``serve-router`` becomes a
-supervising process that starts N router processes (``python -m orchestrouter.router.workers``);
-each binds the gRPC port, the HTTP front door and the health port with SO_REUSEPORT, and the
-kernel spreads incoming connections over them. A listen port of 0 is bound by worker 0 first;
+One router process runs one event loop on one core. ``main()`` is ``serve-router``: with N = 1 it
+runs the router itself (router.server); with N > 1 it becomes a supervising process that starts
+N router processes (``python -m orchestrouter.router.workers``); each binds the gRPC port, the
+HTTP front door and the health port with SO_REUSEPORT, and the kernel spreads incoming
+connections over them. A listen port of 0 is bound by worker 0 first;
 the others are started on the port it got.
 
 The supervisor restarts a worker that dies (and logs it); if workers die more than MAX_DEATHS
@@ -33,7 +34,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrouter.router.config import HTTP_LISTEN_VARIABLE, RouterConfig
+from orchestrouter.router.config import HTTP_LISTEN_VARIABLE, ConfigError, RouterConfig
+from orchestrouter.runtime import redaction, serving
 
 log = logging.getLogger(__name__)
 
@@ -248,18 +250,34 @@ def _die_with_the_supervisor() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _worker_main() -> None:
-    _die_with_the_supervisor()
-    index = worker_index()
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s %(levelname)s router worker {index} (pid {os.getpid()}) %(name)s: %(message)s",
-    )
-    # Imported only in the worker process (and after its logging is set up).
+def main() -> None:
+    """serve-router: one router process, or (ORCHESTROUTER_ROUTER_WORKERS > 1) a supervisor of several.
+
+    The supervisor never imports the server (its gRPC services, the embedder, dispatch), so it
+    holds little memory beside its workers.
+    """
+    worker = worker_index()
+    if worker is None:
+        serving.configure_logging()
+        redaction.install_log_filter()
+        try:
+            config = RouterConfig.from_env()
+        except ConfigError as exc:
+            log.error("cannot start: %s", exc)
+            sys.exit(2)
+        if config.workers > 1:
+            sys.exit(Supervisor(config).run())
+    else:
+        _die_with_the_supervisor()
+        logging.basicConfig(
+            level=logging.INFO,
+            format=f"%(asctime)s %(levelname)s router worker {worker} (pid {os.getpid()}) %(name)s: %(message)s",
+        )
+    # Imported only now: a supervisor never loads it.
     from orchestrouter.router import server
 
-    server.main()
+    server.main(worker)
 
 
 if __name__ == "__main__":
-    _worker_main()
+    main()
