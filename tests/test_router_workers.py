@@ -16,11 +16,12 @@ import time
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 
 from orchestrouter.router.config import ConfigError, RouterConfig, available_cpus
 from orchestrouter.router.workers import MAX_DEATHS, Supervisor
-from orchestrouter.tools.launcher import Service, start_pair
+from orchestrouter.tools.launcher import Service, http_port, start_pair
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.fake_openai import Fault
 from tests.support.pair import request
@@ -76,6 +77,9 @@ def two_workers(endpoint, random_model, tmp_path):
         "ORCHESTROUTER_PREMIUM_BASE_URL": endpoint.base_url,
         "ORCHESTROUTER_GRACE_SECONDS": "20",
         "ORCHESTROUTER_DECISION_LOG": str(decision_log),
+        # Port 0 everywhere: worker 0 binds them, worker 1 joins the ports it got.
+        "ORCHESTROUTER_HTTP_LISTEN": "127.0.0.1:0",
+        "ORCHESTROUTER_HEALTH_LISTEN": "127.0.0.1:0",
     }
     with start_pair({"ORCHESTROUTER_SCORER_MODEL": str(random_model)}, router_env) as pair:
         yield pair, decision_log
@@ -85,6 +89,8 @@ def test_requests_spread_over_the_workers_and_sigterm_under_load_loses_nothing(t
     pair, decision_log = two_workers
     router = pair.router
     pids = serving_workers(router, 2)
+    with httpx.Client(base_url=f"http://127.0.0.1:{http_port(router)}") as http:
+        assert all(http.get("/readyz").status_code == 200 for _ in range(4))
     decided = route_on_new_connections(router.target, 40, dry_run=True)
     assert all(d.decision.tier in (router_pb2.TIER_SMALL, router_pb2.TIER_PREMIUM) for d in decided)
 
