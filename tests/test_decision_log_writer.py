@@ -17,10 +17,12 @@ class GatedSink(io.StringIO):
     def __init__(self) -> None:
         super().__init__()
         self.gate = threading.Event()
+        self.entered = threading.Event()  # the writer is inside write(), waiting at the gate
         self.writes: list[str] = []
         self.writer_threads: set[str] = set()
 
     def write(self, text: str) -> int:
+        self.entered.set()
         self.gate.wait(10)
         self.writes.append(text)
         self.writer_threads.add(threading.current_thread().name)
@@ -61,7 +63,7 @@ def test_a_full_queue_drops_and_counts_and_never_blocks():
     lost: list[tuple[type[BaseException], int]] = []
     log.on_failure = lambda exc, lines: lost.append((type(exc), lines))
     log.write({"request_id": "held"})  # the writer takes it and waits at the gate
-    assert wait_until(lambda: sink.writer_threads or len(log._queue) == 0)
+    assert sink.entered.wait(10)
     for i in range(15):
         log.write({"request_id": str(i)})
     assert lost == [(QueueFull, 1)] * 5
@@ -101,12 +103,3 @@ def test_a_failing_sink_counts_each_lost_line_and_the_writer_goes_on():
     assert log.flush(timeout_s=10) and lost == [1]
     assert json.loads(sink.getvalue().splitlines()[-1])["request_id"] == "2"
     log.close()
-
-
-def wait_until(condition, timeout_s: float = 10.0) -> bool:
-    done = threading.Event()
-    for _ in range(int(timeout_s / 0.01)):
-        if condition():
-            return True
-        done.wait(0.01)
-    return False
