@@ -4,7 +4,6 @@ of the file, keep health open, take a changed file without a restart, and never 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 from pathlib import Path
@@ -18,6 +17,7 @@ from orchestrouter.client import RouterClient, ScorerClient
 from orchestrouter.router.config import RouterConfig
 from orchestrouter.router.server import RouterServer
 from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
+from tests.support.decision_lines import written_lines
 from tests.support.doubles import replace_file
 from tests.support.models import ConstantEmbedder
 from tests.support.pair import QUESTION, request
@@ -85,7 +85,7 @@ def test_the_router_refuses_anonymous_and_wrong_tokens_and_keeps_health_open(sec
     with RouterClient(secured.router.target, timeout_s=5, token=WEB) as client:
         assert client.route(QUESTION, dry_run=True).tier in ("small", "premium")
 
-    lines = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
+    lines = written_lines(secured.router, tmp_path / "decisions.jsonl")
     assert [line["caller"] for line in lines] == ["web", "web", "web"]
     everything = caplog.text + (tmp_path / "decisions.jsonl").read_text()
     assert WEB not in everything and WRONG not in everything

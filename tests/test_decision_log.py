@@ -108,6 +108,7 @@ def test_the_log_writes_whole_lines_and_masks_configured_keys():
     log = DecisionLog(sink, secrets=[TOKEN, "unused", ""])
     log.write({"request_id": "1", "prompt": f"my key is {TOKEN}, unused"})
     log.write({"request_id": "2"})
+    assert log.flush(timeout_s=10)
     lines = sink.getvalue().splitlines()
     assert [json.loads(line)["request_id"] for line in lines] == ["1", "2"]
     assert TOKEN not in sink.getvalue() and MASK in lines[0]
@@ -182,7 +183,9 @@ def route(port: int, **fields) -> router_pb2.RouteResponse:
         return router_pb2_grpc.RouterServiceStub(channel).Route(request, timeout=10)
 
 
-def lines(path) -> list[dict]:
+def lines(router, path) -> list[dict]:
+    """The lines of path once the router's decision-log writer has written what is queued."""
+    assert router.core.observer.decision_log.flush(timeout_s=10)
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -196,7 +199,7 @@ def test_each_request_writes_one_line_with_its_request_id(router_with_log, endpo
         route(router.port, threshold=0.5)
     assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
 
-    first, second, third = lines(path)
+    first, second, third = lines(router, path)
     assert all(set(line) >= FIELDS - {"tier", "model"} for line in (first, second, third))
     assert first["request_id"] == answered.request_id and second["request_id"] == decided.request_id
     assert (first["outcome"], first["status"], first["tier"], first["dry_run"]) == ("answered", "OK", "small", False)
@@ -210,7 +213,7 @@ def test_each_request_writes_one_line_with_its_request_id(router_with_log, endpo
     assert third["request_id"] not in (first["request_id"], second["request_id"])
 
     everything = path.read_text() + caplog.text + "".join(capsys.readouterr())
-    assert all(line["prompt_sha256"] == hashlib.sha256(PROMPT.encode()).hexdigest() for line in lines(path))
+    assert all(line["prompt_sha256"] == hashlib.sha256(PROMPT.encode()).hexdigest() for line in lines(router, path))
     assert PROMPT not in everything and '"prompt"' not in path.read_text()
     assert TOKEN not in everything
     assert any(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in endpoint.requests)
@@ -219,5 +222,5 @@ def test_each_request_writes_one_line_with_its_request_id(router_with_log, endpo
 def test_prompt_logging_puts_the_prompt_in_the_line(router_with_log):
     router, path = router_with_log(ORCHESTROUTER_LOG_PROMPTS="true")
     route(router.port, dry_run=True)
-    (line,) = lines(path)
+    (line,) = lines(router, path)
     assert line["prompt"] == PROMPT and line["prompt_chars"] == len(PROMPT)

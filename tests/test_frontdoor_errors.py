@@ -13,6 +13,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
+from tests.support.decision_lines import written_text
 from tests.support.doubles import replace_file
 from tests.support.fake_openai import Fault
 from tests.support.frontdoor import HTTP_LISTEN, base_url, decision_headers, sdk_client
@@ -67,7 +68,7 @@ def test_a_wrong_or_missing_key_is_the_sdks_authentication_error(secured, tmp_pa
     answer = sdk_client(secured.router, api_key=WEB).chat.completions.create(model="orchestrouter-auto", messages=USER)
     assert answer.choices[0].message.content == secured.premium.answer_text()
     # The caller's name, never its token, reaches the decision log.
-    log = (tmp_path / "decisions.jsonl").read_text()
+    log = written_text(secured.router, tmp_path / "decisions.jsonl")
     assert [json.loads(line)["caller"] for line in log.splitlines()] == ["web"]
     assert WEB not in log and WRONG not in log
     # Probes need no token.

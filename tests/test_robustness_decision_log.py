@@ -47,6 +47,7 @@ def test_a_full_disk_under_the_decision_log_does_not_fail_answered_requests(pair
     request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content="hi")])
     answers = [stub.Route(request, timeout=10) for _ in range(5)]
     assert all(a.answer for a in answers) and len(endpoint.requests) == 5
+    assert p.router.core.observer.decision_log.flush(timeout_s=10), "the writer thread took all five lines"
     assert p.router.core.observer.failures.count == 5
     reports = [r for r in caplog.records if "decision log" in r.getMessage()]
     assert len(reports) == 1 and reports[0].exc_info is None
@@ -61,9 +62,12 @@ def test_a_closed_pipe_is_counted_and_reported_once_per_interval(caplog):
     result = RouteResult(decision=None, timings=Timings(), request_id="r")  # type: ignore[arg-type]
     for _ in range(3):
         observer.finished(inp, result)
+    # The lines are written (and fail) on the log's writer thread: wait for it before moving the clock.
+    assert observer.decision_log.flush(timeout_s=10)
     now[0] = 61.0
     observer.finished(inp, result)
     observer.failed(inp, None, Timings(), RuntimeError("x"))
+    assert observer.decision_log.flush(timeout_s=10)
     assert observer.failures.count == 5
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2 and "(3 times" in messages[1]

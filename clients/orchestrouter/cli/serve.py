@@ -23,6 +23,8 @@ _CONFIGS = {
     "serve-scorer": ("scorer", "orchestrouter.scorer.config", "ScorerConfig"),
     "serve-router": ("router", "orchestrouter.router.config", "RouterConfig"),
 }
+# The router extra's libraries that the router server imports.
+_ROUTER_LIBRARIES = ("aiohttp", "httpx", "openai", "wordllama")
 _TELEMETRY = (
     "Telemetry: the standard OpenTelemetry variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, "
     "OTEL_TRACES_EXPORTER, ...)."
@@ -99,5 +101,8 @@ def _serve_scorer(args: argparse.Namespace) -> int:
 
 def _serve_router(args: argparse.Namespace) -> int:
     quiet_grpc_core()
-    extras.load("serve-router", "router", "orchestrouter.router.server").main()
+    # router.workers runs the router, or with ORCHESTROUTER_ROUTER_WORKERS > 1 supervises several; it
+    # imports the server (and the router extra's libraries) only in the processes that serve, so they
+    # are checked here, before a supervisor starts anything.
+    extras.load("serve-router", "router", "orchestrouter.router.workers", *_ROUTER_LIBRARIES).main()
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -434,6 +436,8 @@ class RouterConfig(EnvConfig):
     store_retention_days: float = 30.0
     # --- The OpenAI-compatible HTTP front door (router.http): its own listen address; "" leaves it off. ---
     http_listen: str = ""
+    # --- Router processes sharing the listen ports (router.workers); "auto" is read as the CPUs available. ---
+    workers: int = 1
 
     def __post_init__(self) -> None:
         require(0.0 <= self.threshold <= 1.0, f"ORCHESTROUTER_THRESHOLD must be in [0, 1], got {self.threshold}")
@@ -481,6 +485,18 @@ class RouterConfig(EnvConfig):
             0.0 <= self.store_retention_days < float("inf"),
             f"ORCHESTROUTER_STORE_RETENTION_DAYS must be a number of days >= 0, got {self.store_retention_days}",
         )
+        # --- Workers: they share TCP ports (SO_REUSEPORT); a unix socket has one owner. ---
+        require(1 <= self.workers <= MAX_WORKERS, f"{WORKERS_VARIABLE} must be auto or 1..{MAX_WORKERS}")
+        if self.workers > 1:
+            for name, address in (
+                ("ORCHESTROUTER_ROUTER_LISTEN", self.listen),
+                (HTTP_LISTEN_VARIABLE, self.http_listen),
+                ("ORCHESTROUTER_HEALTH_LISTEN", self.health_listen),
+            ):
+                require(
+                    not address.startswith("unix:"),
+                    f"{name}: several router workers share a TCP port, not a unix socket ({WORKERS_VARIABLE}=1)",
+                )
 
     def tier(self, name: str) -> TierConfig:
         return {"small": self.small, "premium": self.premium}[name]
@@ -615,10 +631,45 @@ class RouterConfig(EnvConfig):
                 help="days a stored request's prompt text is kept (0: until purged by hand)",
             ),
             http_listen=read_http_listen(env),
+            workers=read_workers(env),
         )
 
 
 HTTP_LISTEN_VARIABLE = "ORCHESTROUTER_HTTP_LISTEN"
+WORKERS_VARIABLE = "ORCHESTROUTER_ROUTER_WORKERS"
+MAX_WORKERS = 256
+
+
+def read_workers(env: Mapping[str, str]) -> int:
+    """ORCHESTROUTER_ROUTER_WORKERS: router processes on the same ports; "auto" is the CPUs this process may use."""
+    describe(
+        env,
+        WORKERS_VARIABLE,
+        "1",
+        "router processes serving the same ports (SO_REUSEPORT), under one supervising process; "
+        "auto: one per CPU this process may use (affinity and cgroup CPU limit)",
+    )
+    text = env.get(WORKERS_VARIABLE, "").strip().lower()
+    if not text:
+        return 1
+    if text == "auto":
+        return available_cpus()
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{WORKERS_VARIABLE} must be auto or 1..{MAX_WORKERS}, got {text!r}") from None
+
+
+def available_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this process may use: its affinity, capped by a cgroup v2 CPU limit (rounded up)."""
+    count = len(os.sched_getaffinity(0))
+    try:
+        quota, period = (cgroup_root / "cpu.max").read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit readable: the affinity is the limit
+    return max(1, min(count, MAX_WORKERS))
 
 
 def read_http_listen(env: Mapping[str, str]) -> str:

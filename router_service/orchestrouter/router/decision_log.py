@@ -7,20 +7,33 @@ caller's name, "" when authentication is off; never its token), ``time`` (UTC, I
 ``degraded``, ``fallback``, their reasons, ``attempts``: the log keys of decision_fields.DECISION_FIELDS),
 ``ms`` per hop, token ``usage`` and ``cost_usd``,
 and the scored prompt as ``prompt_sha256`` and ``prompt_chars``; the prompt text itself only when
-prompt logging is on (``ORCHESTROUTER_LOG_PROMPTS``).
+prompt logging is on (``ORCHESTROUTER_LOG_PROMPTS``). With several router workers
+(``ORCHESTROUTER_ROUTER_WORKERS``) a line also names its ``worker`` (0, 1, ...).
 
 Lines are built field by field from the plain decision objects, never from configuration or
 exception objects, so a credential has no way in. As a second guard, each line goes through the
 process's Redactor (runtime/redaction.py): the configured API keys and credential-shaped text are
 masked should one ever appear (pasted into a prompt, say).
+
+Delivery (issue 14): ``write`` only appends the record to an in-memory queue, so the request's event
+loop never serialises or writes. A writer thread takes whatever has queued, serialises and masks each
+line, and writes them in chunks of whole lines of at most PIPE_BUF bytes, flushed (a chunk that size
+is one atomic write to a pipe, so the lines of several router workers sharing stdout never
+interleave). ``close`` writes everything still queued before it returns. A queue that is full (the
+sink far slower than the traffic) drops the new record and counts it as a failure; a sink that
+fails (a full disk, a closed pipe) counts each line it lost. Neither ever blocks or fails a request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import select
 import sys
-from collections.abc import Iterable
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -28,13 +41,36 @@ from orchestrouter.router import decision_fields
 from orchestrouter.router.model import Decision, RouteInput, Timings, Usage
 from orchestrouter.runtime.redaction import MASK as MASK
 from orchestrouter.runtime.redaction import REDACTOR, Redactor
+from orchestrouter.runtime.throttled_log import ThrottledWarning, describe
+
+log = logging.getLogger(__name__)
 
 OFF = "off"
 STREAMS = ("stdout", "stderr")
+# Records waiting for the writer; past this many a new one is dropped (and counted), so a stalled
+# sink holds a bounded amount of memory (a record is a few hundred bytes plus its dict).
+DEFAULT_MAX_QUEUED = 100_000
+# The most bytes of one write: a pipe writes this much atomically (Linux: 4096).
+CHUNK_BYTES = select.PIPE_BUF
+# How long close() waits for the writer to write what is queued (a sink that blocks for good, such
+# as a pipe nobody reads, must not hold the process forever).
+CLOSE_TIMEOUT_S = 30.0
+
+# (what failed, how many lines it cost): the writer's report of lines lost.
+FailureReport = Callable[[BaseException, int], None]
+
+
+class QueueFull(Exception):
+    """The decision log's queue is full: the record was dropped."""
 
 
 class DecisionLog:
-    """DecisionLog: writes decision records as JSON lines to one sink; off writes nothing."""
+    """DecisionLog: queues decision records and writes them as JSON lines to one sink, off the
+    event loop, from a writer thread; off writes nothing.
+
+    on_failure is told of every line lost (a full queue, a failed write); by default a throttled
+    warning. RouteObserver points it at its failure count and metric.
+    """
 
     def __init__(
         self,
@@ -43,6 +79,7 @@ class DecisionLog:
         secrets: Iterable[str] = (),
         owns_sink: bool = False,
         redactor: Redactor = REDACTOR,
+        max_queued: int = DEFAULT_MAX_QUEUED,
     ) -> None:
         self._sink = sink
         self.log_prompts = log_prompts
@@ -50,6 +87,18 @@ class DecisionLog:
         self._redactor = redactor
         redactor.add(*secrets)
         self._owns_sink = owns_sink
+        self._max_queued = max_queued
+        self._queue: deque[dict[str, Any]] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        # Records handed to write() and records the writer is done with (written or lost).
+        self._accepted = 0
+        self._done = 0
+        self._closing = False
+        self._writer: threading.Thread | None = None
+        # Set in each process of a multi-worker router: its lines carry ``worker`` (the index).
+        self.worker: int | None = None
+        self._warning = ThrottledWarning(log, "cannot write the decision log")
+        self.on_failure: FailureReport = self._warn
 
     @classmethod
     def open(cls, target: str, log_prompts: bool = False, secrets: Iterable[str] = ()) -> DecisionLog:
@@ -65,20 +114,109 @@ class DecisionLog:
         return self._sink is not None
 
     def write(self, record: dict[str, Any]) -> None:
+        """Queues record for the writer; never blocks. A full queue drops it (reported to on_failure)."""
         if self._sink is None:
             return
-        line = self._redactor.redact(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-        # One write per line, flushed, so that concurrent writers and log shippers see whole lines.
-        self._sink.write(line + "\n")
-        self._sink.flush()
+        with self._cond:
+            if self._closing:
+                return
+            if len(self._queue) >= self._max_queued:
+                full = True
+            else:
+                full = False
+                self._queue.append(record)
+                self._accepted += 1
+                if self._writer is None:
+                    self._writer = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
+                    self._writer.start()
+                elif len(self._queue) == 1:
+                    self._cond.notify()  # the writer waits only when the queue is empty
+        if full:
+            self.on_failure(QueueFull(f"{self._max_queued} lines waiting for the sink: the line is dropped"), 1)
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Waits until every record queued so far is written (or lost); False if timeout_s passed first."""
+        with self._cond:
+            target = self._accepted
+            return self._cond.wait_for(lambda: self._done >= target, timeout_s)
 
     def close(self) -> None:
+        """Writes everything queued (waiting up to CLOSE_TIMEOUT_S), then closes a sink the log opened."""
+        with self._cond:
+            if self._sink is None:
+                return
+            self._closing = True
+            self._cond.notify_all()
+            writer = self._writer
+        if writer is not None:
+            writer.join(CLOSE_TIMEOUT_S)
+            if writer.is_alive():
+                log.warning("decision log: the sink did not take the last lines within %.0fs", CLOSE_TIMEOUT_S)
+                return  # the writer still holds the sink: it is not closed under it
         sink, self._sink = self._sink, None
         if self._owns_sink and sink is not None:
             try:
                 sink.close()
             except OSError:
                 pass  # the lines that could not be written were counted when they failed
+
+    def _run(self) -> None:
+        """The writer thread: takes all that has queued, writes it, until closed and empty."""
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch = list(self._queue)
+                self._queue.clear()
+            try:
+                self._write_batch(batch)
+            finally:
+                with self._cond:
+                    self._done += len(batch)
+                    self._cond.notify_all()
+
+    def _write_batch(self, batch: list[dict[str, Any]]) -> None:
+        chunk: list[str] = []
+        size = 0
+        for record in batch:
+            if self.worker is not None:
+                record["worker"] = self.worker
+            try:
+                line = self._redactor.redact(json.dumps(record, ensure_ascii=False, separators=(",", ":"))) + "\n"
+            except Exception as exc:  # noqa: BLE001 - one bad record costs its own line only
+                self._report(exc, 1)
+                continue
+            length = len(line.encode("utf-8"))
+            if chunk and size + length > CHUNK_BYTES:
+                self._write_chunk(chunk)
+                chunk, size = [], 0
+            chunk.append(line)
+            size += length
+        if chunk:
+            self._write_chunk(chunk)
+
+    def _write_chunk(self, lines: list[str]) -> None:
+        # One write and flush of whole lines, so that log shippers and other writers see whole lines.
+        sink = self._sink
+        try:
+            if sink is None:
+                raise ValueError("the decision log is closed")
+            sink.write("".join(lines))
+            sink.flush()
+        except Exception as exc:  # noqa: BLE001 - a sink that fails loses its lines, never the thread
+            self._report(exc, len(lines))
+
+    def _warn(self, exc: BaseException, lines: int) -> None:
+        for _ in range(lines):
+            self._warning(describe(exc))
+
+    def _report(self, exc: BaseException, lines: int) -> None:
+        try:
+            self.on_failure(exc, lines)
+        except Exception:  # noqa: BLE001 - the report itself failing must not stop the writer
+            pass
 
 
 def build_record(

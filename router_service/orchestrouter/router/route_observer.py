@@ -2,14 +2,16 @@
 
 For each Route (and RouteStream) request it puts the decision on the Route server span as
 ``orchestrouter.*`` attributes (named in decision_fields and semconv), records the metrics, and
-writes the decision-log line. RouterCore calls ``finished`` or ``failed`` exactly once per request,
-in the request's own context, where the current span is the Route server span.
+queues the decision-log line (the log's own thread writes it). RouterCore calls ``finished`` or
+``failed`` exactly once per request, in the request's own context, where the current span is the
+Route server span.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 
 from opentelemetry import trace
@@ -35,11 +37,15 @@ class RouteObserver:
         # exporter) is counted and reported once per interval, never raised into the request.
         self.failures = ThrottledWarning(log, "cannot record a request (decision log, span or metric)")
         self._failures_metric = RouteMetrics.failures_counter()
+        # The decision log's writer thread reports its lost lines here too.
+        self._failures_lock = threading.Lock()
+        self.decision_log.on_failure = self._decision_log_failed
 
     def close(self) -> None:
-        """Reports the recording failures not yet logged, then closes the decision log."""
-        self.failures.flush()
+        """Writes the queued decision-log lines, then reports the recording failures not yet logged."""
         self.decision_log.close()
+        with self._failures_lock:
+            self.failures.flush()
 
     @staticmethod
     def new_request_id() -> str:
@@ -85,11 +91,17 @@ class RouteObserver:
             except Exception as exc:  # noqa: BLE001 - recording must never fail an answered request
                 self._failed_to_record(semconv.RECORD_DECISION_LOG, exc)
 
-    def _failed_to_record(self, what: str, exc: Exception) -> None:
-        try:
-            self._failures_metric.add(1, {semconv.RECORD: what})
-        finally:
-            self.failures(f"{what}: {describe(exc)}")
+    def _decision_log_failed(self, exc: BaseException, lines: int) -> None:
+        self._failed_to_record(semconv.RECORD_DECISION_LOG, exc, lines)
+
+    def _failed_to_record(self, what: str, exc: BaseException, times: int = 1) -> None:
+        # Called from the event loop and from the decision log's writer thread.
+        with self._failures_lock:
+            try:
+                self._failures_metric.add(times, {semconv.RECORD: what})
+            finally:
+                for _ in range(times):
+                    self.failures(f"{what}: {describe(exc)}")
 
 
 def _annotate(span: trace.Span, d: Decision, usage: Usage | None, dry_run: bool) -> None:

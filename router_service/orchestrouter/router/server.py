@@ -28,6 +28,7 @@ from orchestrouter.router.servicer import RouterServicer
 from orchestrouter.router.shadow import ShadowRouter
 from orchestrouter.router.traffic import AnsweredTraffic
 from orchestrouter.router.traffic_recorder import TrafficRecorder
+from orchestrouter.router.workers import report_ready
 from orchestrouter.runtime import redaction, serving
 from orchestrouter.runtime.watched_file import FileFormatError, WatchedFile, describe
 from orchestrouter.store import Store, StoreError, open_store
@@ -106,15 +107,26 @@ class RouterServer(serving.ServiceServer):
     ``core`` is what it serves. embedder replaces the configured one (tests pass a stand-in);
     scorer_wait_s bounds the wait for a scorer that is still loading its model. With
     ``http_listen`` set it also serves the OpenAI-compatible front door (``front_door``, router.http)
-    over the same core; closing drains both at once.
+    over the same core; closing drains both at once. ``worker`` is set in the processes of a
+    multi-worker router (router.workers), which tell their supervisor once they serve.
     """
 
     service_name = SERVICE_NAME
     role = "router"
 
-    def __init__(self, config: RouterConfig, embedder: Embedder | None = None, scorer_wait_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        config: RouterConfig,
+        embedder: Embedder | None = None,
+        scorer_wait_s: float = 30.0,
+        worker: int | None = None,
+    ) -> None:
         super().__init__(config)
         self.config = config
+        # The worker index when this is one of several router processes (router.workers), else None:
+        # they share the ports, their decision-log lines name the worker, and worker 0 runs the singletons.
+        self.worker = worker
+        self.reuse_port = config.workers > 1
         self.scorer_wait_s = scorer_wait_s
         self._embedder = embedder
         self._core: RouterCore | None = None
@@ -139,6 +151,7 @@ class RouterServer(serving.ServiceServer):
         redaction.register_secrets(config.small.api_key, config.premium.api_key, config.embedder.api_key)
         # Opened first: a log that cannot be written stops startup before anything else is built.
         decision_log = open_decision_log(config)
+        decision_log.worker = self.worker
         try:
             caller_policy = open_caller_policy(config)
             embedder = self._embedder or build_embedder(config)
@@ -169,7 +182,7 @@ class RouterServer(serving.ServiceServer):
         router_pb2_grpc.add_RouterServiceServicer_to_server(
             RouterServicer(self._core, config, FeedbackDesk(self.store, self._core.traffic.recorder)), server
         )
-        if self.store is not None and config.store_retention_days > 0:
+        if self.store is not None and config.store_retention_days > 0 and not self.worker:
             self._retention = RetentionPurger(self.store, config.store_retention_days)
 
     async def start(self, ready: bool = True) -> Self:
@@ -185,6 +198,8 @@ class RouterServer(serving.ServiceServer):
             await self._start_front_door()
             if ready:
                 await self.become_ready()
+                if self.worker is not None:
+                    report_ready(self.port, self.front_door.port if self.front_door else 0, self.health_port)
         except BaseException:
             await self.close(0)
             raise
@@ -203,7 +218,7 @@ class RouterServer(serving.ServiceServer):
             config.max_request_bytes,
             ready=lambda: self._ready,
         )
-        self.front_door = FrontDoor(app, config.http_listen, config.tls, config.grace_seconds)
+        self.front_door = FrontDoor(app, config.http_listen, config.tls, config.grace_seconds, self.reuse_port)
         await self.front_door.start(self.auth is not None or config.tls.mutual, config.allow_unauthenticated)
 
     async def close(self, grace_seconds: float | None = None) -> None:
@@ -286,5 +301,10 @@ class RouterServer(serving.ServiceServer):
             await asyncio.to_thread(self.store.close)
 
 
-def main() -> None:
-    serving.run_main("orchestrouter-router", lambda: RouterServer(RouterConfig.from_env()), (ConfigError, StartupError))
+def main(worker: int | None = None) -> None:
+    """One router process until SIGTERM; worker is its index under a supervisor (router.workers.main)."""
+    serving.run_main(
+        "orchestrouter-router",
+        lambda: RouterServer(RouterConfig.from_env(), worker=worker),
+        (ConfigError, StartupError),
+    )

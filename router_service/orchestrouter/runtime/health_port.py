@@ -28,12 +28,15 @@ def env_health_listen(env: Mapping[str, str]) -> str:
     return env_listen(env, "ORCHESTROUTER_HEALTH_LISTEN", "")
 
 
-async def start_health_server(servicer: HealthServicer, listen: str) -> tuple[aio.Server, int]:
-    """Starts a plaintext server for servicer on listen; returns it and its port.
+async def start_health_server(
+    servicer: HealthServicer, listen: str, reuse_port: bool = False
+) -> tuple[aio.Server, int]:
+    """Starts a plaintext server for servicer on listen (shared with other processes when reuse_port);
+    returns it and its port.
 
     Raises RuntimeError (grpcio's, for a failed bind) or returns port 0 when the bind failed.
     """
-    server = aio.server(options=[("grpc.so_reuseport", 0)])
+    server = aio.server(options=[("grpc.so_reuseport", int(reuse_port))])
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     port = server.add_insecure_port(listen)
     await server.start()

@@ -55,16 +55,22 @@ class Health:
 
 
 def new_server(
-    interceptors: Iterable[aio.ServerInterceptor] = (), max_receive_bytes: int = MAX_MESSAGE_BYTES
+    interceptors: Iterable[aio.ServerInterceptor] = (),
+    max_receive_bytes: int = MAX_MESSAGE_BYTES,
+    reuse_port: bool = False,
 ) -> aio.Server:
-    """A grpc.aio server; a request over max_receive_bytes gets RESOURCE_EXHAUSTED from gRPC itself."""
+    """A grpc.aio server; a request over max_receive_bytes gets RESOURCE_EXHAUSTED from gRPC itself.
+
+    Without reuse_port a port another process holds is refused (BindError); with it, several
+    processes of one service share the port and the kernel spreads connections over them.
+    """
     # Tracing goes outermost, so the server span sees the status the error mapping sets.
     return aio.server(
         interceptors=[*telemetry.grpc_server_interceptors(), ErrorMappingInterceptor(), *interceptors],
         options=[
             ("grpc.max_receive_message_length", max_receive_bytes),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", int(reuse_port)),
         ],
     )
 
@@ -180,6 +186,8 @@ class ServiceServer(abc.ABC):
         self.health_port = 0
         self._health_server: aio.Server | None = None
         self._closed = False
+        # Set by a service that runs as several processes on one port (the router's workers).
+        self.reuse_port = False
 
     @property
     def target(self) -> str:
@@ -194,7 +202,7 @@ class ServiceServer(abc.ABC):
         if self._server is not None:
             raise RuntimeError(f"the {self.role} server is already started")
         await self.health.set(NOT_SERVING)
-        server = new_server(self._auth_interceptors(), max_receive_bytes=self.max_request_bytes)
+        server = new_server(self._auth_interceptors(), self.max_request_bytes, self.reuse_port)
         self._register(server)
         self._server = server
         try:
@@ -233,7 +241,9 @@ class ServiceServer(abc.ABC):
         if not self.health_listen:
             return
         try:
-            self._health_server, self.health_port = await start_health_server(self.health.servicer, self.health_listen)
+            self._health_server, self.health_port = await start_health_server(
+                self.health.servicer, self.health_listen, self.reuse_port
+            )
         except RuntimeError as exc:
             raise BindError(f"cannot listen on {self.health_listen!r}: address malformed or in use") from exc
         if self.health_port == 0 and not self.health_listen.startswith("unix:"):

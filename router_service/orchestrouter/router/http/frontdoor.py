@@ -26,9 +26,13 @@ log = logging.getLogger(__name__)
 class FrontDoor:
     """FrontDoor: serves a FrontDoorApp on listen; ``start()`` binds, ``close()`` drains in-flight requests."""
 
-    def __init__(self, app: FrontDoorApp, listen: str, tls: ServerTLSConfig, grace_seconds: float) -> None:
+    def __init__(
+        self, app: FrontDoorApp, listen: str, tls: ServerTLSConfig, grace_seconds: float, reuse_port: bool = False
+    ) -> None:
         self.app = app
         self.listen = listen
+        # SO_REUSEPORT: the router's workers share the port (ORCHESTROUTER_ROUTER_WORKERS).
+        self.reuse_port = reuse_port
         self.tls = tls
         self.port = 0
         # handler_cancellation: a caller that goes away cancels its request, as a cancelled gRPC call
@@ -69,7 +73,13 @@ class FrontDoor:
             site = web.UnixSite(self._runner, self.listen.removeprefix("unix:"))
         else:
             host, _, port = self.listen.rpartition(":")
-            site = web.TCPSite(self._runner, host.strip("[]") or None, int(port), ssl_context=context)
+            site = web.TCPSite(
+                self._runner,
+                host.strip("[]") or None,
+                int(port),
+                ssl_context=context,
+                reuse_port=self.reuse_port or None,
+            )
         try:
             await site.start()
         except OSError as exc:
