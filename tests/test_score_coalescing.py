@@ -62,3 +62,35 @@ def test_a_hung_scorer_times_out_as_unavailable():
             await c.score(np.zeros((1, 4), np.float32), timeout_s=0.05)
 
     asyncio.run(main())
+
+
+def test_a_lone_request_makes_its_rpc_in_its_own_task():
+    tasks: list[asyncio.Task | None] = []
+
+    class TaskRecordingClient(RecordingClient):
+        async def score(self, matrix, timeout_s=None):
+            tasks.append(asyncio.current_task())
+            return await super().score(matrix, timeout_s)
+
+    async def main():
+        c = CoalescingScorer(cast(ScorerClient, TaskRecordingClient()), max_in_flight=1)
+        scores = await c.score(np.full((1, 4), 3.0, np.float32))
+        return scores, asyncio.current_task()
+
+    scores, caller = asyncio.run(main())
+    assert scores.win_probabilities.tolist() == [3.0]
+    assert tasks == [caller], "a lone request needs no task of the coalescer's"
+
+
+def test_a_queued_request_times_out_while_the_rpc_ahead_of_it_hangs():
+    async def main():
+        c = CoalescingScorer(cast(ScorerClient, RecordingClient(hang=True)), max_in_flight=1)
+        ahead = asyncio.ensure_future(c.score(np.zeros((1, 4), np.float32), timeout_s=30))
+        await asyncio.sleep(0)  # the first call is now in its RPC: the next one queues
+        try:
+            with pytest.raises(ScorerUnavailable, match="did not answer within 50 ms"):
+                await c.score(np.zeros((1, 4), np.float32), timeout_s=0.05)
+        finally:
+            ahead.cancel()
+
+    asyncio.run(main())
