@@ -99,5 +99,10 @@ def _serve_scorer(args: argparse.Namespace) -> int:
 
 def _serve_router(args: argparse.Namespace) -> int:
     quiet_grpc_core()
-    extras.load("serve-router", "router", "orchestrouter.router.server").main()
+    config = extras.load("serve-router", "router", "orchestrouter.router.config")
+    if os.environ.get("ORCHESTROUTER_SCORER_TARGET") == config.IN_PROCESS_SCORER:
+        # The router scores in its own process: the scorer's libraries (ONNX Runtime) are needed here too.
+        extras.load("serve-router", "scorer", "orchestrouter.tools.inprocess").main()
+    else:
+        extras.load("serve-router", "router", "orchestrouter.router.server").main()
     return 0
