@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient, ScorerUnavailable, Scores
+from tests.support.doubles import replace_file
+
+ROUTER_TOKEN = "router-token-0c9e2f4b7d1a3856"
 
 
 class RecordingClient:
@@ -94,3 +97,27 @@ def test_a_queued_request_times_out_while_the_rpc_ahead_of_it_hangs():
             ahead.cancel()
 
     asyncio.run(main())
+
+
+def test_the_client_sends_the_token_current_at_each_call(scorer_factory, random_model, tmp_path, loop_thread):
+    tokens = tmp_path / "tokens"
+    replace_file(tokens, f"router:{ROUTER_TOKEN}\n")
+    scorer = scorer_factory(random_model, auth_tokens_file=str(tokens))
+    current = [ROUTER_TOKEN]
+
+    async def main() -> list[str]:
+        client = ScorerClient(scorer.target, 5.0, token=lambda: current[0])
+        outcomes = []
+        try:
+            for token in (ROUTER_TOKEN, "rotated-away-token-11112222", ROUTER_TOKEN):
+                current[0] = token
+                try:
+                    await client.score(np.zeros((1, 256), np.float32))
+                    outcomes.append("scored")
+                except ScorerUnavailable as exc:
+                    outcomes.append(str(exc).split(":")[0])
+        finally:
+            await client.close()
+        return outcomes
+
+    assert loop_thread.run(main()) == ["scored", "scorer unauthenticated", "scored"]
