@@ -4,6 +4,7 @@ deciding as it does with the scorer process, and degrading on what the Score ser
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import grpc
@@ -16,8 +17,10 @@ from orchestrouter.router.scorer_client import ScorerUnavailable
 from orchestrouter.scorer.config import ScorerConfig
 from orchestrouter.tools.inprocess import InProcessRouterServer, InProcessScorer
 from orchestrouter.tools.launcher import run_to_exit, start
-from orchestrouter.v1 import router_pb2_grpc
+from orchestrouter.v1 import router_pb2, router_pb2_grpc
+from tests.support.models import ConstantEmbedder
 from tests.support.pair import request
+from tests.support.reload import put_model, wait_until
 
 QUERIES = ["What is the capital of France?", "Prove that there are infinitely many primes.", "hi!"]
 
@@ -51,6 +54,29 @@ def test_a_router_scoring_in_process_decides_as_with_the_scorer_process(
     finally:
         loop_thread.run(router.close(0.5))
     assert router.scorer.model.state.batcher is not None and router.scorer.model.state.batcher._closed
+
+
+def test_an_in_process_router_follows_a_reload_of_the_model_file(loop_thread, tmp_path) -> None:
+    path = tmp_path / "model.onnx"
+    put_model(path, "v1", bias=-3.0)  # every score ~0.047; calibration uniform on [0, 1]
+    config = RouterConfig(listen="127.0.0.1:0", grace_seconds=0.5, scorer_target=IN_PROCESS_SCORER, premium_share=0.75)
+    scorer = dataclasses.replace(scorer_config(path), model_recheck_s=0.05)
+    router = loop_thread.run(InProcessRouterServer(config, scorer, embedder=ConstantEmbedder()).start())
+    try:
+        with grpc.insecure_channel(router.target) as channel:
+            stub = router_pb2_grpc.RouterServiceStub(channel)
+
+            def decision() -> router_pb2.Decision:
+                return stub.Route(request("a question", dry_run=True), timeout=10).decision
+
+            assert (decision().router_version, decision().threshold) == ("v1", pytest.approx(0.25, abs=1e-6))
+            # v2's calibration spans [0, 0.04]: a 75% premium share is now threshold 0.01, so ~0.047 goes premium.
+            put_model(path, "v2", bias=-3.0, calibration=tuple(float(x) for x in np.linspace(0.0, 0.04, 101)))
+            wait_until(lambda: decision().router_version == "v2", "a route scored by v2")
+            wait_until(lambda: decision().threshold == pytest.approx(0.01, abs=1e-6), "v2's calibration")
+            assert decision().tier == router_pb2.TIER_PREMIUM
+    finally:
+        loop_thread.run(router.close(0.5))
 
 
 def test_what_the_score_service_refuses_is_scorer_unavailable(random_model) -> None:
