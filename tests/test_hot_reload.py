@@ -8,8 +8,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 import grpc
 import numpy as np
@@ -19,23 +17,10 @@ from orchestrouter.router.model_refresh import ModelRefresh
 from orchestrouter.scorer.config import ConfigError, ScorerConfig
 from orchestrouter.v1 import router_pb2, scorer_pb2, scorer_pb2_grpc
 from tests.support.models import linear_model
+from tests.support.reload import put_model, wait_until
 
 RECHECK_S = 0.05
 DIM = 256
-
-
-def put_model(path: Path, version: str, bias: float = 0.0, **fields) -> None:
-    """Writes a test model beside path, then renames it over path in one step (a volume update)."""
-    tmp = path.with_name(f".{version}.onnx")
-    linear_model(tmp, bias=bias, version=version, **fields)
-    os.replace(tmp, path)
-
-
-def wait_until(found: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not found():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def score_request(rows: int = 1) -> scorer_pb2.ScoreRequest:

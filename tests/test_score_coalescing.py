@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient, ScorerUnavailable, Scores
+from tests.support.doubles import replace_file
+
+ROUTER_TOKEN = "router-token-0c9e2f4b7d1a3856"
 
 
 class RecordingClient:
@@ -62,3 +65,59 @@ def test_a_hung_scorer_times_out_as_unavailable():
             await c.score(np.zeros((1, 4), np.float32), timeout_s=0.05)
 
     asyncio.run(main())
+
+
+def test_a_lone_request_makes_its_rpc_in_its_own_task():
+    tasks: list[asyncio.Task | None] = []
+
+    class TaskRecordingClient(RecordingClient):
+        async def score(self, matrix, timeout_s=None):
+            tasks.append(asyncio.current_task())
+            return await super().score(matrix, timeout_s)
+
+    async def main():
+        c = CoalescingScorer(cast(ScorerClient, TaskRecordingClient()), max_in_flight=1)
+        scores = await c.score(np.full((1, 4), 3.0, np.float32))
+        return scores, asyncio.current_task()
+
+    scores, caller = asyncio.run(main())
+    assert scores.win_probabilities.tolist() == [3.0]
+    assert tasks == [caller], "a lone request needs no task of the coalescer's"
+
+
+def test_a_queued_request_times_out_while_the_rpc_ahead_of_it_hangs():
+    async def main():
+        c = CoalescingScorer(cast(ScorerClient, RecordingClient(hang=True)), max_in_flight=1)
+        ahead = asyncio.ensure_future(c.score(np.zeros((1, 4), np.float32), timeout_s=30))
+        await asyncio.sleep(0)  # the first call is now in its RPC: the next one queues
+        try:
+            with pytest.raises(ScorerUnavailable, match="did not answer within 50 ms"):
+                await c.score(np.zeros((1, 4), np.float32), timeout_s=0.05)
+        finally:
+            ahead.cancel()
+
+    asyncio.run(main())
+
+
+def test_the_client_sends_the_token_current_at_each_call(scorer_factory, random_model, tmp_path, loop_thread):
+    tokens = tmp_path / "tokens"
+    replace_file(tokens, f"router:{ROUTER_TOKEN}\n")
+    scorer = scorer_factory(random_model, auth_tokens_file=str(tokens))
+    current = [ROUTER_TOKEN]
+
+    async def main() -> list[str]:
+        client = ScorerClient(scorer.target, 5.0, token=lambda: current[0])
+        outcomes = []
+        try:
+            for token in (ROUTER_TOKEN, "rotated-away-token-11112222", ROUTER_TOKEN):
+                current[0] = token
+                try:
+                    await client.score(np.zeros((1, 256), np.float32))
+                    outcomes.append("scored")
+                except ScorerUnavailable as exc:
+                    outcomes.append(str(exc).split(":")[0])
+        finally:
+            await client.close()
+        return outcomes
+
+    assert loop_thread.run(main()) == ["scored", "scorer unauthenticated", "scored"]

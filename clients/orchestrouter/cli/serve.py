@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -101,8 +102,21 @@ def _serve_scorer(args: argparse.Namespace) -> int:
 
 def _serve_router(args: argparse.Namespace) -> int:
     quiet_grpc_core()
-    # router.workers runs the router, or with ORCHESTROUTER_ROUTER_WORKERS > 1 supervises several; it
-    # imports the server (and the router extra's libraries) only in the processes that serve, so they
-    # are checked here, before a supervisor starts anything.
-    extras.load("serve-router", "router", "orchestrouter.router.workers", *_ROUTER_LIBRARIES).main()
+    config = extras.load("serve-router", "router", "orchestrouter.router.config")
+    if os.environ.get("ORCHESTROUTER_SCORER_TARGET") == config.IN_PROCESS_SCORER:
+        # The router scores in its own process: the scorer's libraries (ONNX Runtime) are needed here
+        # too, and it is one process, so several workers (each would load its own model) are refused.
+        if os.environ.get("ORCHESTROUTER_ROUTER_WORKERS", "1").strip() not in ("", "1"):
+            print(
+                "error: ORCHESTROUTER_SCORER_TARGET=inprocess runs one router process; "
+                "set ORCHESTROUTER_ROUTER_WORKERS=1 or run a scorer",
+                file=sys.stderr,
+            )
+            return 2
+        extras.load("serve-router", "scorer", "orchestrouter.tools.inprocess").main()
+    else:
+        # router.workers runs the router, or with ORCHESTROUTER_ROUTER_WORKERS > 1 supervises several; it
+        # imports the server (and the router extra's libraries) only in the processes that serve, so they
+        # are checked here, before a supervisor starts anything.
+        extras.load("serve-router", "router", "orchestrouter.router.workers", *_ROUTER_LIBRARIES).main()
     return 0

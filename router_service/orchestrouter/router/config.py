@@ -385,6 +385,10 @@ class ShadowConfig(EnvConfig):
         )
 
 
+# ORCHESTROUTER_SCORER_TARGET's value for a scorer inside the router's process (orchestrouter.tools.inprocess).
+IN_PROCESS_SCORER = "inprocess"
+
+
 @dataclass(frozen=True)
 class RouterConfig(EnvConfig):
     """RouterConfig: listening address, scorer target, the dial, the embedder and the tiers."""
@@ -511,7 +515,12 @@ class RouterConfig(EnvConfig):
                 help="address to listen on: host:port (port 0: any free port) or unix:PATH",
             ),
             scorer_target=env_str(
-                env, "ORCHESTROUTER_SCORER_TARGET", cls.scorer_target, help="the scorer's address (host:port)"
+                env,
+                "ORCHESTROUTER_SCORER_TARGET",
+                cls.scorer_target,
+                help=f"the scorer's address (host:port or unix:PATH), or {IN_PROCESS_SCORER!r}: the router scores "
+                "in its own process (one process, ONNX Runtime and the model in the router's memory; the "
+                "ORCHESTROUTER_SCORER_* model and batching variables apply)",
             ),
             scorer_timeout_ms=env_float(
                 env,

@@ -29,7 +29,7 @@ from orchestrouter.router.model import (
 from orchestrouter.router.model_refresh import ModelRefresh
 from orchestrouter.router.policy import ThresholdPolicy
 from orchestrouter.router.route_observer import RouteObserver
-from orchestrouter.router.scorer_client import CoalescingScorer, ScorerUnavailable, Scores
+from orchestrouter.router.scorer_client import Scorer, ScorerUnavailable, Scores
 from orchestrouter.router.traffic import AnsweredTraffic
 from orchestrouter.runtime import semconv, telemetry
 from orchestrouter.runtime.errors import DeadlineExceeded
@@ -61,7 +61,7 @@ class RouterCore:
     def __init__(
         self,
         embedder: Embedder,
-        scorer: CoalescingScorer,
+        scorer: Scorer,
         dispatcher: Dispatcher,
         threshold: float,
         premium_share: float | None,

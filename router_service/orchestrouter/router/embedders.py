@@ -45,17 +45,32 @@ class WordLlamaEmbedder:
         from wordllama import WordLlama
 
         package_dir = Path(wordllama.__file__).parent
-        self._model = WordLlama.load(config="l2_supercat", dim=self.dim, cache_dir=package_dir, disable_download=True)
+        model = WordLlama.load(config="l2_supercat", dim=self.dim, cache_dir=package_dir, disable_download=True)
+        self._tokenizer = model.tokenizer
+        self._table: np.ndarray = model.embedding  # float32 [vocab, dim], C-contiguous
         # The tokenizers library is not safe to call from several threads at once.
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """WordLlama's embedding (the mean of the texts' token vectors), computed as its embed() does,
+        to the bit, without its per-call padding, masks and [texts, tokens, dim] intermediate.
+
+        One ``encode`` per text rather than ``encode_batch``, which hands even a single text to the
+        tokenizer's thread pool; a text without tokens embeds as zeros, as in WordLlama.
+        """
+        out = np.zeros((len(texts), self.dim), np.float32)
         with self._lock:
-            out = self._model.embed(list(texts))
-        return np.ascontiguousarray(out, dtype=np.float32)
+            encodings = [self._tokenizer.encode(text, add_special_tokens=False) for text in texts]
+        for row, encoding in zip(out, encodings, strict=True):
+            ids = encoding.ids
+            if ids:
+                # mode="clip" clamps ids past the table, as WordLlama's np.clip does.
+                np.add.reduce(self._table.take(ids, axis=0, mode="clip"), axis=0, out=row)
+                row /= np.float32(len(ids))
+        return out
 
     async def embed_async(self, texts: Sequence[str]) -> np.ndarray:
-        # About 30 µs for a query: cheaper inline than any hop to a thread.
+        # 10-60 µs for a query (hot or after the loop idled): cheaper inline than any hop to a thread.
         return self.embed(texts)
 
 

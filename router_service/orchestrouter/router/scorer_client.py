@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 import numpy as np
@@ -44,6 +45,16 @@ def reply_problem(probabilities: np.ndarray, rows: int) -> str | None:
     return None
 
 
+class Scorer(Protocol):
+    """Scorer: what the router core scores with: the Score RPC (CoalescingScorer) or a scorer in the same process."""
+
+    async def score(self, embeddings: np.ndarray, timeout_s: float | None = None) -> Scores: ...
+
+    async def model_info(self, timeout_s: float = 5.0) -> scorer_pb2.GetModelInfoResponse: ...
+
+    async def close(self) -> None: ...
+
+
 class ScorerClient:
     """ScorerClient: an aio channel to the scorer sidecar (host:port or unix:PATH); over TLS when
     tls has trust roots and the target is not a unix socket.
@@ -75,14 +86,22 @@ class ScorerClient:
         self._stub = scorer_pb2_grpc.ScorerServiceStub(self._channel)
         self.timeout_s = timeout_s
         self._token = token
+        # The metadata is built again only when the token changes (its file is re-read in place).
+        self._metadata_for: tuple[str, tuple[tuple[str, str], ...]] | None = None
 
     def _metadata(self) -> tuple[tuple[str, str], ...] | None:
-        return None if self._token is None else (("authorization", f"Bearer {self._token()}"),)
+        if self._token is None:
+            return None
+        token = self._token()
+        if self._metadata_for is None or self._metadata_for[0] != token:
+            self._metadata_for = (token, (("authorization", f"Bearer {token}"),))
+        return self._metadata_for[1]
 
     async def score(self, embeddings: np.ndarray, timeout_s: float | None = None) -> Scores:
         matrix = np.ascontiguousarray(embeddings, dtype="<f4")
+        rows, dim = matrix.shape
         request = scorer_pb2.ScoreRequest(
-            embeddings=scorer_pb2.EmbeddingBatch(data=matrix.tobytes(), rows=matrix.shape[0], dim=matrix.shape[1])
+            embeddings=scorer_pb2.EmbeddingBatch(data=matrix.tobytes(), rows=rows, dim=dim)
         )
         try:
             reply = await self._stub.Score(request, timeout=self.timeout_for(timeout_s), metadata=self._metadata())
@@ -92,7 +111,7 @@ class ScorerClient:
                 raise ScorerUnavailable(f"scorer refused the embeddings: {exc.details()}") from exc
             raise ScorerUnavailable(f"scorer {exc.code().name.lower()}: {exc.details()}") from exc
         probabilities = np.asarray(reply.win_probabilities, dtype=np.float32)
-        problem = reply_problem(probabilities, matrix.shape[0])
+        problem = reply_problem(probabilities, rows)
         if problem:
             # As good as no answer: a wrong count would give one request another's score (or none),
             # and NaN compares false with any threshold, so it would route silently.
@@ -116,8 +135,9 @@ class CoalescingScorer:
     """CoalescingScorer: merges concurrent Score calls from many requests into fewer RPCs.
 
     A call goes out at once while fewer than ``max_in_flight`` RPCs are pending, so a lone
-    request pays no extra latency; under load, calls that arrive meanwhile queue and leave
-    together in the next RPC. Each RPC costs the router and the scorer far more CPU than the
+    request pays no extra latency: with nothing queued it makes the RPC itself, in its own task
+    (no task, future or shield of the coalescer's); under load, calls that arrive meanwhile queue
+    and leave together in the next RPC. Each RPC costs the router and the scorer far more CPU than the
     scoring itself, so this is what lets two cores make thousands of decisions a second.
     """
 
@@ -132,14 +152,28 @@ class CoalescingScorer:
         self._in_flight = 0
 
     async def score(self, embeddings: np.ndarray, timeout_s: float | None = None) -> Scores:
+        timeout = self.client.timeout_for(timeout_s)
+        if not self._pending and self._in_flight < self._max_in_flight:
+            return await self._score_alone(embeddings, timeout)
         future = asyncio.get_running_loop().create_future()
         self._pending.append((embeddings, future, contextvars.copy_context()))
         self._launch()
-        timeout = self.client.timeout_for(timeout_s)
         try:
             return await asyncio.wait_for(asyncio.shield(future), max(timeout, 0.0))
         except TimeoutError:
-            raise ScorerUnavailable(f"scorer did not answer within {timeout * 1000:.0f} ms") from None
+            raise _late(timeout) from None
+
+    async def _score_alone(self, embeddings: np.ndarray, timeout: float) -> Scores:
+        """One caller's own RPC: no one else is in it, so its caller's cancellation may cancel it."""
+        self._in_flight += 1
+        try:
+            async with asyncio.timeout(max(timeout, 0.0)):
+                return await self.client.score(embeddings, timeout)
+        except TimeoutError:
+            raise _late(timeout) from None
+        finally:
+            self._in_flight -= 1
+            self._launch()
 
     def _launch(self) -> None:
         while self._pending and self._in_flight < self._max_in_flight:
@@ -184,3 +218,7 @@ class CoalescingScorer:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _late(timeout: float) -> ScorerUnavailable:
+    return ScorerUnavailable(f"scorer did not answer within {timeout * 1000:.0f} ms")

@@ -23,7 +23,7 @@ from orchestrouter.router.http.models import ModelCatalog
 from orchestrouter.router.model_refresh import ModelRefresh
 from orchestrouter.router.retention import RetentionPurger
 from orchestrouter.router.route_observer import RouteObserver
-from orchestrouter.router.scorer_client import CoalescingScorer, ScorerClient
+from orchestrouter.router.scorer_client import CoalescingScorer, Scorer, ScorerClient
 from orchestrouter.router.servicer import RouterServicer
 from orchestrouter.router.shadow import ShadowRouter
 from orchestrouter.router.traffic import AnsweredTraffic
@@ -104,8 +104,9 @@ class RouterServer(serving.ServiceServer):
     """RouterServer: the Route service; ready once it has read the scorer's model info.
 
     ``await RouterServer(config).start()`` binds, connects to the scorer and reports SERVING;
-    ``core`` is what it serves. embedder replaces the configured one (tests pass a stand-in);
-    scorer_wait_s bounds the wait for a scorer that is still loading its model. With
+    ``core`` is what it serves. embedder replaces the configured one (tests pass a stand-in), and
+    scorer the Score RPC to ``scorer_target`` (orchestrouter.tools.inprocess passes a scorer in
+    this process); scorer_wait_s bounds the wait for a scorer that is still loading its model. With
     ``http_listen`` set it also serves the OpenAI-compatible front door (``front_door``, router.http)
     over the same core; closing drains both at once. ``worker`` is set in the processes of a
     multi-worker router (router.workers), which tell their supervisor once they serve.
@@ -120,6 +121,7 @@ class RouterServer(serving.ServiceServer):
         embedder: Embedder | None = None,
         scorer_wait_s: float = 30.0,
         worker: int | None = None,
+        scorer: Scorer | None = None,
     ) -> None:
         super().__init__(config)
         self.config = config
@@ -129,6 +131,7 @@ class RouterServer(serving.ServiceServer):
         self.reuse_port = config.workers > 1
         self.scorer_wait_s = scorer_wait_s
         self._embedder = embedder
+        self._scorer = scorer
         self._core: RouterCore | None = None
         # The traffic store (ORCHESTROUTER_STORE), opened by start(); None without one.
         self.store: Store | None = None
@@ -155,7 +158,7 @@ class RouterServer(serving.ServiceServer):
         try:
             caller_policy = open_caller_policy(config)
             embedder = self._embedder or build_embedder(config)
-            scorer = CoalescingScorer(
+            scorer = self._scorer or CoalescingScorer(
                 ScorerClient(
                     config.scorer_target,
                     config.scorer_timeout_ms / 1000.0,

@@ -83,19 +83,35 @@ class ScoringEngine:
 
 def parse_batch(data: bytes, rows: int, dim: int, expected_dim: int, max_rows: int) -> np.ndarray:
     """Checks a packed batch and returns it as a float32 [rows, dim] array (no copy)."""
-    if rows == 0:
-        raise InvalidArgument("empty batch: embeddings.rows is 0")
-    if rows > max_rows:
-        raise InvalidArgument(f"batch of {rows} rows is over the limit of {max_rows}")
-    if dim != expected_dim:
-        raise InvalidArgument(f"embedding dimension {dim} does not match the router model's {expected_dim}")
+    _check_shape(rows, dim, expected_dim, max_rows)
     expected_bytes = rows * dim * 4
     if len(data) != expected_bytes:
         raise InvalidArgument(
             f"embeddings.data has {len(data)} bytes, but rows={rows} x dim={dim} float32 needs {expected_bytes}"
         )
     matrix = np.frombuffer(data, dtype="<f4").reshape(rows, dim)
+    _check_finite(matrix)
+    return matrix
+
+
+def check_embeddings(matrix: np.ndarray, expected_dim: int, max_rows: int) -> None:
+    """Checks a float32 [rows, dim] matrix as parse_batch checks a packed one (for a scorer in the caller's process)."""
+    if matrix.ndim != 2:
+        raise InvalidArgument(f"embeddings of shape {list(matrix.shape)}: rows x dim expected")
+    _check_shape(matrix.shape[0], matrix.shape[1], expected_dim, max_rows)
+    _check_finite(matrix)
+
+
+def _check_shape(rows: int, dim: int, expected_dim: int, max_rows: int) -> None:
+    if rows == 0:
+        raise InvalidArgument("empty batch: embeddings.rows is 0")
+    if rows > max_rows:
+        raise InvalidArgument(f"batch of {rows} rows is over the limit of {max_rows}")
+    if dim != expected_dim:
+        raise InvalidArgument(f"embedding dimension {dim} does not match the router model's {expected_dim}")
+
+
+def _check_finite(matrix: np.ndarray) -> None:
     if not np.isfinite(matrix).all():
         bad = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
         raise InvalidArgument(f"embeddings contain NaN or infinite values (first in row {bad})")
-    return matrix

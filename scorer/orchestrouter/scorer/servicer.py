@@ -8,6 +8,7 @@ import numpy as np
 from grpc import aio
 
 from orchestrouter.runtime.errors import InvalidArgument, Unavailable
+from orchestrouter.scorer.artifact import RouterModelInfo
 from orchestrouter.scorer.batcher import MicroBatcher
 from orchestrouter.scorer.engine import ModelOutputError, ScoringEngine, parse_batch, probability_problem
 from orchestrouter.scorer.run_telemetry import RunTelemetry
@@ -35,6 +36,22 @@ class ScorerState:
             raise Unavailable("router model is not loaded yet")
         return self.engine, self.batcher
 
+    async def score(
+        self, matrix: np.ndarray, engine: ScoringEngine, batcher: MicroBatcher
+    ) -> tuple[np.ndarray, ScoringEngine]:
+        """The win probabilities of matrix's checked rows and the model that gave them, in the caller's context.
+
+        engine is the model serving when the request came; a hot reload may have swapped in another since.
+        """
+        scores, run = await batcher.score_with_run(matrix)
+        scored_by = run.model if isinstance(run.model, ScoringEngine) else engine
+        problem = probability_problem(scores)
+        if problem:
+            # Checked per request: rows that overflow the model fail their own request, not the batch's others.
+            raise ModelOutputError(f"the router model gave {problem} for this request's rows")
+        self.telemetry.on_scored(run, matrix.shape[0])
+        return scores, scored_by
+
 
 class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
     def __init__(self, state: ScorerState) -> None:
@@ -46,14 +63,7 @@ class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
             raise InvalidArgument("empty batch: embeddings is not set")
         batch = request.embeddings
         matrix = parse_batch(batch.data, batch.rows, batch.dim, engine.dim, self._state.max_request_rows)
-        scores, run = await batcher.score_with_run(matrix)
-        # The model that ran the batch, which a hot reload may have swapped in since the request came.
-        scored_by = run.model if isinstance(run.model, ScoringEngine) else engine
-        problem = probability_problem(scores)
-        if problem:
-            # Checked per request: rows that overflow the model fail their own request, not the batch's others.
-            raise ModelOutputError(f"the router model gave {problem} for this request's rows")
-        self._state.telemetry.on_scored(run, batch.rows)
+        scores, scored_by = await self._state.score(matrix, engine, batcher)
         return scorer_pb2.ScoreResponse(
             win_probabilities=np.asarray(scores, dtype=np.float32).tolist(),
             router_id=scored_by.info.router_id,
@@ -64,15 +74,19 @@ class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
         self, request: scorer_pb2.GetModelInfoRequest, context: aio.ServicerContext
     ) -> scorer_pb2.GetModelInfoResponse:
         engine, _ = self._state.ready()
-        info = engine.info
-        return scorer_pb2.GetModelInfoResponse(
-            router_id=info.router_id,
-            router_version=info.version,
-            embedder=scorer_pb2.EmbedderInfo(name=info.embedder_name, dim=info.embedder_dim),
-            model_names=list(info.model_names),
-            strong_model=info.strong_model,
-            weak_model=info.weak_model,
-            training_data_json=json.dumps(info.training_data, sort_keys=True),
-            calibration_quantiles=list(info.calibration_quantiles),
-            calibration_reference=info.calibration_reference,
-        )
+        return model_info_message(engine.info)
+
+
+def model_info_message(info: RouterModelInfo) -> scorer_pb2.GetModelInfoResponse:
+    """GetModelInfo's answer for the router model info describes."""
+    return scorer_pb2.GetModelInfoResponse(
+        router_id=info.router_id,
+        router_version=info.version,
+        embedder=scorer_pb2.EmbedderInfo(name=info.embedder_name, dim=info.embedder_dim),
+        model_names=list(info.model_names),
+        strong_model=info.strong_model,
+        weak_model=info.weak_model,
+        training_data_json=json.dumps(info.training_data, sort_keys=True),
+        calibration_quantiles=list(info.calibration_quantiles),
+        calibration_reference=info.calibration_reference,
+    )
