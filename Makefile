@@ -23,8 +23,9 @@ run: $(STAMP)
 	$(PY) -m orchestrouter.tools.demo
 
 # Latency and throughput figures (see clients/orchestrouter/tools/bench.py); not part of the tests.
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS='--rounds 5 --workers 2' or '--compare-workers'.
 bench: $(STAMP)
-	$(PY) -m orchestrouter.tools.bench
+	$(PY) -m orchestrouter.tools.bench $(BENCH_ARGS)
 
 # The suite and every gate, run side by side (their output kept apart): buf lint, ruff, the import
 # contract, mypy and pytest. Any failure fails the target.
