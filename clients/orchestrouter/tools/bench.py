@@ -163,9 +163,9 @@ def print_table(
 # --- The loads. ---
 
 
-def chat_load(url: str, model: str, watch: dict[str, int]) -> Load:
+def chat_load(url: str, model: str, watch: dict[str, int], headers: dict[str, str] | None = None) -> Load:
     async def load(c: int, duration_s: float, warmup_s: float) -> LoadResult:
-        async with HttpChat(url, model) as chat:
+        async with HttpChat(url, model, headers) as chat:
             return await closed_loop(chat, c, duration_s, warmup_s, watch)
 
     return load

@@ -137,8 +137,10 @@ class LoadResult:
 
     def cpu_ms_per_request(self, name: str) -> float:
         """Milliseconds of CPU per completed request: name is a watched process or "client"."""
-        seconds = self.client_cpu_s if name == "client" else self.server_cpu_s[name]
-        return seconds * 1000 / self.completed if self.completed else float("nan")
+        seconds = self.client_cpu_s if name == "client" else self.server_cpu_s.get(name)
+        if seconds is None or not self.completed:
+            return float("nan")  # not watched in this load, or nothing completed
+        return seconds * 1000 / self.completed
 
 
 # --- The closed loop. ---
