@@ -223,7 +223,20 @@ def compare_workers(
     scorer: Service, router_env: dict[str, str], rounds: int, duration_s: float, warmup_s: float
 ) -> None:
     """Routers with 1 and 2 workers on one scorer, interleaved at c=128: requests/s and the ratio."""
-    routers = {w: start("serve-router", {**router_env, WORKERS_ENV: str(w)}, name=f"router-w{w}") for w in (1, 2)}
+    env = {
+        **router_env,
+        "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
+        "ORCHESTROUTER_SCORER_TARGET": scorer.target,
+    }
+    log = router_env["ORCHESTROUTER_DECISION_LOG"]
+    routers = {
+        w: start(
+            "serve-router",
+            {**env, WORKERS_ENV: str(w), "ORCHESTROUTER_DECISION_LOG": f"{log}.w{w}"},
+            name=f"router-w{w}",
+        )
+        for w in (1, 2)
+    }
     try:
         for w, router in routers.items():
             print(f"workers={w}: {worker_note(router, w)}")
