@@ -73,16 +73,16 @@ class PeerError(RuntimeError):
 # --- Installing. ---
 
 
-def install(name: str, steps: list[list[str]]) -> Path:
-    """A venv at build/peers/NAME with each step's requirements installed by pip, in order; reused
-    while its stamp names the same steps. Returns the venv's bin directory."""
-    venv = PEERS_DIR / name
+def install(name: str, steps: list[list[str]], root: Path = PEERS_DIR) -> Path:
+    """A venv at ROOT/NAME with each step's requirements installed by pip, in order; reused while
+    its stamp names the same steps. Returns the venv's bin directory."""
+    venv = root / name
     stamp = venv / ".installed"
     want = " ; ".join(" ".join(step) for step in steps)
     if stamp.exists() and stamp.read_text().strip() == want:
         return venv / "bin"
-    log = PEERS_DIR / f"{name}-install.log"
-    PEERS_DIR.mkdir(parents=True, exist_ok=True)
+    log = root / f"{name}-install.log"
+    root.mkdir(parents=True, exist_ok=True)
     print(f"installing {name} into {venv} ({want}); log in {log}; this takes minutes", flush=True)
     with log.open("w") as out:
         if not (venv / "bin" / "python").exists():
