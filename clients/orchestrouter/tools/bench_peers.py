@@ -246,14 +246,19 @@ def budget_table(cells: dict[tuple[str, int], Cell], systems: dict[str, str]) ->
         )
 
 
+def ratio(a: float, b: float, digits: int) -> str:
+    """a / b, or "n/a" where b is zero or not a number (a system with no answers in its windows)."""
+    return f"{a / b:.{digits}f}" if b and b == b else "n/a"
+
+
 def ratios(cells: dict[tuple[str, int], Cell], peers: list[str]) -> None:
     route_p50 = added(cells, "route", 1, 50)
     for peer in peers:
-        peer_p50 = added(cells, peer, 1, 50)
+        peer_rps = cells[peer, 32].rps()
         print(
-            f"route vs {peer}: added p50 at c=1 {route_p50 / peer_p50:.2f} of it (acceptance vs litellm: <= 0.10); "
-            f"req/s at c=32 x{cells['route', 32].rps() / cells[peer, 32].rps():.1f} (acceptance vs litellm: >= 10); "
-            f"dry run x{cells['dry run', 32].rps() / cells[peer, 32].rps():.1f}"
+            f"route vs {peer}: added p50 at c=1 {ratio(route_p50, added(cells, peer, 1, 50), 2)} of it "
+            f"(acceptance vs litellm: <= 0.10); req/s at c=32 x{ratio(cells['route', 32].rps(), peer_rps, 1)} "
+            f"(acceptance vs litellm: >= 10); dry run x{ratio(cells['dry run', 32].rps(), peer_rps, 1)}"
         )
     print(f"router CPU per routed request at c=32: {cells['route', 32].cpu_ms('router'):.2f} ms (acceptance: <= 1.0)")
     print(f"dry-run decisions/s at c=32: {cells['dry run', 32].rps():,.0f} (acceptance: >= 3,000)")

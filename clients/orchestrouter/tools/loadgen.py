@@ -152,11 +152,15 @@ async def closed_loop(
     duration_s: float,
     warmup_s: float = 0.5,
     watch: Mapping[str, int] | None = None,
+    max_warmup_s: float = 30.0,
+    drain_s: float = 60.0,
 ) -> LoadResult:
-    """concurrency callers each await call(caller, i) in a loop for warmup_s (not counted), then
-    for duration_s (counted: a request that ends in the window, wherever it started; the load is
-    steady by then). A call that raises counts as an error, not as a latency. watch: name -> pid of
-    server processes whose CPU (with their descendants) is read over the window."""
+    """concurrency callers each await call(caller, i) in a loop. The first warmup_s is not counted,
+    nor anything before every caller has had an answer (a slow server's first answers come late;
+    at most max_warmup_s more); then the window of duration_s is counted: a request that ends in
+    it, wherever it started. A call that raises counts as an error, not as a latency. Calls still
+    in flight drain_s after the window are cancelled. watch: name -> pid of server processes whose
+    CPU (with their descendants) is read over the window."""
     watch = dict(watch or {})
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
@@ -165,26 +169,36 @@ async def closed_loop(
     window: dict[str, float] = {}
     trees: dict[str, list[int]] = {}
     counter = 0
-    t_start = time.perf_counter()
-    t_window = t_start + warmup_s
-    t_end = t_window + duration_s
+    answered = 0  # calls ended (answer or error) before the window opened
+    t_window = t_end = float("inf")
+    warm_at = loop.time() + warmup_s
 
     def open_window() -> None:
+        nonlocal t_window, t_end
+        if "t" in window:
+            return
         trees.update({name: process_tree(pid) for name, pid in watch.items()})
         window["cpu"] = own_cpu_seconds()
         window.update({f"cpu:{name}": cpu_seconds(tree) for name, tree in trees.items()})
-        window["t"] = time.perf_counter()
+        window["t"] = t_window = time.perf_counter()
+        t_end = t_window + duration_s
+        loop.call_later(duration_s, close_window)
 
     def close_window() -> None:
+        if "t_end" in window:
+            return
         window["t_end"] = time.perf_counter()
         window["cpu_end"] = own_cpu_seconds()
         window.update({f"cpu_end:{name}": cpu_seconds(tree) for name, tree in trees.items()})
 
-    opened = loop.call_at(loop.time() + warmup_s, open_window)
-    closed = loop.call_at(loop.time() + warmup_s + duration_s, close_window)
+    def open_when_warm() -> None:
+        if answered >= concurrency and loop.time() >= warm_at:
+            open_window()
+
+    timers = [loop.call_at(warm_at, open_when_warm), loop.call_at(warm_at + max_warmup_s, open_window)]
 
     async def caller(k: int) -> None:
-        nonlocal counter, errors, first_error
+        nonlocal counter, errors, first_error, answered
         perf = time.perf_counter
         while True:
             i = counter
@@ -198,20 +212,27 @@ async def closed_loop(
                 if t_window <= perf() <= t_end:
                     errors += 1
                     first_error = first_error or f"{type(exc).__name__}: {exc}"[:300]
+                elif t_window == float("inf"):
+                    answered += 1
+                    open_when_warm()
                 continue
             ended = perf()
             if t_window <= ended <= t_end:
                 latencies.append((ended - started) * 1000)
+            elif t_window == float("inf"):
+                answered += 1
+                open_when_warm()
 
+    limit_s = warmup_s + max_warmup_s + duration_s + drain_s
     try:
-        await asyncio.gather(*(caller(k) for k in range(concurrency)))
+        await asyncio.wait_for(asyncio.gather(*(caller(k) for k in range(concurrency))), limit_s)
+    except TimeoutError:
+        first_error = first_error or f"calls still in flight {drain_s:g} s after the window were cancelled"
     finally:
-        opened.cancel()
-        closed.cancel()
-    if "t_end" not in window:  # a loop too busy to run the timer on time
-        if "t" not in window:
-            open_window()
-        close_window()
+        for timer in timers:
+            timer.cancel()
+    open_window()  # no-ops when the timers ran
+    close_window()
     return LoadResult(
         concurrency=concurrency,
         window_s=window["t_end"] - window["t"],
