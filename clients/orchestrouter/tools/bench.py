@@ -127,8 +127,9 @@ def run_rounds(
             for system in order:
                 result = asyncio.run(loads[system](c, duration_s, warmup_s))
                 cells[system, c].rounds.append(result)
-                if result.errors:
-                    print(f"  ! {system} c={c}: {result.errors} errors (first: {result.first_error})", flush=True)
+                if result.errors or not result.completed:
+                    what = f"{result.errors} errors" if result.errors else "no answers in the window"
+                    print(f"  ! {system} c={c}: {what} ({result.first_error})", flush=True)
         print(f"  round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
     return cells
 

@@ -157,8 +157,10 @@ async def closed_loop(
 ) -> LoadResult:
     """concurrency callers each await call(caller, i) in a loop. The first warmup_s is not counted,
     nor anything before every caller has had an answer (a slow server's first answers come late;
-    at most max_warmup_s more); then the window of duration_s is counted: a request that ends in
-    it, wherever it started. A call that raises counts as an error, not as a latency. Calls still
+    at most max_warmup_s more); then the window is counted: a request that ends in it, wherever it
+    started. The window lasts duration_s, or three times as long as it took every caller to get
+    its first answer if that is longer: with callers in step (a server that answers them in waves),
+    a window shorter than a wave can count none. A call that raises counts as an error, not as a latency. Calls still
     in flight drain_s after the window are cancelled. watch: name -> pid of server processes whose
     CPU (with their descendants) is read over the window."""
     watch = dict(watch or {})
@@ -172,6 +174,8 @@ async def closed_loop(
     answered = 0  # calls ended (answer or error) before the window opened
     t_window = t_end = float("inf")
     warm_at = loop.time() + warmup_s
+    t_start = time.perf_counter()
+    first_round_s = 0.0  # until every caller had its first answer
 
     def open_window() -> None:
         nonlocal t_window, t_end
@@ -181,8 +185,9 @@ async def closed_loop(
         window["cpu"] = own_cpu_seconds()
         window.update({f"cpu:{name}": cpu_seconds(tree) for name, tree in trees.items()})
         window["t"] = t_window = time.perf_counter()
-        t_end = t_window + duration_s
-        loop.call_later(duration_s, close_window)
+        length = max(duration_s, 3 * first_round_s)
+        t_end = t_window + length
+        loop.call_later(length, close_window)
 
     def close_window() -> None:
         if "t_end" in window:
@@ -192,6 +197,9 @@ async def closed_loop(
         window.update({f"cpu_end:{name}": cpu_seconds(tree) for name, tree in trees.items()})
 
     def open_when_warm() -> None:
+        nonlocal first_round_s
+        if answered >= concurrency and not first_round_s:
+            first_round_s = time.perf_counter() - t_start
         if answered >= concurrency and loop.time() >= warm_at:
             open_window()
 
@@ -223,7 +231,7 @@ async def closed_loop(
                 answered += 1
                 open_when_warm()
 
-    limit_s = warmup_s + max_warmup_s + duration_s + drain_s
+    limit_s = warmup_s + max_warmup_s + max(duration_s, 3 * (warmup_s + max_warmup_s)) + drain_s
     try:
         await asyncio.wait_for(asyncio.gather(*(caller(k) for k in range(concurrency))), limit_s)
     except TimeoutError:
@@ -344,7 +352,7 @@ class HttpChat:
 
     async def _connection(self, caller: int) -> _ResponseReader:
         conn = self.connections.get(caller)
-        if conn is None or conn.transport is None:
+        if conn is None or conn.transport is None or conn.transport.is_closing():
             _, conn = await asyncio.get_running_loop().create_connection(_ResponseReader, self.host, self.port)
             self.connections[caller] = conn
         return conn
@@ -355,6 +363,7 @@ class HttpChat:
         if status != 200:
             if conn.transport is not None:
                 conn.transport.close()  # what is left of an error's body is not read
+            self.connections.pop(caller, None)  # the next call opens a new connection
             raise HttpStatusError(f"HTTP {status}: {body[:200]!r}")
 
     async def __aenter__(self) -> HttpChat:
