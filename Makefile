@@ -7,7 +7,7 @@ PROTOS := $(wildcard proto/orchestrouter/v1/*.proto)
 TS_CLIENT := clients/typescript
 TS_DEPS := $(TS_CLIENT)/node_modules/.package-lock.json
 
-.PHONY: venv run test pytest lint typecheck proto clients lint-proto api-baseline lock bench clean
+.PHONY: venv run test pytest lint typecheck proto clients lint-proto api-baseline lock bench bench-peers clean
 
 venv: $(STAMP)
 
@@ -23,8 +23,14 @@ run: $(STAMP)
 	$(PY) -m orchestrouter.tools.demo
 
 # Latency and throughput figures (see clients/orchestrouter/tools/bench.py); not part of the tests.
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS='--rounds 5 --workers 2' or '--compare-workers'.
 bench: $(STAMP)
-	$(PY) -m orchestrouter.tools.bench
+	$(PY) -m orchestrouter.tools.bench $(BENCH_ARGS)
+
+# This router against LiteLLM's proxy and RouteLLM's server on one loopback endpoint (see
+# clients/orchestrouter/tools/bench_peers.py). The first run installs both into build/peers/ (minutes).
+bench-peers: $(STAMP)
+	$(PY) -m orchestrouter.tools.bench_peers $(BENCH_ARGS)
 
 # The suite and every gate, run side by side (their output kept apart): buf lint, ruff, the import
 # contract, mypy and pytest. Any failure fails the target.

@@ -1,81 +1,198 @@
-"""`make bench`: routing-decision latency and throughput, Score throughput, and the HTTP front door's
-overhead, printed.
+"""`make bench`: what the router adds over a direct call to its model endpoint, at concurrency 1, 32
+and 128, and the figures around it, printed in one run.
 
-Starts the scorer and the router as processes (like `make run`), then measures from a client
-process: sequential dry-run Route latency (p50/p99, as the caller sees it and inside the
-router), dry-run Route throughput at a given concurrency, Score throughput at batch 256, the
-local embedder's own time, the OpenAI-compatible front door against gRPC Route: the same
-answered request (to a loopback fake endpoint in a child process), alternately over each, as the
-caller sees it; and the caller's answered-Route p50 at shadow rate 0 against rate 1
-(orchestrouter.tools.shadow_bench). These machines are noisy: compare figures from one run.
+Starts a lean loopback OpenAI-compatible endpoint (orchestrouter.tools.loopback_endpoint) in its
+own process, then the scorer and the router as processes (like `make run`), the router's tiers
+both pointed at that endpoint and its decision log written to a file. A closed-loop load
+(orchestrouter.tools.loadgen) then runs, in interleaved rounds (the order of the systems turns
+each round, so drift on the machine falls on all alike), against:
+- floor: the endpoint called directly (OpenAI chat completion over HTTP/1.1);
+- route: gRPC Route, answered (the router dispatches to the endpoint);
+- dry run: gRPC Route with dry_run (the decision only);
+- front door: the router's OpenAI-compatible HTTP front door, answered.
+For each it prints the medians over rounds of: requests/s, latency p50/p95/p99, the latency added
+over the floor in the same round, and CPU per request of the router, the scorer and the load
+generator (from /proc, over the timed window); then RSS of the router and the scorer.
+
+Then, from the same run: the local embedder alone, Score throughput at batch 256, the front door's
+added p50 over gRPC, and the answered-Route p50 at shadow rate 0 against 1. --workers N runs the
+router with ORCHESTROUTER_ROUTER_WORKERS=N; --compare-workers also starts a router with 2 workers
+beside one with 1 (same scorer) and compares them at c=128 in interleaved rounds.
+These machines are noisy: compare figures from one run, as ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
+import os
+import re
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
-import aiohttp
 import numpy as np
 from grpc import aio
 
-from orchestrouter.router.embedders import WordLlamaEmbedder
-from orchestrouter.tools.faultrun import run_fakes
-from orchestrouter.tools.launcher import http_port, start_pair
+from orchestrouter.tools.launcher import Service, http_port, start, start_pair
+from orchestrouter.tools.loadgen import (
+    QUERIES,
+    GrpcRoute,
+    HttpChat,
+    LoadResult,
+    closed_loop,
+    process_tree,
+    rss_mb,
+)
 from orchestrouter.tools.shadow_bench import shadow_latency
-from orchestrouter.v1 import router_pb2, router_pb2_grpc, scorer_pb2, scorer_pb2_grpc
+from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
-QUERIES = [
-    "What is the capital of France?",
-    "hi!",
-    "Write a SQL query that finds duplicate emails in a users table.",
-    "Prove that there are infinitely many primes.",
-    "Give me three names for a bakery.",
-    "How do I reverse a linked list in Java?",
-    "Summarise the causes of the First World War in two sentences.",
-    "What is 17 * 23?",
-]
+WORKERS_ENV = "ORCHESTROUTER_ROUTER_WORKERS"
+_ENDPOINT_PORT = re.compile(r"loopback endpoint on .* \(port (\d+)\)")
 
 
-def percentiles(samples_ms: list[float]) -> str:
-    a = np.asarray(samples_ms)
-    return f"p50 {np.percentile(a, 50):.3f} ms  p90 {np.percentile(a, 90):.3f} ms  p99 {np.percentile(a, 99):.3f} ms"
+# --- The loopback endpoint's process. ---
 
 
-def route_request(i: int) -> router_pb2.RouteRequest:
-    text = QUERIES[i % len(QUERIES)]
-    return router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content=text)], dry_run=True)
+@contextmanager
+def loopback_endpoint(delay_ms: float = 0.0, embedding_dim: int = 1536) -> Iterator[tuple[int, int]]:
+    """Runs orchestrouter.tools.loopback_endpoint in a child process; yields (pid, port)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrouter.tools.loopback_endpoint",
+            "--delay-ms",
+            str(delay_ms),
+            "--embedding-dim",
+            str(embedding_dim),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = _ENDPOINT_PORT.search(line)
+        if not match:
+            raise RuntimeError(f"the loopback endpoint did not start: {line!r}")
+        yield proc.pid, int(match.group(1))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
-async def sequential_routes(target: str, n: int) -> tuple[list[float], list[float]]:
-    async with aio.insecure_channel(target) as channel:
-        stub = router_pb2_grpc.RouterServiceStub(channel)
-        for i in range(200):
-            await stub.Route(route_request(i))
-        outside, inside = [], []
-        for i in range(n):
-            t = time.perf_counter()
-            reply = await stub.Route(route_request(i))
-            outside.append((time.perf_counter() - t) * 1000)
-            inside.append(reply.timings.total_ms)
-        return outside, inside
+# --- Rounds of loads, and their medians. ---
+
+Load = Callable[[int, float, float], Coroutine[Any, Any, LoadResult]]
 
 
-async def concurrent_routes(target: str, n: int, concurrency: int) -> float:
-    async with aio.insecure_channel(target) as channel:
-        stub = router_pb2_grpc.RouterServiceStub(channel)
-        counter = iter(range(n))
+@dataclass
+class Cell:
+    """Cell: one system at one concurrency, a LoadResult per round."""
 
-        async def worker() -> None:
-            for i in counter:
-                await stub.Route(route_request(i))
+    system: str
+    concurrency: int
+    rounds: list[LoadResult]
 
+    def rps(self) -> float:
+        return statistics.median(r.rps for r in self.rounds)
+
+    def percentile(self, q: float) -> float:
+        return statistics.median(r.percentile(q) for r in self.rounds)
+
+    def cpu_ms(self, name: str) -> float:
+        return statistics.median(r.cpu_ms_per_request(name) for r in self.rounds)
+
+
+def run_rounds(
+    loads: dict[str, Load], concurrencies: list[int], rounds: int, duration_s: float, warmup_s: float
+) -> dict[tuple[str, int], Cell]:
+    """Every system at every concurrency, once a round; the systems' order turns each round."""
+    cells = {(s, c): Cell(s, c, []) for s in loads for c in concurrencies}
+    names = list(loads)
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for c in concurrencies:
+            for system in order:
+                result = asyncio.run(loads[system](c, duration_s, warmup_s))
+                cells[system, c].rounds.append(result)
+                if result.errors or not result.completed:
+                    what = f"{result.errors} errors" if result.errors else "no answers in the window"
+                    print(f"  ! {system} c={c}: {what} ({result.first_error})", flush=True)
+        print(f"  round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
+    return cells
+
+
+def added(cells: dict[tuple[str, int], Cell], system: str, c: int, q: float) -> float:
+    """Median over rounds of (system's percentile q - the floor's, in the same round)."""
+    mine, floor = cells[system, c].rounds, cells["floor", c].rounds
+    return statistics.median(a.percentile(q) - b.percentile(q) for a, b in zip(mine, floor, strict=True))
+
+
+def print_table(
+    cells: dict[tuple[str, int], Cell], systems: list[str], concurrencies: list[int], cpu: list[str]
+) -> None:
+    header = (
+        f"{'system':<12} {'c':>4} {'req/s':>9} {'p50':>8} {'p95':>8} {'p99':>8}   "
+        f"{'added p50':>9} {'p95':>8} {'p99':>8}   CPU ms/req: " + "  ".join(f"{n:>7}" for n in cpu)
+    )
+    print(header)
+    for c in concurrencies:
+        for s in systems:
+            cell = cells[s, c]
+            row = f"{s:<12} {c:>4} {cell.rps():>9,.0f} " + " ".join(f"{cell.percentile(q):>8.3f}" for q in (50, 95, 99))
+            if s == "floor":
+                row += "   " + " " * 27
+            else:
+                row += "   " + " ".join(f"{added(cells, s, c, q):>{9 if q == 50 else 8}.3f}" for q in (50, 95, 99))
+            row += "               " + "  ".join(f"{cell.cpu_ms(n):>7.3f}" for n in cpu)
+            print(row)
+    print("(latencies in ms; 'added' = minus the floor's in the same round; CPU = per completed request)")
+
+
+# --- The loads. ---
+
+
+def chat_load(url: str, model: str, watch: dict[str, int], headers: dict[str, str] | None = None) -> Load:
+    async def load(c: int, duration_s: float, warmup_s: float) -> LoadResult:
+        async with HttpChat(url, model, headers) as chat:
+            return await closed_loop(chat, c, duration_s, warmup_s, watch)
+
+    return load
+
+
+def route_load(target: str, dry_run: bool, watch: dict[str, int]) -> Load:
+    async def load(c: int, duration_s: float, warmup_s: float) -> LoadResult:
+        async with GrpcRoute(target, dry_run) as route:
+            return await closed_loop(route, c, duration_s, warmup_s, watch)
+
+    return load
+
+
+# --- The figures around the table. ---
+
+
+def embed_latency_ms(n: int) -> float:
+    from orchestrouter.router.embedders import WordLlamaEmbedder
+
+    embedder = WordLlamaEmbedder()
+    samples = []
+    for i in range(n):
         t = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return n / (time.perf_counter() - t)
+        embedder.embed([QUERIES[i % len(QUERIES)]])
+        samples.append((time.perf_counter() - t) * 1000)
+    return float(np.percentile(samples, 50))
 
 
 async def score_throughput(target: str, batch: int, n_batches: int, concurrency: int) -> float:
@@ -83,7 +200,7 @@ async def score_throughput(target: str, batch: int, n_batches: int, concurrency:
     request = scorer_pb2.ScoreRequest(embeddings=scorer_pb2.EmbeddingBatch(data=matrix.tobytes(), rows=batch, dim=256))
     async with aio.insecure_channel(target) as channel:
         stub = scorer_pb2_grpc.ScorerServiceStub(channel)
-        for _ in range(20):
+        for _ in range(10):
             await stub.Score(request)
         counter = iter(range(n_batches))
 
@@ -96,119 +213,125 @@ async def score_throughput(target: str, batch: int, n_batches: int, concurrency:
         return n_batches * batch / (time.perf_counter() - t)
 
 
-def chat_body(i: int) -> dict:
-    return {"model": "orchestrouter-auto", "messages": [{"role": "user", "content": QUERIES[i % len(QUERIES)]}]}
+def worker_note(router: Service, workers: int) -> str:
+    found = len(process_tree(router.process.pid))
+    if workers > 1 and found == 1:
+        return f"(asked for {workers} workers: this router runs one process, {WORKERS_ENV} is not implemented here)"
+    return f"({found} router process{'es' if found > 1 else ''})"
 
 
-def answered_request(i: int) -> router_pb2.RouteRequest:
-    text = QUERIES[i % len(QUERIES)]
-    return router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content=text)])
-
-
-async def frontdoor_vs_grpc(target: str, http_base_url: str, n: int) -> tuple[list[float], list[float]]:
-    """Caller-seen milliseconds of the same answered request over gRPC Route and over POST
-    /v1/chat/completions, alternating which goes first so drift on the machine hits both alike."""
-    url = http_base_url + "/chat/completions"
-    async with aio.insecure_channel(target) as channel, aiohttp.ClientSession() as http:
-        stub = router_pb2_grpc.RouterServiceStub(channel)
-
-        async def over_grpc(i: int) -> float:
-            t = time.perf_counter()
-            await stub.Route(answered_request(i))
-            return (time.perf_counter() - t) * 1000
-
-        async def over_http(i: int) -> float:
-            t = time.perf_counter()
-            async with http.post(url, json=chat_body(i)) as response:
-                await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"front door answered {response.status}: {await response.text()}")
-            return (time.perf_counter() - t) * 1000
-
-        for i in range(100):
-            await over_grpc(i), await over_http(i)
-        grpc_ms, http_ms = [], []
-        for i in range(n):
-            if i % 2:
-                grpc_ms.append(await over_grpc(i))
-                http_ms.append(await over_http(i))
-            else:
-                http_ms.append(await over_http(i))
-                grpc_ms.append(await over_grpc(i))
-        return grpc_ms, http_ms
-
-
-def embed_latency(n: int) -> list[float]:
-    embedder = WordLlamaEmbedder()
-    samples = []
-    for i in range(n):
-        t = time.perf_counter()
-        embedder.embed([QUERIES[i % len(QUERIES)]])
-        samples.append((time.perf_counter() - t) * 1000)
-    return samples
+def compare_workers(
+    scorer: Service, router_env: dict[str, str], rounds: int, duration_s: float, warmup_s: float
+) -> None:
+    """Routers with 1 and 2 workers on one scorer, interleaved at c=128: requests/s and the ratio."""
+    env = {
+        **router_env,
+        "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
+        "ORCHESTROUTER_SCORER_TARGET": scorer.target,
+    }
+    log = router_env["ORCHESTROUTER_DECISION_LOG"]
+    routers = {
+        w: start(
+            "serve-router",
+            {**env, WORKERS_ENV: str(w), "ORCHESTROUTER_DECISION_LOG": f"{log}.w{w}"},
+            name=f"router-w{w}",
+        )
+        for w in (1, 2)
+    }
+    try:
+        for w, router in routers.items():
+            print(f"workers={w}: {worker_note(router, w)}")
+        for dry_run in (False, True):
+            loads = {
+                f"workers={w}": route_load(r.target, dry_run, {"router": r.process.pid, "scorer": scorer.process.pid})
+                for w, r in routers.items()
+            }
+            cells = run_rounds(loads, [128], rounds, duration_s, warmup_s)
+            one, two = (cells[f"workers={w}", 128].rps() for w in (1, 2))
+            what = "dry run" if dry_run else "Route with dispatch"
+            print(
+                f"{what} at c=128: workers=1 {one:,.0f} req/s, workers=2 {two:,.0f} req/s: "
+                f"x{two / one:.2f} (acceptance: >= 1.6)"
+            )
+    finally:
+        for router in routers.values():
+            router.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--frontdoor-requests", type=int, default=1000, help="answered requests over each API")
-    parser.add_argument(
-        "--scorer-listen",
-        default="127.0.0.1:0",
-        help="e.g. unix:/tmp/orchestrouter-scorer.sock to measure a unix socket hop",
-    )
-    parser.add_argument("--shadow-requests", type=int, default=1000, help="answered Route calls per shadow rate")
-    parser.add_argument(
-        "--endpoint-delay-ms", type=float, default=50.0, help="the fake endpoints' time to answer (shadow figure)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; figures are their medians")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds counted per load")
+    parser.add_argument("--warmup", type=float, default=0.5, help="seconds not counted before each load")
+    parser.add_argument("--concurrency", type=int, action="append", help="repeatable; default 1, 32 and 128")
+    parser.add_argument("--workers", type=int, default=1, help=f"the router's {WORKERS_ENV}")
+    parser.add_argument("--compare-workers", action="store_true", help="workers=1 against 2 at c=128 (only that)")
+    parser.add_argument("--endpoint-delay-ms", type=float, default=0.0, help="the loopback endpoint's time to answer")
+    parser.add_argument("--scorer-listen", default="127.0.0.1:0", help="e.g. unix:/tmp/orchestrouter-scorer.sock")
+    parser.add_argument("--shadow-requests", type=int, default=300, help="answered Route calls per shadow rate")
+    parser.add_argument("--shadow-delay-ms", type=float, default=20.0, help="the shadow figure's endpoint delay")
+    parser.add_argument("--no-extras", action="store_true", help="only the table")
     args = parser.parse_args(argv)
+    concurrencies = args.concurrency or [1, 32, 128]
 
-    print(f"local embedder alone:        {percentiles(embed_latency(2000))}")
-    # Loopback fake endpoints (both always answer) for the front door's answered requests.
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    fakes = ctx.Process(target=run_fakes, args=(child, ("ok",)), daemon=True)
-    fakes.start()
-    small_port, premium_port = parent.recv()
-    router_env = {
-        "ORCHESTROUTER_HTTP_LISTEN": "127.0.0.1:0",
-        "ORCHESTROUTER_SMALL_BASE_URL": f"http://127.0.0.1:{small_port}/v1",
-        "ORCHESTROUTER_PREMIUM_BASE_URL": f"http://127.0.0.1:{premium_port}/v1",
-        "ORCHESTROUTER_DECISION_LOG": "off",
-    }
-    try:
+    if not args.no_extras and not args.compare_workers:
+        print(f"local embedder alone: p50 {embed_latency_ms(2000):.3f} ms", flush=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="orchestrouter-bench-") as tmp,
+        loopback_endpoint(args.endpoint_delay_ms) as (endpoint_pid, endpoint_port),
+    ):
+        base_url = f"http://127.0.0.1:{endpoint_port}/v1"
+        router_env = {
+            "ORCHESTROUTER_HTTP_LISTEN": "127.0.0.1:0",
+            "ORCHESTROUTER_SMALL_BASE_URL": base_url,
+            "ORCHESTROUTER_PREMIUM_BASE_URL": base_url,
+            "ORCHESTROUTER_DECISION_LOG": os.path.join(tmp, "decisions.jsonl"),
+        }
+        if args.workers != 1:
+            router_env[WORKERS_ENV] = str(args.workers)
         pair = start_pair(scorer_env={"ORCHESTROUTER_SCORER_LISTEN": args.scorer_listen}, router_env=router_env)
-    except BaseException:
-        parent.send("stop")
-        fakes.join(10)
-        raise
-    router, scorer = pair.router, pair.scorer
-    try:
-        outside, inside = asyncio.run(sequential_routes(router.target, args.requests))
-        print(f"routing decision, in router: {percentiles(inside)}   (embed + Score RPC + threshold)")
-        print(f"routing decision, caller:    {percentiles(outside)}   (adds the caller's Route RPC)")
-        rate = asyncio.run(concurrent_routes(router.target, args.requests, args.concurrency))
-        print(f"decisions/s at concurrency {args.concurrency}: {rate:,.0f}")
-        eps = asyncio.run(score_throughput(scorer.target, 256, 400, 4))
-        print(f"Score throughput at batch 256: {eps:,.0f} embeddings/s")
-        http_url = f"http://127.0.0.1:{http_port(router)}/v1"
-        over_grpc, over_http = asyncio.run(frontdoor_vs_grpc(router.target, http_url, args.frontdoor_requests))
-        print(f"answered Route over gRPC:    {percentiles(over_grpc)}   (to a loopback fake endpoint)")
-        print(f"same over the HTTP door:     {percentiles(over_http)}   (POST /v1/chat/completions)")
-        added = float(np.percentile(over_http, 50) - np.percentile(over_grpc, 50))
-        print(f"front door p50 added: {added:+.3f} ms   (target <= 1 ms)")
-        off, on = shadow_latency(scorer.target, args.shadow_requests, args.endpoint_delay_ms)
-        print(
-            f"answered Route p50, caller, endpoints answering in {args.endpoint_delay_ms:g} ms: "
-            f"shadow rate 0 {off:.2f} ms, rate 1 {on:.2f} ms ({(on / off - 1) * 100:+.1f}%; acceptance: within 5%)"
-        )
-    finally:
-        codes = pair.stop()
-        parent.send("stop")
-        if parent.poll(10):
-            parent.recv()
-        fakes.join(10)
+        router, scorer = pair.router, pair.scorer
+        try:
+            if args.compare_workers:
+                pair.router.stop()
+                compare_workers(scorer, router_env, args.rounds, args.duration, args.warmup)
+                return 0
+            print(
+                f"floor: loopback endpoint answering after {args.endpoint_delay_ms:g} ms; router "
+                f"{worker_note(router, args.workers)}; {args.rounds} rounds x {args.duration:g} s per load",
+                flush=True,
+            )
+            watch = {"router": router.process.pid, "scorer": scorer.process.pid, "endpoint": endpoint_pid}
+            front_url = f"http://127.0.0.1:{http_port(router)}/v1/chat/completions"
+            loads = {
+                "floor": chat_load(base_url + "/chat/completions", "loopback", watch),
+                "route": route_load(router.target, False, watch),
+                "dry run": route_load(router.target, True, watch),
+                "front door": chat_load(front_url, "orchestrouter-auto", watch),
+            }
+            cells = run_rounds(loads, concurrencies, args.rounds, args.duration, args.warmup)
+            print_table(cells, list(loads), concurrencies, ["router", "scorer", "client", "endpoint"])
+            print(
+                f"RSS after the loads: router {rss_mb(router.process.pid):.0f} MiB, "
+                f"scorer {rss_mb(scorer.process.pid):.0f} MiB"
+            )
+            if args.no_extras:
+                return 0
+            c0 = concurrencies[0]
+            door = statistics.median(
+                a.percentile(50) - b.percentile(50)
+                for a, b in zip(cells["front door", c0].rounds, cells["route", c0].rounds, strict=True)
+            )
+            print(f"front door p50 added over gRPC Route at c={c0}: {door:+.3f} ms   (target <= 1 ms)")
+            eps = asyncio.run(score_throughput(scorer.target, 256, 200, 4))
+            print(f"Score throughput at batch 256: {eps:,.0f} embeddings/s", flush=True)
+            off, on = shadow_latency(scorer.target, args.shadow_requests, args.shadow_delay_ms)
+            print(
+                f"answered Route p50, caller, endpoints answering in {args.shadow_delay_ms:g} ms: "
+                f"shadow rate 0 {off:.2f} ms, rate 1 {on:.2f} ms ({(on / off - 1) * 100:+.1f}%; acceptance: within 5%)"
+            )
+        finally:
+            codes = pair.stop()
     return 1 if any(codes) else 0
 
 
