@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
 
 import httpx
 
+from orchestrouter.router.config import ShadowConfig
+from orchestrouter.store import open_store
 from tests.support.dispatch_stack import with_dispatch
 from tests.support.frontdoor import HTTP_LISTEN, base_url, sdk_client
 from tests.support.pair import QUESTION
@@ -42,9 +45,11 @@ def test_a_body_that_never_completes_is_answered_408_within_the_deadline(stack):
     assert b'"code": "request_timeout"' in answer
     assert waited < 20, f"the connection was held {waited:.1f} s"
     assert door.small.calls == door.premium.calls == 0
-    assert sdk_client(door.router).chat.completions.create(
-        model="orchestrouter-auto", messages=[{"role": "user", "content": QUESTION}]
-    ).choices
+    assert (
+        sdk_client(door.router)
+        .chat.completions.create(model="orchestrouter-auto", messages=[{"role": "user", "content": QUESTION}])
+        .choices
+    )
 
 
 def test_malformed_http_is_one_throttled_warning_never_a_traceback(stack, caplog):
@@ -64,3 +69,35 @@ def test_malformed_http_is_one_throttled_warning_never_a_traceback(stack, caplog
     # Throttled process-wide: at most one line per interval, however many were refused.
     warnings = [r.getMessage() for r in caplog.records if "malformed HTTP" in r.getMessage()]
     assert len(warnings) <= 1, warnings
+
+
+def test_a_lone_surrogate_is_refused_like_invalid_utf8_and_never_costs_others_their_records(stack, tmp_path):
+    """JSON may spell a lone UTF-16 surrogate (\\ud800), which is no text: gRPC refuses it as invalid
+    UTF-8; over HTTP it reached the endpoints and then broke the decision log and the store's batch."""
+    url = f"sqlite:///{tmp_path / 'traffic.db'}"
+    door = stack(http_listen=HTTP_LISTEN, shadow=ShadowConfig(rate=1.0), store=url)
+    with httpx.Client(base_url=base_url(door.router), timeout=20) as http:
+        for body in (
+            b'{"messages":[{"role":"user","content":"hi \\ud800 there"}]}',
+            b'{"messages":[{"role":"user","content":[{"type":"text","text":"\\udfff"}]}]}',
+            b'{"messages":[{"role":"user","content":"hi"}],"user":"\\ud83d"}',
+        ):
+            refused = http.post("/chat/completions", content=body, headers={"content-type": "application/json"})
+            assert refused.status_code == 400, refused.text
+            assert "surrogate" in refused.json()["error"]["message"]
+        # A real pair (an emoji's two escapes) is text and is answered.
+        emoji = b'{"messages":[{"role":"user","content":"hi \\ud83d\\ude00"}]}'
+        answered = http.post("/chat/completions", content=emoji, headers={"content-type": "application/json"})
+        assert answered.status_code == 200, answered.text
+        request_id = answered.headers["x-orchestrouter-request-id"]
+    door.small.wait_for_requests(1)  # the shadow call, in the background
+    assert door.small.calls + door.premium.calls == 2  # the answer and its shadow, nothing refused
+    store = open_store(url)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not list(store.requests()):
+            time.sleep(0.1)
+        (record,) = list(store.requests())
+        assert record.request_id == request_id and "\U0001f600" in json.loads(record.messages_json)[0]["content"]
+    finally:
+        store.close()

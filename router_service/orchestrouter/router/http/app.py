@@ -129,9 +129,8 @@ class FrontDoorApp:
         with _server_span(request, semconv.SPAN_HTTP_CHAT_COMPLETIONS, CHAT_COMPLETIONS) as span:
             caller = self._caller(request)
             span.set_attribute(semconv.CALLER, caller)
-            chat = parse_chat_request(
-                await _json_body(request, self.body_timeout_s), request.headers, caller, self.catalog, self.max_prompt_chars
-            )
+            body = await _json_body(request, self.body_timeout_s)
+            chat = parse_chat_request(body, request.headers, caller, self.catalog, self.max_prompt_chars)
             if chat.stream:
                 return await self._stream(request, chat)
             result = await self.core.route(chat.inp)
@@ -192,10 +191,24 @@ async def _json_body(request: web.Request, timeout_s: float) -> Any:
     except TimeoutError:
         raise RequestTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
         raise InvalidArgument(f"the request body is not valid JSON ({reason})") from None
+    if b"\\u" in raw and _holds_lone_surrogate(body):
+        raise InvalidArgument("the request body holds a lone UTF-16 surrogate (such as \\ud800), which is not text")
+    return body
+
+
+def _holds_lone_surrogate(body: Any) -> bool:
+    """Whether a string of body is not UTF-8-encodable. JSON can spell a lone surrogate, which gRPC
+    refuses as invalid UTF-8; here it would reach the endpoints and break the decision log's and the
+    traffic store's writes (a batch of other callers' records with it)."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class _server_span:
