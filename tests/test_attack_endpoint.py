@@ -7,7 +7,7 @@ import time
 import pytest
 
 from orchestrouter.router.config import ShadowConfig
-from orchestrouter.store import open_store
+from orchestrouter.store import RequestRecord, open_store
 
 # JSON can spell a lone UTF-16 surrogate (the fake's json.dumps writes "\ud800"); it is no text, and
 # neither protobuf nor UTF-8 can carry it.
@@ -35,7 +35,7 @@ def test_a_lone_surrogate_in_an_answer_is_replaced_not_an_internal_error(broken_
     store = open_store(url)
     try:
         deadline = time.monotonic() + 20
-        records = []
+        records: list[RequestRecord] = []
         while time.monotonic() < deadline and len(records) < 2:
             records = list(store.requests())
             time.sleep(0.1)
