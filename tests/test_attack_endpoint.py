@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+import grpc
 import pytest
 
 from orchestrouter.router.config import ShadowConfig
 from orchestrouter.store import RequestRecord, open_store
+from tests.support.fake_openai import Fault
 
 # JSON can spell a lone UTF-16 surrogate (the fake's json.dumps writes "\ud800"); it is no text, and
 # neither protobuf nor UTF-8 can carry it.
@@ -43,3 +45,16 @@ def test_a_lone_surrogate_in_an_answer_is_replaced_not_an_internal_error(broken_
         assert {a.text for r in records for a in r.answers} == {REPLACED}
     finally:
         store.close()
+
+
+def test_a_lone_surrogate_in_an_endpoints_error_message_reaches_the_caller_at_once(stack):
+    """gRPC cannot encode a lone surrogate in a status message: the call hung to its deadline."""
+    s = stack()
+    s.premium.always(Fault.status_code(400, message="cannot read \ud800 here"))
+    with pytest.raises(grpc.RpcError) as err:
+        s.route(timeout=30)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "cannot read ? here" in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        list(s.route_stream(timeout=30))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
