@@ -57,10 +57,14 @@ class Fault:
     hold: bool = False
     # oversized: the characters of the one oversized text.
     size: int = 0
+    # status: the error body's message ("injected <status>" when empty).
+    message: str = ""
 
     @staticmethod
-    def status_code(code: int, retry_after: str | None = None) -> Fault:
-        return Fault("status", status=code, headers=(("Retry-After", retry_after),) if retry_after else ())
+    def status_code(code: int, retry_after: str | None = None, message: str = "") -> Fault:
+        return Fault(
+            "status", status=code, headers=(("Retry-After", retry_after),) if retry_after else (), message=message
+        )
 
     @staticmethod
     def echo_headers(code: int) -> Fault:
@@ -326,7 +330,8 @@ class FakeOpenAI:
             await self._json(writer, 404, {"error": {"message": f"no route {path}"}})
             return True
         if fault.kind == "status":
-            await self._json(writer, fault.status, {"error": {"message": f"injected {fault.status}"}}, fault.headers)
+            message = fault.message or f"injected {fault.status}"
+            await self._json(writer, fault.status, {"error": {"message": message}}, fault.headers)
             return True
         if fault.kind == "echo":
             echoed = "; ".join(f"{k}: {v}" for k, v in sorted(headers.items()))

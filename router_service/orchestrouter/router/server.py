@@ -219,6 +219,7 @@ class RouterServer(serving.ServiceServer):
             ModelCatalog.of_tiers(dispatcher.model_name("small"), dispatcher.model_name("premium")),
             config.max_prompt_chars,
             config.max_request_bytes,
+            config.dispatch.default_deadline_s,
             ready=lambda: self._ready,
         )
         self.front_door = FrontDoor(app, config.http_listen, config.tls, config.grace_seconds, self.reuse_port)

@@ -81,8 +81,9 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     the one way out to callers and to the decision log.
     """
     if isinstance(exc, ServiceError):
-        # Masked before it is cut, so no part of a secret survives the cut.
-        return exc.code, _cut(redact(str(exc)))
+        # Masked before it is cut, so no part of a secret survives the cut. A peer's text may hold
+        # a lone surrogate, which gRPC cannot encode (the call would hang to its deadline): "?".
+        return exc.code, _cut(redact(str(exc))).encode("utf-8", "replace").decode("utf-8")
     if isinstance(exc, TimeoutError):
         return grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded"
     return grpc.StatusCode.INTERNAL, "internal error"

@@ -24,12 +24,18 @@ class _PostgresTransaction:
         self._cursor = cursor
 
     def execute(self, sql: str, params: Params = ()) -> int:
-        self._cursor.execute(_placeholders(sql), tuple(params) or None)
+        self._cursor.execute(_placeholders(sql), _without_nul(params))
         return int(self._cursor.rowcount)
 
     def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        self._cursor.execute(_placeholders(sql), tuple(params) or None)
+        self._cursor.execute(_placeholders(sql), _without_nul(params))
         return list(self._cursor.fetchall())
+
+
+def _without_nul(params: Params) -> tuple[Any, ...] | None:
+    # PostgreSQL text cannot hold NUL, which a gRPC string, a JSON body or an endpoint's answer can:
+    # U+FFFD takes its place, or the whole batch of records it came in would be refused.
+    return tuple(p.replace("\x00", "\ufffd") if isinstance(p, str) else p for p in params) or None
 
 
 def _placeholders(sql: str) -> str:

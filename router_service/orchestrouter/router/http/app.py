@@ -7,6 +7,7 @@ path, a body over the limit), leaves through ``_errors`` as OpenAI's error JSON 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -19,7 +20,7 @@ from opentelemetry import propagate, trace
 from orchestrouter.router.core import RouterCore
 from orchestrouter.router.http import headers as decision_headers
 from orchestrouter.router.http.chat import ChatCall, ChunkWriter, completion_body, parse_chat_request
-from orchestrouter.router.http.errors import HttpError, PayloadTooLarge, http_error, http_refusal
+from orchestrouter.router.http.errors import HttpError, PayloadTooLarge, RequestTimeout, http_error, http_refusal
 from orchestrouter.router.http.models import ModelCatalog
 from orchestrouter.router.model import StreamDecision, StreamDelta, StreamDone
 from orchestrouter.runtime import semconv
@@ -63,6 +64,7 @@ class FrontDoorApp:
         catalog: ModelCatalog,
         max_prompt_chars: int,
         max_request_bytes: int,
+        body_timeout_s: float,
         ready: Callable[[], bool],
     ) -> None:
         self.core = core
@@ -70,6 +72,7 @@ class FrontDoorApp:
         self.catalog = catalog
         self.max_prompt_chars = max_prompt_chars
         self.max_request_bytes = max_request_bytes
+        self.body_timeout_s = body_timeout_s
         self.ready = ready
         self.app = web.Application(client_max_size=max_request_bytes, middlewares=[self._errors])
         self.app.router.add_post(CHAT_COMPLETIONS, self.chat_completions)
@@ -126,9 +129,8 @@ class FrontDoorApp:
         with _server_span(request, semconv.SPAN_HTTP_CHAT_COMPLETIONS, CHAT_COMPLETIONS) as span:
             caller = self._caller(request)
             span.set_attribute(semconv.CALLER, caller)
-            chat = parse_chat_request(
-                await _json_body(request), request.headers, caller, self.catalog, self.max_prompt_chars
-            )
+            body = await _json_body(request, self.body_timeout_s)
+            chat = parse_chat_request(body, request.headers, caller, self.catalog, self.max_prompt_chars)
             if chat.stream:
                 return await self._stream(request, chat)
             result = await self.core.route(chat.inp)
@@ -180,13 +182,33 @@ async def _send_error_event(response: web.StreamResponse, exc: BaseException) ->
         pass
 
 
-async def _json_body(request: web.Request) -> Any:
-    raw = await request.read()  # over the limit: HTTPRequestEntityTooLarge, answered 413 by _errors
+async def _json_body(request: web.Request, timeout_s: float) -> Any:
+    # A body sent slowly or never finished would otherwise hold its connection for good (aiohttp
+    # sets no read timeout): it must arrive within the request's deadline.
     try:
-        return json.loads(raw)
+        async with asyncio.timeout(timeout_s):
+            raw = await request.read()  # over the limit: HTTPRequestEntityTooLarge, answered 413 by _errors
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
+    try:
+        body = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
         raise InvalidArgument(f"the request body is not valid JSON ({reason})") from None
+    if b"\\u" in raw and _holds_lone_surrogate(body):
+        raise InvalidArgument("the request body holds a lone UTF-16 surrogate (such as \\ud800), which is not text")
+    return body
+
+
+def _holds_lone_surrogate(body: Any) -> bool:
+    """Whether a string of body is not UTF-8-encodable. JSON can spell a lone surrogate, which gRPC
+    refuses as invalid UTF-8; here it would reach the endpoints and break the decision log's and the
+    traffic store's writes (a batch of other callers' records with it)."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class _server_span:

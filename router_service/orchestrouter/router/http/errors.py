@@ -32,6 +32,12 @@ class PayloadTooLarge(ServiceError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class RequestTimeout(ServiceError):
+    """The caller did not send its whole request body within the request's deadline (a slow or stalled client)."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 @dataclass(frozen=True)
 class HttpStatus:
     """HttpStatus: how one gRPC status is answered over HTTP: the status, OpenAI's error type and code."""
@@ -56,6 +62,7 @@ STATUS_FOR_CODE: dict[grpc.StatusCode, HttpStatus] = {
 INTERNAL = HttpStatus(500, "server_error", "internal_error")
 # Limits the router's own HTTP layer enforces, beside the router's errors.
 TOO_LARGE = HttpStatus(413, "invalid_request_error", "request_too_large")
+BODY_TIMEOUT = HttpStatus(408, "invalid_request_error", "request_timeout")
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,12 @@ def error_object(message: str, kind: HttpStatus, param: str | None = None) -> di
 def http_error(exc: BaseException) -> HttpError:
     """The answer for an exception raised while handling a request (any exception: unknown ones are 500)."""
     code, message = status_for(exc)
-    kind = TOO_LARGE if isinstance(exc, PayloadTooLarge) else STATUS_FOR_CODE.get(code, INTERNAL)
+    if isinstance(exc, PayloadTooLarge):
+        kind = TOO_LARGE
+    elif isinstance(exc, RequestTimeout):
+        kind = BODY_TIMEOUT
+    else:
+        kind = STATUS_FOR_CODE.get(code, INTERNAL)
     headers: dict[str, str] = {}
     retry_after = exc.retry_after_s if isinstance(exc, ServiceError) else None
     if kind.status in (429, 503) and retry_after is not None and math.isfinite(retry_after):

@@ -14,13 +14,36 @@ import ssl
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from orchestrouter.router.http.app import FrontDoorApp
 from orchestrouter.runtime.config import require_authenticated_or_local
 from orchestrouter.runtime.serving import BindError
+from orchestrouter.runtime.throttled_log import ThrottledWarning, describe
 from orchestrouter.runtime.tls import ReloadingCertificates, ServerTLSConfig
 
 log = logging.getLogger(__name__)
+# aiohttp's protocol handler logs here (it logs every request it cannot parse with a traceback).
+protocol_log = logging.getLogger(__name__ + ".protocol")
+
+
+class _MalformedHttpFilter(logging.Filter):
+    """Turns aiohttp's traceback for a request it could not parse (bytes any client can send: a bad
+    chunk size, a header over the limit) into one throttled warning, so they cannot flood the log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.warn = ThrottledWarning(log, "router: malformed HTTP requests refused with 400")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            self.warn(describe(exc))
+            return False
+        return True
+
+
+protocol_log.addFilter(_MalformedHttpFilter())
 
 
 class FrontDoor:
@@ -43,6 +66,7 @@ class FrontDoor:
             handle_signals=False,
             shutdown_timeout=grace_seconds,
             handler_cancellation=True,
+            logger=protocol_log,
         )
         self._started = False
 

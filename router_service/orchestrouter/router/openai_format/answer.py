@@ -6,10 +6,27 @@ A bad answer raises MalformedAnswer, never InvalidArgument: it is the endpoint's
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from orchestrouter.router.model import JsonObject, StreamDelta, ToolCall, ToolCallDelta
+
+# A \u escape of a UTF-16 surrogate; a lone one decodes to a str that neither UTF-8 nor protobuf carries.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _loads(data: bytes | str) -> Any:
+    """The endpoint's JSON with each lone surrogate (a half of a pair, which some servers emit when a
+    token splits an emoji) replaced by U+FFFD, so the answer can still be sent, logged and stored."""
+    obj = json.loads(data)
+    escaped = _SURROGATE_ESCAPE_BYTES.search(data) if isinstance(data, bytes) else _SURROGATE_ESCAPE.search(data)
+    if escaped is None:
+        return obj
+    # Surrogates can only be inside strings: replacing them in the re-encoded text keeps it valid JSON.
+    return json.loads(_LONE_SURROGATE.sub("\ufffd", json.dumps(obj, ensure_ascii=False)))
 
 
 class MalformedAnswer(ValueError):
@@ -64,7 +81,7 @@ def _logprobs(raw: Any) -> JsonObject | None:
 def parse_answer(data: bytes, fallback_model: str) -> ChatAnswer:
     """An endpoint's JSON answer; MalformedAnswer when it is not a chat completion."""
     try:
-        obj = json.loads(data)
+        obj = _loads(data)
         choice = obj["choices"][0]
         message = choice["message"]
         return ChatAnswer(
@@ -101,7 +118,7 @@ def _answer_tool_call(raw: Any) -> ToolCall:
 def parse_chunk(payload: str) -> ChatChunk:
     """One `data:` payload of an endpoint's stream ("[DONE]" is the reader's to handle)."""
     try:
-        obj = json.loads(payload)
+        obj = _loads(payload)
         if "error" in obj:
             error = obj["error"]
             return ChatChunk(error=str(error.get("message") if isinstance(error, dict) else error)[:200])
