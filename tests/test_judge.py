@@ -166,7 +166,7 @@ def test_a_pair_the_judge_refuses_is_left_for_the_next_run_without_retries(fakes
     judge = fakes("judge", reply=judge_reply)
     judge.enqueue(Fault.status_code(400))
     done = run_judge(url, judge.base_url, "--limit", "3", "--concurrency", "1")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # a failed pair: the run says so in its exit status
     assert "judged 3 pairs" in done.stdout and "1 failed" in done.stdout and "HTTP 400: injected 400" in done.stderr
     # The refused pair's other order was asked once; nothing was retried.
     assert judge.calls == 2 + 3 * 2

@@ -38,7 +38,9 @@ def judge(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(report.summary(settings.model))
-    return 0
+    # Pairs whose judge calls failed are left for the next run; the exit status says so, so that a
+    # scheduled job notices a judge that keeps failing.
+    return 1 if report.failed else 0
 
 
 def tune(args: argparse.Namespace) -> int:
