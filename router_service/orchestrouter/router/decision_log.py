@@ -31,14 +31,13 @@ import json
 import logging
 import select
 import sys
-import threading
-from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from orchestrouter.router import decision_fields
 from orchestrouter.router.model import Decision, RouteInput, Timings, Usage
+from orchestrouter.runtime.batch_writer import BatchWriter
 from orchestrouter.runtime.redaction import MASK as MASK
 from orchestrouter.runtime.redaction import REDACTOR, Redactor
 from orchestrouter.runtime.throttled_log import ThrottledWarning, describe
@@ -87,14 +86,9 @@ class DecisionLog:
         self._redactor = redactor
         redactor.add(*secrets)
         self._owns_sink = owns_sink
-        self._max_queued = max_queued
-        self._queue: deque[dict[str, Any]] = deque()
-        self._cond = threading.Condition(threading.Lock())
-        # Records handed to write() and records the writer is done with (written or lost).
-        self._accepted = 0
-        self._done = 0
-        self._closing = False
-        self._writer: threading.Thread | None = None
+        self._writer: BatchWriter[dict[str, Any]] = BatchWriter(
+            self._write_batch, name="decision-log-writer", max_queued=max_queued
+        )
         # Set in each process of a multi-worker router: its lines carry ``worker`` (the index).
         self.worker: int | None = None
         self._warning = ThrottledWarning(log, "cannot write the decision log")
@@ -117,65 +111,27 @@ class DecisionLog:
         """Queues record for the writer; never blocks. A full queue drops it (reported to on_failure)."""
         if self._sink is None:
             return
-        with self._cond:
-            if self._closing:
-                return
-            if len(self._queue) >= self._max_queued:
-                full = True
-            else:
-                full = False
-                self._queue.append(record)
-                self._accepted += 1
-                if self._writer is None:
-                    self._writer = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
-                    self._writer.start()
-                elif len(self._queue) == 1:
-                    self._cond.notify()  # the writer waits only when the queue is empty
-        if full:
-            self.on_failure(QueueFull(f"{self._max_queued} lines waiting for the sink: the line is dropped"), 1)
+        if not self._writer.put(record):
+            max_queued = self._writer.max_queued
+            self.on_failure(QueueFull(f"{max_queued} lines waiting for the sink: the line is dropped"), 1)
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Waits until every record queued so far is written (or lost); False if timeout_s passed first."""
-        with self._cond:
-            target = self._accepted
-            return self._cond.wait_for(lambda: self._done >= target, timeout_s)
+        return self._writer.flush(timeout_s)
 
     def close(self) -> None:
         """Writes everything queued (waiting up to CLOSE_TIMEOUT_S), then closes a sink the log opened."""
-        with self._cond:
-            if self._sink is None:
-                return
-            self._closing = True
-            self._cond.notify_all()
-            writer = self._writer
-        if writer is not None:
-            writer.join(CLOSE_TIMEOUT_S)
-            if writer.is_alive():
-                log.warning("decision log: the sink did not take the last lines within %.0fs", CLOSE_TIMEOUT_S)
-                return  # the writer still holds the sink: it is not closed under it
+        if self._sink is None:
+            return
+        if not self._writer.close(CLOSE_TIMEOUT_S):
+            log.warning("decision log: the sink did not take the last lines within %.0fs", CLOSE_TIMEOUT_S)
+            return  # the writer still holds the sink: it is not closed under it
         sink, self._sink = self._sink, None
         if self._owns_sink and sink is not None:
             try:
                 sink.close()
             except OSError:
                 pass  # the lines that could not be written were counted when they failed
-
-    def _run(self) -> None:
-        """The writer thread: takes all that has queued, writes it, until closed and empty."""
-        while True:
-            with self._cond:
-                while not self._queue and not self._closing:
-                    self._cond.wait()
-                if not self._queue:
-                    return
-                batch = list(self._queue)
-                self._queue.clear()
-            try:
-                self._write_batch(batch)
-            finally:
-                with self._cond:
-                    self._done += len(batch)
-                    self._cond.notify_all()
 
     def _write_batch(self, batch: list[dict[str, Any]]) -> None:
         chunk: list[str] = []

@@ -13,23 +13,20 @@ the caller. close() writes what is queued before it returns.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable
 
 from opentelemetry import metrics
 
 from orchestrouter.runtime import semconv
+from orchestrouter.runtime.batch_writer import BatchWriter
 from orchestrouter.runtime.throttled_log import ThrottledWarning, describe
 from orchestrouter.store import AnswerRecord, RequestRecord, Store
 
 log = logging.getLogger(__name__)
 
-_STOP = None  # queued by close(): the writer writes what is ahead of it, then ends
 # A request with its served answer, or (request id, answer) for an answer that came later.
 Item = RequestRecord | tuple[str, AnswerRecord]
-# Queued by written(): the writer sets it once everything queued before it is written (or dropped).
-Marker = threading.Event
 
 
 class TrafficRecorder:
@@ -42,8 +39,9 @@ class TrafficRecorder:
 
     def __init__(self, store: Store, max_queue: int = 10_000, max_batch: int = 256) -> None:
         self.store = store
-        self._max_batch = max_batch
-        self._queue: queue.Queue[Item | Marker | None] = queue.Queue(max_queue)
+        self._writer: BatchWriter[Item] = BatchWriter(
+            self._write, name="traffic-recorder", max_queued=max_queue, max_batch=max_batch
+        )
         self._lock = threading.Lock()
         self.recorded = 0
         self.dropped = 0
@@ -51,8 +49,6 @@ class TrafficRecorder:
         self._dropped_metric = semconv.create_counter(
             metrics.get_meter(semconv.ROUTER_METER), semconv.METRIC_TRAFFIC_DROPPED
         )
-        self._thread = threading.Thread(target=self._write_until_stopped, name="traffic-recorder", daemon=True)
-        self._thread.start()
 
     def record(self, record: RequestRecord) -> None:
         """Queues record for the store; never blocks, never raises (a full queue drops it, counted)."""
@@ -65,61 +61,23 @@ class TrafficRecorder:
     def written(self, timeout_s: float) -> bool:
         """Waits (at most timeout_s) until what was queued before this call is written; False if it was not.
 
-        Blocks: call it on a worker thread. A full queue or a closed recorder is not waited for (False at once).
+        Blocks: call it on a worker thread. A full queue is not waited for (False at once); once the recorder is
+        closed it is True only if everything queued was written.
         """
-        marker = Marker()
-        if not self._thread.is_alive():  # closed: nothing more will be written
+        if self._writer.full:
             return False
-        try:
-            self._queue.put_nowait(marker)
-        except queue.Full:
-            return False
-        return marker.wait(timeout_s)
+        return self._writer.flush(timeout_s)
 
     def _put(self, item: Item) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
-            self._drop(1, semconv.TRAFFIC_QUEUE_FULL, f"the queue of {self._queue.maxsize} records is full")
+        if not self._writer.put(item):
+            self._drop(1, semconv.TRAFFIC_QUEUE_FULL, f"the queue of {self._writer.max_queued} records is full")
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Writes the records queued so far, then stops the writer (waiting at most timeout_s)."""
-        try:
-            self._queue.put(_STOP, timeout=timeout_s)
-        except queue.Full:
-            log.warning("traffic recorder: the queue stayed full for %.0fs; records still queued are lost", timeout_s)
-            return
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
+        if not self._writer.close(timeout_s):
             log.warning("traffic recorder: the store took over %.0fs; records still queued are lost", timeout_s)
         with self._lock:
             self._warning.flush()
-
-    def _write_until_stopped(self) -> None:
-        stopping = False
-        while not stopping:
-            # Whatever queued up while the last batch was written goes in the next one.
-            batch: list[Item] = []
-            markers: list[Marker] = []
-            item = self._queue.get()
-            while True:
-                if item is None:  # _STOP: what was queued before it is in this batch
-                    stopping = True
-                    break
-                if isinstance(item, Marker):  # set once the batch before it is written
-                    markers.append(item)
-                    break
-                batch.append(item)
-                if len(batch) >= self._max_batch:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                self._write(batch)
-            for marker in markers:
-                marker.set()
 
     def _write(self, batch: list[Item]) -> None:
         requests = [item for item in batch if isinstance(item, RequestRecord)]
