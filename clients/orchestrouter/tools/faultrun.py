@@ -37,6 +37,7 @@ from multiprocessing.connection import Connection
 import numpy as np
 from grpc import aio
 
+from orchestrouter.tools.fake_wire import http_response, read_request
 from orchestrouter.tools.launcher import Pair, Service, start, start_pair
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 
@@ -98,13 +99,8 @@ async def _serve_fakes(
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             nonlocal calls
             try:
-                while await reader.readline():
-                    length = 0
-                    while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                        key, _, value = line.decode("latin-1").partition(":")
-                        if key.strip().lower() == "content-length":
-                            length = int(value)
-                    body = json.loads(await reader.readexactly(length)) if length else {}
+                while request := await read_request(reader):
+                    body = json.loads(request[2] or b"{}")
                     what = schedule[calls % len(schedule)]
                     calls += 1
                     counts[name][what] += 1
@@ -112,11 +108,7 @@ async def _serve_fakes(
                         await reader.read()
                         return
                     status, data = (503, b'{"error":{"message":"overloaded"}}') if what == "503" else (200, None)
-                    data = data or _completion(body, name)
-                    head = (
-                        f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
-                    )
-                    writer.write(head.encode() + data)
+                    writer.write(http_response(status, data or _completion(body, name)))
                     await writer.drain()
             except (ConnectionError, asyncio.IncompleteReadError):
                 pass

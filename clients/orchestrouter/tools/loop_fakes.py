@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from orchestrouter.tools.fake_wire import http_response, read_request
+
 HARD_TOPIC = "tax"
 GOOD_ANSWER = "Here is a careful and correct answer, step by step, with the details that matter."
 POOR_ANSWER = "I think it depends; you may want to look this up elsewhere."
@@ -259,13 +261,8 @@ class FakeLLM:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while request_line := await reader.readline():
-                headers = {}
-                while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    key, _, value = line.decode("latin-1").partition(":")
-                    headers[key.strip().lower()] = value.strip()
-                raw = await reader.readexactly(int(headers.get("content-length", "0")))
-                path = request_line.decode("latin-1").split(" ")[1]
+            while request := await read_request(reader):
+                path, _, raw = request
                 if not path.endswith("/chat/completions"):
                     self._write(writer, 404, "application/json", b'{"error":{"message":"no such route"}}')
                     continue
@@ -306,6 +303,4 @@ class FakeLLM:
 
     @staticmethod
     def _write(writer: asyncio.StreamWriter, status: int, content_type: str, data: bytes) -> None:
-        reason = "OK" if status == 200 else "Not Found"
-        head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {len(data)}\r\n\r\n"
-        writer.write(head.encode() + data)
+        writer.write(http_response(status, data, content_type))

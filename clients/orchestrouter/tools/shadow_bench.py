@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from grpc import aio
 
+from orchestrouter.tools.fake_wire import http_response, read_request
 from orchestrouter.tools.launcher import Service, start
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
 
@@ -40,7 +41,7 @@ def _answer(body: dict, name: str) -> bytes:
             "usage": {"prompt_tokens": 7, "completion_tokens": len(words), "total_tokens": 7 + len(words)},
         }
     ).encode()
-    return f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data
+    return http_response(200, data)
 
 
 def run_endpoints(conn: Connection, delay_s: float) -> None:
@@ -49,13 +50,8 @@ def run_endpoints(conn: Connection, delay_s: float) -> None:
     def handler(name: str):
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
-                while await reader.readline():
-                    length = 0
-                    while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                        key, _, value = line.decode("latin-1").partition(":")
-                        if key.strip().lower() == "content-length":
-                            length = int(value)
-                    body = json.loads(await reader.readexactly(length)) if length else {}
+                while request := await read_request(reader):
+                    body = json.loads(request[2] or b"{}")
                     await asyncio.sleep(delay_s)
                     writer.write(_answer(body, name))
                     await writer.drain()
