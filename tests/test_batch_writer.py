@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from orchestrouter.runtime.batch_writer import BatchWriter
 
@@ -57,3 +58,19 @@ def test_a_batch_that_raises_costs_only_itself(caplog):
     assert writer.flush(10) and written == [1, 2]
     assert "test-writer: a batch of 1 was not written: OSError: disk full" in caplog.text
     assert writer.close(10)
+
+
+def test_a_linger_gathers_items_into_one_batch_and_flush_and_close_cut_it_short():
+    batches: list[list[int]] = []
+    writer = BatchWriter(batches.append, name="test-writer", max_queued=100, linger_s=60.0)
+    for i in range(5):
+        assert writer.put(i)
+    started = time.monotonic()
+    assert writer.flush(10)  # does not wait out the 60 s linger
+    assert time.monotonic() - started < 5
+    assert batches == [[0, 1, 2, 3, 4]]  # one wake-up for the five
+    assert writer.put(5)
+    started = time.monotonic()
+    assert writer.close(10)  # writes the lingering item at once
+    assert time.monotonic() - started < 5
+    assert batches[-1] == [5]

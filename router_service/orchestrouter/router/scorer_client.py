@@ -141,7 +141,7 @@ class CoalescingScorer:
     scoring itself, so this is what lets two cores make thousands of decisions a second.
     """
 
-    def __init__(self, client: ScorerClient, max_in_flight: int = 2, max_rows: int = 256) -> None:
+    def __init__(self, client: ScorerClient, max_in_flight: int = 1, max_rows: int = 256) -> None:
         self.client = client
         self._max_in_flight = max_in_flight
         self._max_rows = max_rows

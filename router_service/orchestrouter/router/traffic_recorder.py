@@ -40,7 +40,7 @@ class TrafficRecorder:
     def __init__(self, store: Store, max_queue: int = 10_000, max_batch: int = 256) -> None:
         self.store = store
         self._writer: BatchWriter[Item] = BatchWriter(
-            self._write, name="traffic-recorder", max_queued=max_queue, max_batch=max_batch
+            self._write, name="traffic-recorder", max_queued=max_queue, max_batch=max_batch, linger_s=0.05
         )
         self._lock = threading.Lock()
         self.recorded = 0

@@ -2,7 +2,9 @@
 
 For side paths that must never make a request wait (the decision log, the traffic store): put()
 only appends to the queue and never blocks; a writer thread, started by the first put(), takes
-whatever has queued up (at most max_batch items) and hands it to write_batch. A full queue refuses
+whatever has queued up (at most max_batch items) and hands it to write_batch. Woken by the first item
+after a quiet spell, it lingers linger_s for more before it takes them, so under load it wakes (and
+takes the GIL from the event loop) once per linger, not once per item. A full queue refuses
 the item (put() says so, and the owner counts it); after close() items are ignored. flush() waits
 until what was queued before it is written, and close() writes everything still queued before the
 thread ends.
@@ -37,11 +39,15 @@ class BatchWriter(Generic[T]):
         name: str,
         max_queued: int,
         max_batch: int | None = None,
+        linger_s: float = 0.0,
     ) -> None:
         self._write_batch = write_batch
         self._name = name
         self.max_queued = max_queued
         self._max_batch = max_batch
+        self._linger_s = linger_s
+        # flush() calls waiting: the writer does not linger while one waits.
+        self._flushing = 0
         self._queue: deque[T] = deque()
         self._cond = threading.Condition(threading.Lock())
         # Items handed to put() and items the writer is done with (written or lost).
@@ -76,7 +82,12 @@ class BatchWriter(Generic[T]):
         or the writer stopped before it got to them."""
         with self._cond:
             target = self._accepted
-            self._cond.wait_for(lambda: self._done >= target or self._stopped, timeout_s)
+            self._flushing += 1
+            self._cond.notify_all()  # cuts a linger short
+            try:
+                self._cond.wait_for(lambda: self._done >= target or self._stopped, timeout_s)
+            finally:
+                self._flushing -= 1
             return self._done >= target
 
     def close(self, timeout_s: float) -> bool:
@@ -100,6 +111,9 @@ class BatchWriter(Generic[T]):
                     self._stopped = True
                     self._cond.notify_all()
                     return
+                if self._linger_s and not self._closing and not self._flushing:
+                    # put() does not notify while items are queued, so only flush() or close() cut this short.
+                    self._cond.wait(self._linger_s)
                 count = len(self._queue) if self._max_batch is None else min(len(self._queue), self._max_batch)
                 batch = [self._queue.popleft() for _ in range(count)]
             try:
