@@ -7,7 +7,8 @@ import hashlib
 import io
 import json
 import logging
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 import grpc
 import numpy as np
@@ -80,7 +81,9 @@ def test_a_record_holds_the_decision_hops_usage_and_a_prompt_hash():
     assert record["cost_usd"] == pytest.approx(0.00042)
     assert record["prompt_sha256"] == hashlib.sha256(PROMPT.encode()).hexdigest()
     assert PROMPT not in json.dumps(record)
-    assert datetime.fromisoformat(record["time"].replace("Z", "+00:00")).tzinfo is not None
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"])
+    logged_at = datetime.fromisoformat(record["time"].replace("Z", "+00:00"))
+    assert abs((datetime.now(UTC) - logged_at).total_seconds()) < 60
 
 
 def test_the_prompt_appears_only_when_enabled():

@@ -10,7 +10,9 @@ the environment, the other's from a file, so both ways a key is configured are c
 from __future__ import annotations
 
 import logging
+import re
 import secrets
+import sys
 
 import grpc
 import pytest
@@ -38,6 +40,20 @@ def test_the_redactor_masks_registered_secrets_and_credential_shapes_only():
     assert out.count(MASK) == 3 and "Bearer [REDACTED]" in out
     assert "unused" in out, "placeholders too short to be secrets are left alone"
     assert r.redact("task-management and disk-usage") == "task-management and disk-usage"
+
+
+def test_the_shape_prefilter_lets_through_every_spelling_the_regex_matches():
+    # Redactor.redact skips the regex when none of _SHAPE_HINTS is in the casefolded text: every
+    # character the regex takes (ignoring case) for a letter of "bearer", "basic" or "sk" must keep
+    # the text from being skipped.
+    every_char = "".join(map(chr, range(sys.maxunicode + 1)))
+    for word in ("Bearer", "Basic", "sk"):
+        for position, letter in enumerate(word):
+            for char in set(re.findall(re.escape(letter), every_char, re.IGNORECASE)) - {letter}:
+                variant = word[:position] + char + word[position + 1 :]
+                text = f"{variant}-abcdefgh12345678" if word == "sk" else f"{variant} abcdefgh12345678"
+                assert redaction._SHAPES.search(text), text
+                assert "abcdefgh12345678" not in Redactor().redact(text), f"{variant!r} ({ord(char):#x}) was not masked"
 
 
 def test_the_log_filter_masks_and_keeps_each_record_on_one_line(caplog):

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import uuid
 
 from opentelemetry import trace
 
 from orchestrouter.router import decision_fields
 from orchestrouter.router.decision_log import DecisionLog, build_record
 from orchestrouter.router.model import Decision, RouteInput, RouteResult, Timings, Usage
+from orchestrouter.router.request_ids import RANDOM_IDS
 from orchestrouter.router.route_metrics import RouteMetrics
 from orchestrouter.runtime import semconv, telemetry
 from orchestrouter.runtime.errors import status_for
@@ -50,7 +50,7 @@ class RouteObserver:
     @staticmethod
     def new_request_id() -> str:
         """The trace id when tracing is on, so a decision-log line leads to its trace; else random."""
-        return telemetry.current_trace_id() or uuid.uuid4().hex
+        return telemetry.current_trace_id() or RANDOM_IDS.new()
 
     def finished(self, inp: RouteInput, result: RouteResult) -> None:
         outcome = "decided" if inp.dry_run else "answered"
