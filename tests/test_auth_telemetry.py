@@ -11,6 +11,7 @@ import pytest
 
 from orchestrouter.tools.launcher import start_pair
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
+from tests.support.decision_lines import logged_lines
 from tests.support.models import linear_model
 from tests.support.otlp_receiver import SERVER, OtlpReceiver
 from tests.test_telemetry_trace import ROUTE, ROUTER, SCORE, SCORER, otel_env
@@ -81,7 +82,6 @@ def test_the_caller_is_on_both_server_spans_and_the_routes_counter_and_no_token_
     assert "orchestrouter.caller" not in by_service[(ROUTER, refused_trace)].attributes
     assert routes[-1].attributes["orchestrouter.caller"] == "web"
 
-    lines = [json.loads(line) for line in router.log_lines if line.startswith("{")]
-    assert [line["caller"] for line in lines] == ["web"]
+    assert [line["caller"] for line in logged_lines(router)] == ["web"]
     text = "\n".join(router.log_lines + scorer.log_lines) + json.dumps([s.attributes for s in receiver.spans])
     assert not [t for t in (WEB, ROUTER_TOKEN, WRONG) if t in text]

@@ -17,6 +17,7 @@ import pytest
 
 from orchestrouter.tools.launcher import start_pair
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
+from tests.support.decision_lines import logged_lines
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.models import linear_model
 from tests.support.otlp_receiver import CLIENT, INTERNAL, SERVER, OtlpReceiver, ReceivedSpan
@@ -180,12 +181,10 @@ def test_the_request_id_is_the_trace_id_and_leads_to_the_decision_log_line(stack
     response, trace_id, _ = routed
     assert response.request_id == trace_id
     receiver.wait_for(whole_trace(trace_id))  # the request is over on the router's side by now
-    lines = [json.loads(line) for line in router.log_lines if line.startswith("{")]
-    mine = [line for line in lines if line["request_id"] == trace_id]
-    assert len(mine) == 1
-    assert mine[0]["tier"] == "premium" and mine[0]["outcome"] == "answered"
-    assert mine[0]["usage"]["total_tokens"] == sum(endpoint.usage_for(QUERY))
-    assert "prompt" not in mine[0] and QUERY not in "\n".join(router.log_lines)
+    (line,) = [line for line in logged_lines(router) if line["request_id"] == trace_id]
+    assert line["tier"] == "premium" and line["outcome"] == "answered"
+    assert line["usage"]["total_tokens"] == sum(endpoint.usage_for(QUERY))
+    assert "prompt" not in line and QUERY not in "\n".join(router.log_lines)
 
 
 def test_health_checks_make_no_spans(stack, routed):
