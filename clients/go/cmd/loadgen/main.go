@@ -25,6 +25,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -56,7 +58,13 @@ func main() {
 	warmup := flag.Float64("warmup", 0.5, "seconds not counted first")
 	maxWarmup := flag.Float64("max-warmup", 30, "seconds more at most waiting for every caller's first answer")
 	drain := flag.Float64("drain", 60, "seconds calls in flight after the window may take before they are cut")
+	// One P: the callers, the connections' readers and writers and the poller take turns on one
+	// thread instead of waking each other across threads, which costs less CPU per request (on the
+	// 2-core machine: 0.12-0.16 ms against 0.16-0.23 per gRPC call, 0.025 against 0.035 per HTTP call).
+	procs := flag.Int("procs", 1, "Go threads running Go code at once (GOMAXPROCS)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the load to this file (go tool pprof)")
 	flag.Parse()
+	runtime.GOMAXPROCS(*procs)
 	if (*grpcTarget == "") == (*url == "") || *concurrency < 1 {
 		fail(errors.New("give one of --grpc HOST:PORT or --http URL, and --concurrency >= 1"))
 	}
@@ -74,6 +82,16 @@ func main() {
 	}
 	if err != nil {
 		fail(err)
+	}
+	if *cpuProfile != "" {
+		file, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(file)
+		}
+		if err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	out := newEvents(os.Stdout)
 	result := closedLoop(send, *concurrency, seconds(*duration), seconds(*warmup), seconds(*maxWarmup), seconds(*drain), out)
