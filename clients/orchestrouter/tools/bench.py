@@ -3,9 +3,10 @@ and 128, and the figures around it, printed in one run.
 
 Starts a lean loopback OpenAI-compatible endpoint (orchestrouter.tools.loopback_endpoint) in its
 own process, then the scorer and the router as processes (like `make run`), the router's tiers
-both pointed at that endpoint and its decision log written to a file. A closed-loop load
-(orchestrouter.tools.loadgen) then runs, in interleaved rounds (the order of the systems turns
-each round, so drift on the machine falls on all alike), against:
+both pointed at that endpoint and its decision log written to a file. A closed-loop load (the
+Go load generator through orchestrouter.tools.loadgen_go when it is built, else
+orchestrouter.tools.loadgen; --client picks) then runs, in interleaved rounds (the order of the
+systems turns each round, so drift on the machine falls on all alike), against:
 - floor: the endpoint called directly (OpenAI chat completion over HTTP/1.1);
 - route: gRPC Route, answered (the router dispatches to the endpoint);
 - dry run: gRPC Route with dry_run (the decision only);

@@ -11,9 +11,10 @@ a changed pin reinstalls), then starts, each in its own process:
   random checkpoint of the published shape (saved under build/peers/ once; HF_HUB_OFFLINE=1, so
   nothing is fetched), its embeddings and both its strong and weak models at the endpoint;
 - this router (scorer + router), both tiers at the endpoint.
-Then closed-loop loads (orchestrouter.tools.loadgen) in interleaved rounds, the order turning each
-round: the floor (the endpoint directly), LiteLLM, RouteLLM, this router's Route with dispatch and
-its dry run, at concurrency 1, 32 and 128. It prints the medians and the table of the overhead
+Then closed-loop loads (the Go load generator when it is built, else orchestrouter.tools.loadgen;
+--client picks) in interleaved rounds, the order turning each round: the floor (the endpoint
+directly), LiteLLM, RouteLLM, this router's Route with dispatch and its dry run, at concurrency 1,
+32 and 128. It prints the medians and the table of the overhead
 budget (added p50/p99 at c=1, req/s at c=32 and c=128, server CPU per request) with the ratios
 the acceptance names. A peer that cannot be installed or started is left out, with the reason.
 """
