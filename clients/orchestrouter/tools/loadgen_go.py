@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -71,7 +73,9 @@ async def go_closed_loop(
     binary: Path | None = None,
 ) -> LoadResult:
     """loadgen.closed_loop's load, run by the binary with args (route_args or chat_args)."""
-    proc = await asyncio.create_subprocess_exec(
+    # A thread with a plain Popen rather than asyncio's subprocess API: asyncio's child watcher
+    # could report a child that something else in the process reaped as exited with 255.
+    command = [
         str(binary or binary_path()),
         *args,
         f"--concurrency={concurrency}",
@@ -79,36 +83,38 @@ async def go_closed_loop(
         f"--warmup={warmup_s}",
         f"--max-warmup={max_warmup_s}",
         f"--drain={drain_s}",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        limit=1 << 30,  # the result line holds every latency
-    )
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    stderr = asyncio.ensure_future(proc.stderr.read())
-    try:
-        proc.stdin.write(json.dumps(QUERIES).encode())
-        await proc.stdin.drain()
-        proc.stdin.close()
-        trees: dict[str, list[int]] = {}
-        cpu: dict[str, float] = {}
-        outcome: dict[str, Any] = {}
-        while line := await proc.stdout.readline():
-            message = json.loads(line)
-            if message.get("event") == "open":
-                trees = {"client": process_tree(proc.pid)}
-                trees.update({name: process_tree(pid) for name, pid in (watch or {}).items()})
-                cpu = {name: -cpu_seconds(tree) for name, tree in trees.items()}
-            elif message.get("event") == "close":
-                cpu = {name: cpu[name] + cpu_seconds(tree) for name, tree in trees.items()}
-            else:
-                outcome = message
-        await proc.wait()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    errors = (await stderr).decode(errors="replace").strip()
+    ]
+    return await asyncio.to_thread(_run, command, concurrency, dict(watch or {}))
+
+
+def _run(command: list[str], concurrency: int, watch: dict[str, int]) -> LoadResult:
+    with (
+        tempfile.TemporaryFile() as stderr,
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr) as proc,
+    ):
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps(QUERIES).encode())
+            proc.stdin.close()
+            trees: dict[str, list[int]] = {}
+            cpu: dict[str, float] = {}
+            outcome: dict[str, Any] = {}
+            for line in proc.stdout:
+                message = json.loads(line)
+                if message.get("event") == "open":
+                    trees = {"client": process_tree(proc.pid)}
+                    trees.update({name: process_tree(pid) for name, pid in watch.items()})
+                    cpu = {name: -cpu_seconds(tree) for name, tree in trees.items()}
+                elif message.get("event") == "close":
+                    cpu = {name: cpu[name] + cpu_seconds(tree) for name, tree in trees.items()}
+                else:
+                    outcome = message
+            proc.wait()
+        finally:
+            if proc.poll() is None:  # the caller gave up (an exception here, or KeyboardInterrupt)
+                proc.kill()
+        stderr.seek(0)
+        errors = stderr.read().decode(errors="replace").strip()
     if proc.returncode or "window_s" not in outcome or "client" not in cpu:
         raise GoLoadError(f"the Go load generator exited with {proc.returncode} without a result: {errors[-600:]}")
     client_cpu_s = cpu.pop("client")
