@@ -42,9 +42,14 @@ def binary(tmp_path_factory) -> Path:
     return path
 
 
-def load(binary: Path, args: list[str], concurrency: int, watch: dict[str, int] | None = None) -> LoadResult:
-    """A 1 s load after 0.2 s of warmup; 60 s at most, whatever the target does."""
-    coroutine = go_closed_loop(args, concurrency, 1.0, 0.2, watch, max_warmup_s=5, drain_s=5, binary=binary)
+def load(
+    binary: Path, args: list[str], concurrency: int, watch: dict[str, int] | None = None, patience_s: float = 5
+) -> LoadResult:
+    """A 1 s load after 0.2 s of warmup, patience_s more at most for first answers and for the
+    calls in flight after the window; 60 s at most, whatever the target does."""
+    coroutine = go_closed_loop(
+        args, concurrency, 1.0, 0.2, watch, max_warmup_s=patience_s, drain_s=patience_s, binary=binary
+    )
     return asyncio.run(asyncio.wait_for(coroutine, 60))
 
 
@@ -116,6 +121,19 @@ def test_a_refusing_target_counts_errors_and_ends(binary, kind) -> None:
     result = load(binary, args, 2)
     assert result.completed == 0 and result.errors > 0
     assert "refused" in result.first_error.lower() or "unavailable" in result.first_error.lower(), result.first_error
+
+
+@pytest.mark.parametrize("kind", ["http", "grpc"])
+def test_a_target_that_never_answers_is_cut_after_the_drain(binary, kind) -> None:
+    with socket.socket() as silent:  # accepts connections (the kernel does) and never reads or answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        port = silent.getsockname()[1]
+        target = f"http://127.0.0.1:{port}/v1/chat/completions"
+        args = chat_args(target, "m") if kind == "http" else route_args(f"127.0.0.1:{port}", True)
+        result = load(binary, args, 2, patience_s=0.5)
+    assert result.completed == 0
+    assert "still in flight" in result.first_error and "cancelled" in result.first_error, result.first_error
 
 
 def test_a_bad_argument_is_an_error_with_the_binary_s_message(binary) -> None:
