@@ -24,12 +24,16 @@ run: $(STAMP)
 
 # Latency and throughput figures (see clients/orchestrouter/tools/bench.py); not part of the tests.
 # BENCH_ARGS passes options, e.g. make bench BENCH_ARGS='--rounds 5 --workers 2' or '--compare-workers'.
+# Both measure with the Go load generator (loadgen-go) when it builds, with the Python one otherwise
+# (BENCH_ARGS='--client python' asks for it).
 bench: $(STAMP)
+	@$(MAKE) --no-print-directory loadgen-go || echo "the Go load generator did not build: the Python client measures"
 	$(PY) -m orchestrouter.tools.bench $(BENCH_ARGS)
 
 # This router against LiteLLM's proxy and RouteLLM's server on one loopback endpoint (see
 # clients/orchestrouter/tools/bench_peers.py). The first run installs both into build/peers/ (minutes).
 bench-peers: $(STAMP)
+	@$(MAKE) --no-print-directory loadgen-go || echo "the Go load generator did not build: the Python client measures"
 	$(PY) -m orchestrouter.tools.bench_peers $(BENCH_ARGS)
 
 # The suite and every gate, run side by side (their output kept apart): buf lint, ruff, the import
@@ -162,6 +166,14 @@ clients-go: go-toolchain
 # services and runs this for `make test`).
 test-go: go-path
 	cd $(GO_MODULE_LINK) && $(GO_ENV) go test -count=1 -v ./...
+
+# The benchmark's load generator (clients/go/cmd/loadgen; orchestrouter.tools.loadgen_go runs it). The
+# old binary goes first, so that a failed build leaves none for the bench to pick up.
+LOADGEN_GO ?= build/go/bin/loadgen
+.PHONY: loadgen-go
+loadgen-go: go-path
+	rm -f $(LOADGEN_GO)
+	cd $(GO_MODULE_LINK) && $(GO_ENV) go build -o $(abspath $(LOADGEN_GO)) ./cmd/loadgen
 
 # The learning loop on a simulated deployment (clients/orchestrouter/tools/loop.py): fake endpoints whose
 # quality differs by a rule the router does not know, a real scorer and router with shadow rate 1 and a

@@ -3,9 +3,10 @@ and 128, and the figures around it, printed in one run.
 
 Starts a lean loopback OpenAI-compatible endpoint (orchestrouter.tools.loopback_endpoint) in its
 own process, then the scorer and the router as processes (like `make run`), the router's tiers
-both pointed at that endpoint and its decision log written to a file. A closed-loop load
-(orchestrouter.tools.loadgen) then runs, in interleaved rounds (the order of the systems turns
-each round, so drift on the machine falls on all alike), against:
+both pointed at that endpoint and its decision log written to a file. A closed-loop load (the
+Go load generator through orchestrouter.tools.loadgen_go when it is built, else
+orchestrouter.tools.loadgen; --client picks) then runs, in interleaved rounds (the order of the
+systems turns each round, so drift on the machine falls on all alike), against:
 - floor: the endpoint called directly (OpenAI chat completion over HTTP/1.1);
 - route: gRPC Route, answered (the router dispatches to the endpoint);
 - dry run: gRPC Route with dry_run (the decision only);
@@ -50,6 +51,7 @@ from orchestrouter.tools.loadgen import (
     process_tree,
     rss_mb,
 )
+from orchestrouter.tools.loadgen_go import CLIENTS, chat_args, choose_client, go_closed_loop, route_args
 from orchestrouter.tools.shadow_bench import shadow_latency
 from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
@@ -141,12 +143,12 @@ def added(cells: dict[tuple[str, int], Cell], system: str, c: int, q: float) -> 
 
 
 def print_table(
-    cells: dict[tuple[str, int], Cell], systems: list[str], concurrencies: list[int], cpu: list[str]
+    cells: dict[tuple[str, int], Cell], systems: list[str], concurrencies: list[int], cpu: list[str], client: str
 ) -> None:
     header = (
         f"{'system':<12} {'c':>4} {'req/s':>9} {'p50':>8} {'p95':>8} {'p99':>8}   "
         f"{'added p50':>9} {'p95':>8} {'p99':>8}   CPU ms/req: " + "  ".join(f"{n:>7}" for n in cpu)
-    )
+    ) + f"   ({client} client)"
     print(header)
     for c in concurrencies:
         for s in systems:
@@ -161,23 +163,37 @@ def print_table(
     print("(latencies in ms; 'added' = minus the floor's in the same round; CPU = per completed request)")
 
 
-# --- The loads. ---
+# --- The loads: by the Go load generator (loadgen_go) or the Python one (loadgen). ---
 
 
-def chat_load(url: str, model: str, watch: dict[str, int], headers: dict[str, str] | None = None) -> Load:
+def chat_load(
+    url: str, model: str, watch: dict[str, int], headers: dict[str, str] | None = None, client: str = "go"
+) -> Load:
     async def load(c: int, duration_s: float, warmup_s: float) -> LoadResult:
+        if client == "go":
+            return await go_closed_loop(chat_args(url, model, headers), c, duration_s, warmup_s, watch)
         async with HttpChat(url, model, headers) as chat:
             return await closed_loop(chat, c, duration_s, warmup_s, watch)
 
     return load
 
 
-def route_load(target: str, dry_run: bool, watch: dict[str, int]) -> Load:
+def route_load(target: str, dry_run: bool, watch: dict[str, int], client: str = "go") -> Load:
     async def load(c: int, duration_s: float, warmup_s: float) -> LoadResult:
+        if client == "go":
+            return await go_closed_loop(route_args(target, dry_run), c, duration_s, warmup_s, watch)
         async with GrpcRoute(target, dry_run) as route:
             return await closed_loop(route, c, duration_s, warmup_s, watch)
 
     return load
+
+
+def add_client_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--client",
+        choices=CLIENTS,
+        help="the load generator: go (build/go/bin/loadgen, `make loadgen-go`) or python; default go when built",
+    )
 
 
 # --- The figures around the table. ---
@@ -221,7 +237,7 @@ def worker_note(router: Service, workers: int) -> str:
 
 
 def compare_workers(
-    scorer: Service, router_env: dict[str, str], rounds: int, duration_s: float, warmup_s: float
+    scorer: Service, router_env: dict[str, str], rounds: int, duration_s: float, warmup_s: float, client: str
 ) -> None:
     """Routers with 1 and 2 workers on one scorer, interleaved at c=128: requests/s and the ratio."""
     env = {
@@ -243,7 +259,9 @@ def compare_workers(
             print(f"workers={w}: {worker_note(router, w)}")
         for dry_run in (False, True):
             loads = {
-                f"workers={w}": route_load(r.target, dry_run, {"router": r.process.pid, "scorer": scorer.process.pid})
+                f"workers={w}": route_load(
+                    r.target, dry_run, {"router": r.process.pid, "scorer": scorer.process.pid}, client
+                )
                 for w, r in routers.items()
             }
             cells = run_rounds(loads, [128], rounds, duration_s, warmup_s)
@@ -251,7 +269,7 @@ def compare_workers(
             what = "dry run" if dry_run else "Route with dispatch"
             print(
                 f"{what} at c=128: workers=1 {one:,.0f} req/s, workers=2 {two:,.0f} req/s: "
-                f"x{two / one:.2f} (acceptance: >= 1.6)"
+                f"x{two / one:.2f} (acceptance: >= 1.6; {client} client)"
             )
     finally:
         for router in routers.values():
@@ -271,8 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shadow-requests", type=int, default=300, help="answered Route calls per shadow rate")
     parser.add_argument("--shadow-delay-ms", type=float, default=20.0, help="the shadow figure's endpoint delay")
     parser.add_argument("--no-extras", action="store_true", help="only the table")
+    add_client_option(parser)
     args = parser.parse_args(argv)
     concurrencies = args.concurrency or [1, 32, 128]
+    client, client_note = choose_client(args.client)
+    print(client_note, flush=True)
 
     if not args.no_extras and not args.compare_workers:
         print(f"local embedder alone: p50 {embed_latency_ms(2000):.3f} ms", flush=True)
@@ -294,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.compare_workers:
                 pair.router.stop()
-                compare_workers(scorer, router_env, args.rounds, args.duration, args.warmup)
+                compare_workers(scorer, router_env, args.rounds, args.duration, args.warmup, client)
                 return 0
             print(
                 f"floor: loopback endpoint answering after {args.endpoint_delay_ms:g} ms; router "
@@ -304,13 +325,13 @@ def main(argv: list[str] | None = None) -> int:
             watch = {"router": router.process.pid, "scorer": scorer.process.pid, "endpoint": endpoint_pid}
             front_url = f"http://127.0.0.1:{http_port(router)}/v1/chat/completions"
             loads = {
-                "floor": chat_load(base_url + "/chat/completions", "loopback", watch),
-                "route": route_load(router.target, False, watch),
-                "dry run": route_load(router.target, True, watch),
-                "front door": chat_load(front_url, "orchestrouter-auto", watch),
+                "floor": chat_load(base_url + "/chat/completions", "loopback", watch, client=client),
+                "route": route_load(router.target, False, watch, client),
+                "dry run": route_load(router.target, True, watch, client),
+                "front door": chat_load(front_url, "orchestrouter-auto", watch, client=client),
             }
             cells = run_rounds(loads, concurrencies, args.rounds, args.duration, args.warmup)
-            print_table(cells, list(loads), concurrencies, ["router", "scorer", "client", "endpoint"])
+            print_table(cells, list(loads), concurrencies, ["router", "scorer", "client", "endpoint"], client)
             print(
                 f"RSS after the loads: router {rss_mb(router.process.pid):.0f} MiB, "
                 f"scorer {rss_mb(scorer.process.pid):.0f} MiB"

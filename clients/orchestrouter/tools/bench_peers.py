@@ -11,9 +11,10 @@ a changed pin reinstalls), then starts, each in its own process:
   random checkpoint of the published shape (saved under build/peers/ once; HF_HUB_OFFLINE=1, so
   nothing is fetched), its embeddings and both its strong and weak models at the endpoint;
 - this router (scorer + router), both tiers at the endpoint.
-Then closed-loop loads (orchestrouter.tools.loadgen) in interleaved rounds, the order turning each
-round: the floor (the endpoint directly), LiteLLM, RouteLLM, this router's Route with dispatch and
-its dry run, at concurrency 1, 32 and 128. It prints the medians and the table of the overhead
+Then closed-loop loads (the Go load generator when it is built, else orchestrouter.tools.loadgen;
+--client picks) in interleaved rounds, the order turning each round: the floor (the endpoint
+directly), LiteLLM, RouteLLM, this router's Route with dispatch and its dry run, at concurrency 1,
+32 and 128. It prints the medians and the table of the overhead
 budget (added p50/p99 at c=1, req/s at c=32 and c=128, server CPU per request) with the ratios
 the acceptance names. A peer that cannot be installed or started is left out, with the reason.
 """
@@ -38,6 +39,7 @@ from pathlib import Path
 from orchestrouter.tools.bench import (
     Cell,
     Load,
+    add_client_option,
     added,
     chat_load,
     loopback_endpoint,
@@ -47,6 +49,7 @@ from orchestrouter.tools.bench import (
 )
 from orchestrouter.tools.launcher import start_pair
 from orchestrouter.tools.loadgen import rss_mb
+from orchestrouter.tools.loadgen_go import choose_client
 
 PEERS_DIR = Path("build/peers")
 LITELLM_PIN = "litellm[proxy]==1.108.5"
@@ -272,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, action="append", help="repeatable; default 1, 32 and 128")
     parser.add_argument("--peers", default="litellm,routellm", help="comma-separated: litellm, routellm")
     parser.add_argument("--install-only", action="store_true", help="install the peers and stop")
+    add_client_option(parser)
     args = parser.parse_args(argv)
+    client, client_note = choose_client(args.client)
     concurrencies = args.concurrency or [1, 32, 128]
     wanted = [p for p in args.peers.split(",") if p]
 
@@ -299,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         endpoint_pid, endpoint_port = stack.enter_context(loopback_endpoint(embedding_dim=MF_SHAPE["text_dim"]))
         endpoint = f"http://127.0.0.1:{endpoint_port}/v1"
         loads: dict[str, Load] = {
-            "floor": chat_load(endpoint + "/chat/completions", "loopback", {"endpoint": endpoint_pid})
+            "floor": chat_load(endpoint + "/chat/completions", "loopback", {"endpoint": endpoint_pid}, client=client)
         }
         servers: dict[str, int] = {}
         labels: dict[str, str] = {}
@@ -324,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
                 left_out[name] = f"start: {exc}"
                 labels.pop(name, None)
                 continue
-            loads[name] = chat_load(peer.url, peer.model, {"server": peer.pid, "endpoint": endpoint_pid}, peer.headers)
+            watched = {"server": peer.pid, "endpoint": endpoint_pid}
+            loads[name] = chat_load(peer.url, peer.model, watched, peer.headers, client)
             servers[name] = peer.pid
         pair = start_pair(
             router_env={
@@ -336,14 +342,15 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(pair.stop)
         ours = {"router": pair.router.process.pid, "scorer": pair.scorer.process.pid, "endpoint": endpoint_pid}
         servers.update({"router": pair.router.process.pid, "scorer": pair.scorer.process.pid})
-        loads["route"] = route_load(pair.router.target, False, ours)
-        loads["dry run"] = route_load(pair.router.target, True, ours)
+        loads["route"] = route_load(pair.router.target, False, ours, client)
+        loads["dry run"] = route_load(pair.router.target, True, ours, client)
         labels.update({"route": "this router, Route with dispatch", "dry run": "this router, dry run"})
         for name, why in left_out.items():
             print(f"{name} left out: {why}")
+        print(client_note)
         print(f"{args.rounds} rounds x {args.duration:g} s per load; systems: {', '.join(loads)}", flush=True)
         cells = run_rounds(loads, concurrencies, args.rounds, args.duration, args.warmup)
-        print_table(cells, list(loads), concurrencies, ["server", "router", "scorer", "client", "endpoint"])
+        print_table(cells, list(loads), concurrencies, ["server", "router", "scorer", "client", "endpoint"], client)
         print("RSS after the loads: " + ", ".join(f"{name} {rss_mb(pid):.0f} MiB" for name, pid in servers.items()))
         if {1, 32, 128} <= set(concurrencies):
             budget_table(cells, labels)

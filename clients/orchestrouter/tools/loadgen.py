@@ -12,6 +12,8 @@ router with several worker processes counts whole), before and after the window,
 requests completed in it; RSS is VmRSS from /proc/PID/status, summed the same way.
 
 `python -m orchestrouter.tools.loadgen --http URL` or `--grpc HOST:PORT [--dry-run]` runs one load.
+`make bench` measures with the compiled twin of this loop (orchestrouter.tools.loadgen_go) when it
+is built: the same window, QUERIES and LoadResult, at a fraction of this client's CPU over gRPC.
 """
 
 from __future__ import annotations
