@@ -326,6 +326,7 @@ async def _read_chunked(conn: _Connection, cap: int) -> tuple[bytes, bool, bool]
 
 def _decode(encoding: str, raw: bytes, cap: int) -> tuple[bytes, bool]:
     """raw decoded per its Content-Encoding, at most cap bytes of it, and whether there was more."""
+    candidates: tuple[int, ...]
     if encoding in ("gzip", "x-gzip"):
         candidates = (zlib.MAX_WBITS | 16,)
     elif encoding == "deflate":
