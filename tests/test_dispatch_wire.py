@@ -23,6 +23,7 @@ from orchestrouter.router.dispatch.api_key import ApiKeySource
 from orchestrouter.router.dispatch.endpoint import EndpointClient
 from orchestrouter.router.dispatch.failures import FailureKind, UpstreamFailure
 from orchestrouter.router.model import ChatTurn, GenerationParams
+from tests.support.loop_thread import LoopThread
 
 KEY = "sk-wire-test-5f1e2d3c4b"
 MESSAGES = [ChatTurn(role="user", content="hello")]
@@ -394,3 +395,17 @@ def test_resets_under_load_lose_no_call_and_the_pool_recovers():
             await client.close()
 
     run(test)
+
+
+def test_a_client_used_from_a_second_event_loop_connects_afresh():
+    """Connections belong to the loop that made them: one left idle by an earlier loop is never reused."""
+    server_loop = LoopThread()
+    ep = Scripted(send(http("200 OK", completion("ok"))))
+    server_loop.run(ep.__aenter__())
+    try:
+        client = ep.client()
+        assert [asyncio.run(call(client)), asyncio.run(call(client))] == ["ok", "ok"]
+        assert ep.connections == 2
+    finally:
+        server_loop.run(ep.__aexit__(None, None, None))
+        server_loop.close()

@@ -18,6 +18,7 @@ never pooled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import zlib
 from collections.abc import Mapping
@@ -106,7 +107,8 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         if self.transport is not None:
-            self.transport.abort()
+            with contextlib.suppress(RuntimeError):  # its event loop is already closed
+                self.transport.abort()
 
 
 class Http1Pool:
@@ -134,6 +136,8 @@ class Http1Pool:
         self._connect_timeout_s = connect_timeout_s
         self._max_idle = max_idle
         self._idle: list[_Connection] = []
+        # The loop the idle connections belong to: a pool used from another loop starts afresh.
+        self._loop: asyncio.AbstractEventLoop | None = None
         default_port = 443 if scheme == "https" else 80
         authority = host if port == default_port else f"{host}:{port}"
         if ":" in host:  # an IPv6 literal
@@ -158,19 +162,22 @@ class Http1Pool:
         return answer
 
     def _request(self, headers: Mapping[str, str], body: bytes) -> bytes:
-        lines = [f"{name}: {value}\r\n" for name, value in headers.items()]
-        head = "".join(lines)
-        if "\n" in head.replace("\r\n", "") or "\r" in head.replace("\r\n", ""):
-            raise ValueError("a header holds a line break")  # never sent: it would split the request
+        head = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        # One CR and one LF per header line: any other would split the request (never sent).
+        if head.count("\r") != len(headers) or head.count("\n") != len(headers):
+            raise ValueError("a header holds a line break")
         return b"%s%sContent-Length: %d\r\n\r\n%s" % (self._request_line, head.encode("latin-1"), len(body), body)
 
     async def _connection(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self.close()
+            self._loop = loop
         while self._idle:
             conn = self._idle.pop()
             if conn.reusable:
                 return conn
             conn.close()
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._connect_timeout_s):
                 _, conn = await loop.create_connection(
@@ -263,12 +270,12 @@ async def _read_body(conn: _Connection, headers: Mapping[str, str], cap: int) ->
 
 
 async def _read_exactly(conn: _Connection, length: int, cap: int) -> tuple[bytes, bool, bool]:
-    want = min(length, cap + 1)
     buffer = conn.buffer
-    while len(buffer) < want:
-        await conn.more()
     if length > cap:
+        # Known to be too long: not waited for (what came is enough for an error's message, if any).
         return bytes(buffer[:cap]), True, False
+    while len(buffer) < length:
+        await conn.more()
     content = bytes(buffer[:length])
     del buffer[:length]
     return content, False, True
