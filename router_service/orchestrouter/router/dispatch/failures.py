@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import aiohttp
 from aiohttp.http_exceptions import ContentEncodingError
 
+from orchestrouter.router.dispatch import http1
 from orchestrouter.runtime.errors import (
     DeadlineExceeded,
     FailedPrecondition,
@@ -110,9 +111,9 @@ def from_status(
 
 
 # Everything the HTTP stack can raise while calling an endpoint and reading its answer: aiohttp's own
-# family (connection, payload, response, an invalid URL), TLS and socket errors that escape it, our
-# own timeouts, and text or JSON that does not decode. from_exception() maps each to a failure, so
-# the request falls back rather than ending as INTERNAL.
+# family (connection, payload, response, an invalid URL), http1's (ConnectionError and ValueError
+# kinds), TLS and socket errors that escape them, our own timeouts, and text or JSON that does not
+# decode. from_exception() maps each to a failure, so the request falls back rather than ending as INTERNAL.
 HTTP_STACK_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     aiohttp.ClientError,
@@ -127,7 +128,7 @@ def from_exception(tier: str, exc: BaseException, timeout_s: float) -> UpstreamF
     Messages name the exception's class at most, never its text, which may quote the request.
     """
     # Before TimeoutError: aiohttp's connect timeout is one too, but it is the endpoint being unreachable.
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+    if isinstance(exc, (aiohttp.ConnectionTimeoutError, http1.ConnectTimedOut)):
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable (connect timed out)")
     if isinstance(exc, TimeoutError):
         return UpstreamFailure(FailureKind.TIMEOUT, tier, f"{tier} endpoint timed out after {timeout_s:.2f}s")
@@ -135,13 +136,18 @@ def from_exception(tier: str, exc: BaseException, timeout_s: float) -> UpstreamF
         return UpstreamFailure(
             FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable (its TLS certificate is not trusted)"
         )
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, (aiohttp.ClientConnectorError, http1.CannotConnect)):
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable (cannot connect)")
-    if isinstance(exc, aiohttp.ClientPayloadError) and _is_encoding_error(exc):
+    if isinstance(exc, http1.UndecodableBody) or (
+        isinstance(exc, aiohttp.ClientPayloadError) and _is_encoding_error(exc)
+    ):
         return UpstreamFailure(
             FailureKind.MALFORMED, tier, f"{tier} endpoint answered a body that cannot be decoded (content encoding)"
         )
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError)):
+    if isinstance(
+        exc,
+        (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError, http1.DroppedConnection),
+    ):
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint dropped the connection")
     if isinstance(exc, (aiohttp.ClientConnectionError, OSError)):
         return UpstreamFailure(FailureKind.CONNECTION, tier, f"{tier} endpoint unreachable ({type(exc).__name__})")
