@@ -16,9 +16,11 @@ over the floor in the same round, and CPU per request of the router, the scorer 
 generator (from /proc, over the timed window); then RSS of the router and the scorer.
 
 Then, from the same run: the local embedder alone, Score throughput at batch 256, the front door's
-added p50 over gRPC, and the answered-Route p50 at shadow rate 0 against 1. --workers N runs the
-router with ORCHESTROUTER_ROUTER_WORKERS=N; --compare-workers also starts a router with 2 workers
-beside one with 1 (same scorer) and compares them at c=128 in interleaved rounds.
+added p50 over gRPC, what tracing on costs (Route with dispatch at c=1 and 32 against a second
+scorer and router exporting every span and metric over OTLP to orchestrouter.tools.otlp_sink, a
+collector in its own process that only counts), and the answered-Route p50 at shadow rate 0
+against 1. --workers N runs the router with ORCHESTROUTER_ROUTER_WORKERS=N; --compare-workers
+also starts a router with 2 workers beside one with 1 (same scorer) and compares them at c=128 in interleaved rounds.
 These machines are noisy: compare figures from one run, as ratios.
 """
 
@@ -57,6 +59,7 @@ from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
 WORKERS_ENV = "ORCHESTROUTER_ROUTER_WORKERS"
 _ENDPOINT_PORT = re.compile(r"loopback endpoint on .* \(port (\d+)\)")
+_SINK_PORT = re.compile(r"otlp sink on .* \(port (\d+)\)")
 
 
 # --- The loopback endpoint's process. ---
@@ -89,6 +92,28 @@ def loopback_endpoint(delay_ms: float = 0.0, embedding_dim: int = 1536) -> Itera
         proc.terminate()
         try:
             proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def otlp_sink() -> Iterator[tuple[subprocess.Popen, int]]:
+    """Runs orchestrouter.tools.otlp_sink (an OTLP/gRPC collector that only counts) in a child
+    process; yields (process, port). On exit it is stopped and what it received is printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrouter.tools.otlp_sink"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = _SINK_PORT.search(line)
+        if not match:
+            raise RuntimeError(f"the OTLP sink did not start: {line!r}")
+        yield proc, int(match.group(1))
+    finally:
+        proc.terminate()
+        try:
+            received, _ = proc.communicate(timeout=10)
+            print(f"  (the OTLP sink received {received.strip()})", flush=True)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -276,6 +301,52 @@ def compare_workers(
             router.stop()
 
 
+def tracing_cost(
+    untraced: Service,
+    untraced_scorer: Service,
+    router_env: dict[str, str],
+    rounds: int,
+    duration_s: float,
+    warmup_s: float,
+    client: str,
+) -> None:
+    """Route with dispatch on the pair measured above against a second pair whose scorer and router
+    export every span (and their metrics) over OTLP to a sink process, interleaved at c=1 and 32."""
+    with otlp_sink() as (_, sink_port):
+        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}"}
+        log = router_env["ORCHESTROUTER_DECISION_LOG"]
+        traced = start_pair(
+            scorer_env=otel,
+            router_env={
+                **router_env,
+                **otel,
+                "ORCHESTROUTER_DECISION_LOG": f"{log}.traced",
+                "ORCHESTROUTER_HTTP_LISTEN": "",
+            },
+        )
+        try:
+            pairs = {"untraced": (untraced, untraced_scorer), "traced": (traced.router, traced.scorer)}
+            loads = {
+                name: route_load(
+                    router.target, False, {"router": router.process.pid, "scorer": scorer.process.pid}, client
+                )
+                for name, (router, scorer) in pairs.items()
+            }
+            cells = run_rounds(loads, [1, 32], rounds, duration_s, warmup_s)
+        finally:
+            traced.stop()
+    for c in (1, 32):
+        off, on = cells["untraced", c], cells["traced", c]
+        cpu_off = off.cpu_ms("router") + off.cpu_ms("scorer")
+        cpu_on = on.cpu_ms("router") + on.cpu_ms("scorer")
+        print(
+            f"tracing on, Route with dispatch at c={c}: p50 {off.percentile(50):.3f} -> {on.percentile(50):.3f} ms "
+            f"({on.percentile(50) - off.percentile(50):+.3f}), CPU per request router + scorer "
+            f"{cpu_off:.3f} -> {cpu_on:.3f} ms ({cpu_on - cpu_off:+.3f}; {cpu_on / cpu_off:.2f}x)",
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; figures are their medians")
@@ -346,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"front door p50 added over gRPC Route at c={c0}: {door:+.3f} ms   (target <= 1 ms)")
             eps = asyncio.run(score_throughput(scorer.target, 256, 200, 4))
             print(f"Score throughput at batch 256: {eps:,.0f} embeddings/s", flush=True)
+            tracing_cost(router, scorer, router_env, args.rounds, args.duration, args.warmup, client)
             off, on = shadow_latency(scorer.target, args.shadow_requests, args.shadow_delay_ms)
             print(
                 f"answered Route p50, caller, endpoints answering in {args.shadow_delay_ms:g} ms: "
