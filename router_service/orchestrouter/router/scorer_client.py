@@ -14,6 +14,7 @@ import numpy as np
 from grpc import aio
 from opentelemetry import trace
 
+from orchestrouter.router.score_stream import ScoreStreamClient, StreamEnded, StreamUnsupported
 from orchestrouter.runtime import semconv, telemetry
 from orchestrouter.runtime.serving import MAX_MESSAGE_BYTES
 from orchestrouter.runtime.tls import ChannelTLSConfig, open_channel
@@ -65,6 +66,9 @@ class ScorerClient:
     tls has trust roots and the target is not a unix socket.
 
     token, when given, returns the bearer token a scorer that requires one is sent with each call.
+    With stream (the default), Score requests go on one long-lived ScoreStream call
+    (router.score_stream), which costs both processes far less per request than a unary call; a
+    scorer without ScoreStream is sent unary calls.
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class ScorerClient:
         timeout_s: float,
         token: Callable[[], str] | None = None,
         tls: ChannelTLSConfig | None = None,
+        stream: bool = True,
     ) -> None:
         self._channel = open_channel(
             target,
@@ -93,6 +98,7 @@ class ScorerClient:
         self._token = token
         # The metadata is built again only when the token changes (its file is re-read in place).
         self._metadata_for: tuple[str, tuple[tuple[str, str], ...]] | None = None
+        self._stream = ScoreStreamClient(self._stub, self._metadata) if stream else None
 
     def _metadata(self) -> tuple[tuple[str, str], ...] | None:
         if self._token is None:
@@ -111,13 +117,25 @@ class ScorerClient:
         batch.data = matrix.tobytes()
         batch.rows = rows
         batch.dim = dim
+        timeout = self.timeout_for(timeout_s)
         try:
-            reply = await self._stub.Score(request, timeout=self.timeout_for(timeout_s), metadata=self._metadata())
+            if self._stream is not None and self._stream.usable:
+                try:
+                    answer = await self._stream.score(request, timeout)
+                except StreamUnsupported:
+                    reply = await self._unary(request, timeout)
+                else:
+                    if answer.error_code:
+                        raise _refused(_CODES.get(answer.error_code, grpc.StatusCode.UNKNOWN), answer.error_message)
+                    reply = answer.response
+            else:
+                reply = await self._unary(request, timeout)
         except aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                # A wrong dimension is a deployment error, not an outage; say so plainly.
-                raise ScorerUnavailable(f"scorer refused the embeddings: {exc.details()}") from exc
-            raise ScorerUnavailable(f"scorer {exc.code().name.lower()}: {exc.details()}") from exc
+            raise _refused(exc.code(), exc.details()) from exc
+        except StreamEnded as exc:
+            raise _refused(exc.code, str(exc)) from exc
+        except TimeoutError:
+            raise _refused(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
         # A slice copies the repeated field to a list at a third of the cost of numpy reading it.
         probabilities = reply.win_probabilities[:]
         problem = reply_problem(probabilities, rows)
@@ -126,6 +144,9 @@ class ScorerClient:
             # and NaN compares false with any threshold, so it would route silently.
             raise ScorerUnavailable(f"scorer answered {problem}")
         return Scores(np.array(probabilities, dtype=np.float32), reply.router_id, reply.router_version)
+
+    async def _unary(self, request: scorer_pb2.ScoreRequest, timeout: float) -> scorer_pb2.ScoreResponse:
+        return await self._stub.Score(request, timeout=timeout, metadata=self._metadata())
 
     def timeout_for(self, budget_s: float | None) -> float:
         """The Score timeout: the configured one, or the caller's budget when that is shorter."""
@@ -137,7 +158,21 @@ class ScorerClient:
         )
 
     async def close(self) -> None:
+        if self._stream is not None:
+            await self._stream.close()
         await self._channel.close(None)
+
+
+# A ScoreStream answer's error_code is a status code's number.
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _refused(code: grpc.StatusCode, details: str | None) -> ScorerUnavailable:
+    """The scorer's refusal (a unary call's status, or a ScoreStream answer's error) as ScorerUnavailable."""
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        # A wrong dimension is a deployment error, not an outage; say so plainly.
+        return ScorerUnavailable(f"scorer refused the embeddings: {details}")
+    return ScorerUnavailable(f"scorer {code.name.lower()}: {details}")
 
 
 class CoalescingScorer:
