@@ -20,6 +20,7 @@ from orchestrouter.v1 import router_pb2, router_pb2_grpc
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.models import linear_model
 from tests.support.otlp_receiver import CLIENT, INTERNAL, SERVER, OtlpReceiver, ReceivedSpan
+from tests.support.reload import wait_until
 
 ROUTER, SCORER = "orchestrouter-router", "orchestrouter-scorer"
 ROUTE = "/orchestrouter.v1.RouterService/Route"
@@ -180,12 +181,17 @@ def test_the_request_id_is_the_trace_id_and_leads_to_the_decision_log_line(stack
     response, trace_id, _ = routed
     assert response.request_id == trace_id
     receiver.wait_for(whole_trace(trace_id))  # the request is over on the router's side by now
-    lines = [json.loads(line) for line in router.log_lines if line.startswith("{")]
-    mine = [line for line in lines if line["request_id"] == trace_id]
-    assert len(mine) == 1
-    assert mine[0]["tier"] == "premium" and mine[0]["outcome"] == "answered"
-    assert mine[0]["usage"]["total_tokens"] == sum(endpoint.usage_for(QUERY))
-    assert "prompt" not in mine[0] and QUERY not in "\n".join(router.log_lines)
+
+    def mine() -> list[dict]:
+        lines = [json.loads(line) for line in list(router.log_lines) if line.startswith("{")]
+        return [line for line in lines if line["request_id"] == trace_id]
+
+    # The decision log's writer gathers lines for a few tens of milliseconds before it writes them.
+    wait_until(lambda: bool(mine()), "the decision log line")
+    (line,) = mine()  # exactly one
+    assert line["tier"] == "premium" and line["outcome"] == "answered"
+    assert line["usage"]["total_tokens"] == sum(endpoint.usage_for(QUERY))
+    assert "prompt" not in line and QUERY not in "\n".join(router.log_lines)
 
 
 def test_health_checks_make_no_spans(stack, routed):
