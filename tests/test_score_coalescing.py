@@ -121,3 +121,24 @@ def test_the_client_sends_the_token_current_at_each_call(scorer_factory, random_
         return outcomes
 
     assert loop_thread.run(main()) == ["scored", "scorer unauthenticated", "scored"]
+
+
+def test_with_linger_an_rpc_returning_under_load_waits_for_more_and_a_lone_call_still_goes_at_once():
+    client = RecordingClient()
+
+    async def main():
+        c = CoalescingScorer(cast(ScorerClient, client), max_in_flight=1, linger_s=0.5)
+        # The first call makes its RPC; the second, started with it, waits for the slot.
+        first = asyncio.ensure_future(c.score(np.full((1, 4), 0.0, np.float32)))
+        second = asyncio.ensure_future(c.score(np.full((1, 4), 1.0, np.float32)))
+        await first  # it returned with a call waiting: the slot is held for the linger
+        later = [c.score(np.full((1, 4), float(i), np.float32)) for i in (2, 3)]
+        outs = await asyncio.gather(second, *later)
+        # Nothing waits now: a lone call goes out at once (a linger here would outlast the guard).
+        lone = await asyncio.wait_for(c.score(np.full((1, 4), 4.0, np.float32)), 0.4)
+        return outs, lone
+
+    outs, lone = asyncio.run(main())
+    assert [float(o.win_probabilities[0]) for o in outs] == [1.0, 2.0, 3.0]
+    assert client.calls == [1, 3, 1], "the calls that came during the linger rode with the waiting one"
+    assert lone.win_probabilities.tolist() == [4.0]

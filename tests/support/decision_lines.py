@@ -4,11 +4,11 @@ from a file (a router in the test's process) or from a router process's stdout."
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from orchestrouter.router.server import RouterServer
 from orchestrouter.tools.launcher import Service
+from tests.support.reload import wait_until
 
 
 def written_text(router: RouterServer, path: Path) -> str:
@@ -24,9 +24,9 @@ def written_lines(router: RouterServer, path: Path) -> list[dict]:
 def logged_lines(router: Service, at_least: int = 1, timeout_s: float = 10.0) -> list[dict]:
     """The decision-log lines a router process has printed to stdout, once there are at_least of them
     (its writer lets lines gather for a few milliseconds before it writes them)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        lines = [json.loads(line) for line in list(router.log_lines) if line.startswith("{")]
-        if len(lines) >= at_least or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.02)
+
+    def lines() -> list[dict]:
+        return [json.loads(line) for line in list(router.log_lines) if line.startswith("{")]
+
+    wait_until(lambda: len(lines()) >= at_least, f"{at_least} decision-log lines", timeout_s)
+    return lines()

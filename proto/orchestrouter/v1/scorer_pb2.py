@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dorchestrouter/v1/scorer.proto\x12\x10orchestrouter.v1\"9\n\x0e\x45mbeddingBatch\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0c\n\x04rows\x18\x02 \x01(\r\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\"D\n\x0cScoreRequest\x12\x34\n\nembeddings\x18\x01 \x01(\x0b\x32 .orchestrouter.v1.EmbeddingBatch\"U\n\rScoreResponse\x12\x19\n\x11win_probabilities\x18\x01 \x03(\x02\x12\x11\n\trouter_id\x18\x02 \x01(\t\x12\x16\n\x0erouter_version\x18\x03 \x01(\t\"\x15\n\x13GetModelInfoRequest\")\n\x0c\x45mbedderInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\"\x8c\x02\n\x14GetModelInfoResponse\x12\x11\n\trouter_id\x18\x01 \x01(\t\x12\x16\n\x0erouter_version\x18\x02 \x01(\t\x12\x30\n\x08\x65mbedder\x18\x03 \x01(\x0b\x32\x1e.orchestrouter.v1.EmbedderInfo\x12\x13\n\x0bmodel_names\x18\x04 \x03(\t\x12\x14\n\x0cstrong_model\x18\x05 \x01(\t\x12\x12\n\nweak_model\x18\x06 \x01(\t\x12\x1a\n\x12training_data_json\x18\x07 \x01(\t\x12\x1d\n\x15\x63\x61libration_quantiles\x18\x08 \x03(\x02\x12\x1d\n\x15\x63\x61libration_reference\x18\t \x01(\t2\xb8\x01\n\rScorerService\x12H\n\x05Score\x12\x1e.orchestrouter.v1.ScoreRequest\x1a\x1f.orchestrouter.v1.ScoreResponse\x12]\n\x0cGetModelInfo\x12%.orchestrouter.v1.GetModelInfoRequest\x1a&.orchestrouter.v1.GetModelInfoResponseB\xd7\x01\n\x14\x64\x65v.orchestrouter.v1B\x0bScorerProtoP\x01Z=orchestrouter/clients/go/gen/orchestrouter/v1;orchestrouterv1\xa2\x02\x03OXX\xaa\x02\x10Orchestrouter.V1\xba\x02\x11Orchestrouter_V1_\xca\x02\x10Orchestrouter\\V1\xe2\x02\x1cOrchestrouter\\V1\\GPBMetadata\xea\x02\x11Orchestrouter::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dorchestrouter/v1/scorer.proto\x12\x10orchestrouter.v1\"9\n\x0e\x45mbeddingBatch\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0c\n\x04rows\x18\x02 \x01(\r\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\"D\n\x0cScoreRequest\x12\x34\n\nembeddings\x18\x01 \x01(\x0b\x32 .orchestrouter.v1.EmbeddingBatch\"U\n\rScoreResponse\x12\x19\n\x11win_probabilities\x18\x01 \x03(\x02\x12\x11\n\trouter_id\x18\x02 \x01(\t\x12\x16\n\x0erouter_version\x18\x03 \x01(\t\"\xd5\x01\n\x12ScoreStreamRequest\x12\n\n\x02id\x18\x01 \x01(\x04\x12/\n\x07request\x18\x02 \x01(\x0b\x32\x1e.orchestrouter.v1.ScoreRequest\x12M\n\rtrace_context\x18\x03 \x03(\x0b\x32\x36.orchestrouter.v1.ScoreStreamRequest.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x7f\n\x13ScoreStreamResponse\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x31\n\x08response\x18\x02 \x01(\x0b\x32\x1f.orchestrouter.v1.ScoreResponse\x12\x12\n\nerror_code\x18\x03 \x01(\x05\x12\x15\n\rerror_message\x18\x04 \x01(\t\"\x15\n\x13GetModelInfoRequest\")\n\x0c\x45mbedderInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\"\x8c\x02\n\x14GetModelInfoResponse\x12\x11\n\trouter_id\x18\x01 \x01(\t\x12\x16\n\x0erouter_version\x18\x02 \x01(\t\x12\x30\n\x08\x65mbedder\x18\x03 \x01(\x0b\x32\x1e.orchestrouter.v1.EmbedderInfo\x12\x13\n\x0bmodel_names\x18\x04 \x03(\t\x12\x14\n\x0cstrong_model\x18\x05 \x01(\t\x12\x12\n\nweak_model\x18\x06 \x01(\t\x12\x1a\n\x12training_data_json\x18\x07 \x01(\t\x12\x1d\n\x15\x63\x61libration_quantiles\x18\x08 \x03(\x02\x12\x1d\n\x15\x63\x61libration_reference\x18\t \x01(\t2\x98\x02\n\rScorerService\x12H\n\x05Score\x12\x1e.orchestrouter.v1.ScoreRequest\x1a\x1f.orchestrouter.v1.ScoreResponse\x12^\n\x0bScoreStream\x12$.orchestrouter.v1.ScoreStreamRequest\x1a%.orchestrouter.v1.ScoreStreamResponse(\x01\x30\x01\x12]\n\x0cGetModelInfo\x12%.orchestrouter.v1.GetModelInfoRequest\x1a&.orchestrouter.v1.GetModelInfoResponseB\xd7\x01\n\x14\x64\x65v.orchestrouter.v1B\x0bScorerProtoP\x01Z=orchestrouter/clients/go/gen/orchestrouter/v1;orchestrouterv1\xa2\x02\x03OXX\xaa\x02\x10Orchestrouter.V1\xba\x02\x11Orchestrouter_V1_\xca\x02\x10Orchestrouter\\V1\xe2\x02\x1cOrchestrouter\\V1\\GPBMetadata\xea\x02\x11Orchestrouter::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,18 +32,26 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'orchestrouter.v1.scorer_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.orchestrouter.v1B\013ScorerProtoP\001Z=orchestrouter/clients/go/gen/orchestrouter/v1;orchestrouterv1\242\002\003OXX\252\002\020Orchestrouter.V1\272\002\021Orchestrouter_V1_\312\002\020Orchestrouter\\V1\342\002\034Orchestrouter\\V1\\GPBMetadata\352\002\021Orchestrouter::V1'
+  _globals['_SCORESTREAMREQUEST_TRACECONTEXTENTRY']._loaded_options = None
+  _globals['_SCORESTREAMREQUEST_TRACECONTEXTENTRY']._serialized_options = b'8\001'
   _globals['_EMBEDDINGBATCH']._serialized_start=51
   _globals['_EMBEDDINGBATCH']._serialized_end=108
   _globals['_SCOREREQUEST']._serialized_start=110
   _globals['_SCOREREQUEST']._serialized_end=178
   _globals['_SCORERESPONSE']._serialized_start=180
   _globals['_SCORERESPONSE']._serialized_end=265
-  _globals['_GETMODELINFOREQUEST']._serialized_start=267
-  _globals['_GETMODELINFOREQUEST']._serialized_end=288
-  _globals['_EMBEDDERINFO']._serialized_start=290
-  _globals['_EMBEDDERINFO']._serialized_end=331
-  _globals['_GETMODELINFORESPONSE']._serialized_start=334
-  _globals['_GETMODELINFORESPONSE']._serialized_end=602
-  _globals['_SCORERSERVICE']._serialized_start=605
-  _globals['_SCORERSERVICE']._serialized_end=789
+  _globals['_SCORESTREAMREQUEST']._serialized_start=268
+  _globals['_SCORESTREAMREQUEST']._serialized_end=481
+  _globals['_SCORESTREAMREQUEST_TRACECONTEXTENTRY']._serialized_start=430
+  _globals['_SCORESTREAMREQUEST_TRACECONTEXTENTRY']._serialized_end=481
+  _globals['_SCORESTREAMRESPONSE']._serialized_start=483
+  _globals['_SCORESTREAMRESPONSE']._serialized_end=610
+  _globals['_GETMODELINFOREQUEST']._serialized_start=612
+  _globals['_GETMODELINFOREQUEST']._serialized_end=633
+  _globals['_EMBEDDERINFO']._serialized_start=635
+  _globals['_EMBEDDERINFO']._serialized_end=676
+  _globals['_GETMODELINFORESPONSE']._serialized_start=679
+  _globals['_GETMODELINFORESPONSE']._serialized_end=947
+  _globals['_SCORERSERVICE']._serialized_start=950
+  _globals['_SCORERSERVICE']._serialized_end=1230
 # @@protoc_insertion_point(module_scope)

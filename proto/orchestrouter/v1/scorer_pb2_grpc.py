@@ -41,6 +41,11 @@ class ScorerServiceStub:
                 request_serializer=orchestrouter_dot_v1_dot_scorer__pb2.ScoreRequest.SerializeToString,
                 response_deserializer=orchestrouter_dot_v1_dot_scorer__pb2.ScoreResponse.FromString,
                 _registered_method=True)
+        self.ScoreStream = channel.stream_stream(
+                '/orchestrouter.v1.ScorerService/ScoreStream',
+                request_serializer=orchestrouter_dot_v1_dot_scorer__pb2.ScoreStreamRequest.SerializeToString,
+                response_deserializer=orchestrouter_dot_v1_dot_scorer__pb2.ScoreStreamResponse.FromString,
+                _registered_method=True)
         self.GetModelInfo = channel.unary_unary(
                 '/orchestrouter.v1.ScorerService/GetModelInfo',
                 request_serializer=orchestrouter_dot_v1_dot_scorer__pb2.GetModelInfoRequest.SerializeToString,
@@ -66,6 +71,18 @@ class ScorerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScoreStream(self, request_iterator, context):
+        """ScoreStream is Score on one long-lived call: each ScoreStreamRequest carries an id, which its
+        ScoreStreamResponse repeats; answers may come in any order. A request Score would refuse gets
+        an answer with that error (error_code), and the stream goes on. The router keeps one open to
+        save a call's setup per Score; the stream ends when the scorer drains (after answering every
+        request it has read). Errors ending the call: UNAUTHENTICATED (checked when it opens),
+        UNAVAILABLE (no model loaded yet, or shutting down).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetModelInfo(self, request, context):
         """GetModelInfo describes the loaded router model: its embedder, model table and version.
         Errors: UNAVAILABLE (no model loaded yet).
@@ -82,6 +99,11 @@ def add_ScorerServiceServicer_to_server(servicer, server):
                     servicer.Score,
                     request_deserializer=orchestrouter_dot_v1_dot_scorer__pb2.ScoreRequest.FromString,
                     response_serializer=orchestrouter_dot_v1_dot_scorer__pb2.ScoreResponse.SerializeToString,
+            ),
+            'ScoreStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.ScoreStream,
+                    request_deserializer=orchestrouter_dot_v1_dot_scorer__pb2.ScoreStreamRequest.FromString,
+                    response_serializer=orchestrouter_dot_v1_dot_scorer__pb2.ScoreStreamResponse.SerializeToString,
             ),
             'GetModelInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetModelInfo,
@@ -118,6 +140,33 @@ class ScorerService:
             '/orchestrouter.v1.ScorerService/Score',
             orchestrouter_dot_v1_dot_scorer__pb2.ScoreRequest.SerializeToString,
             orchestrouter_dot_v1_dot_scorer__pb2.ScoreResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/orchestrouter.v1.ScorerService/ScoreStream',
+            orchestrouter_dot_v1_dot_scorer__pb2.ScoreStreamRequest.SerializeToString,
+            orchestrouter_dot_v1_dot_scorer__pb2.ScoreStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

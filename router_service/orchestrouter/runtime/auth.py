@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import hmac
+import inspect
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -228,5 +229,18 @@ def _as_caller(
         return grpc.unary_stream_rpc_method_handler(
             unary_stream, handler.request_deserializer, handler.response_serializer
         )
-    # The services have no client-streaming RPC; one added later is refused until it is handled here.
+    if handler.stream_stream is not None and inspect.isasyncgenfunction(handler.stream_stream):
+        # A bidirectional call (ScoreStream): the caller is named once, for the whole call (its
+        # token is checked when the call opens).
+        inner_bidi: Any = handler.stream_stream
+
+        async def stream_stream(request_iterator: Any, context: aio.ServicerContext) -> Any:
+            enter(context)
+            async for item in inner_bidi(request_iterator, context):
+                yield item
+
+        return grpc.stream_stream_rpc_method_handler(
+            stream_stream, handler.request_deserializer, handler.response_serializer
+        )
+    # Any other client-streaming RPC is refused until it is handled here.
     return _refusal(handler)

@@ -29,6 +29,13 @@ SPAN_ROUTER_EMBED = "router.embed"
 SPAN_ROUTER_SCORE_COALESCED = "router.score_coalesced"
 # One call to a model endpoint; the HTTP client span nests under it.
 SPAN_DISPATCH_ATTEMPT = "dispatch.attempt"
+# A Score request sent on a ScoreStream: the router's client span and the scorer's server span of
+# each request, named and attributed as the gRPC instrumentation names those of a unary Score call,
+# so that a trace reads the same whichever carried it (W3C context crosses in the message).
+SPAN_SCORE = "/orchestrouter.v1.ScorerService/Score"
+RPC_SYSTEM = "rpc.system"
+RPC_SERVICE = "rpc.service"
+RPC_METHOD = "rpc.method"
 # An ONNX run, one span in the trace of each Score request it served, with the run's real times.
 SPAN_SCORER_ONNX_RUN = "scorer.onnx_run"
 # The HTTP front door's server spans, named "{method} {route}" as OpenTelemetry's HTTP conventions

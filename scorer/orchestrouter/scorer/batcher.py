@@ -49,6 +49,11 @@ class MicroBatcher:
     After taking the first waiting request it collects whatever else is queued, waiting up to
     ``max_wait_s`` for more while under ``max_rows``. With ``max_wait_s`` 0 it never delays a
     request: batches form from the requests that arrived while the previous run executed.
+
+    With ``max_wait_s`` 0, a request that finds nothing queued and no run earlier in this turn of
+    the event loop is run at once in its caller's coroutine: no queue, future or task switch, which
+    cost a lone request more than its ONNX run. Requests that come in the same loop turn as that
+    one (a burst) queue and share the next run, as before.
     """
 
     def __init__(
@@ -69,6 +74,8 @@ class MicroBatcher:
         self._on_batch = on_batch
         self._closed = False
         self._batch_ids = itertools.count(1)
+        # True from a run at once until the event loop's next turn (see score_with_run).
+        self._ran_this_turn = False
 
     def swap(self, run: Callable[[np.ndarray], np.ndarray], model: Any = None) -> None:
         """Scores every later run with run; runs happen on the event loop, so none is split across the swap."""
@@ -98,6 +105,8 @@ class MicroBatcher:
         """The scores of matrix's rows and the run that produced them."""
         if self._closed or self._task is None:
             raise Unavailable("scorer is not accepting requests")
+        if self._max_wait_s == 0 and not self._ran_this_turn and self._queue.empty():
+            return self._run_at_once(matrix)
         future = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait(_Pending(matrix, future, time.time_ns()))
@@ -132,6 +141,26 @@ class MicroBatcher:
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    def _run_at_once(self, matrix: np.ndarray) -> tuple[np.ndarray, BatchRun]:
+        """One request's run, now, on the event loop (a run is microseconds: see _run_batch)."""
+        self._ran_this_turn = True
+        asyncio.get_running_loop().call_soon(self._next_turn)
+        run, model = self._run, self._model
+        start_ns = time.time_ns()
+        try:
+            scores = run(matrix)
+        except Exception:
+            log.exception("router model run failed")
+            raise
+        end_ns = time.time_ns()
+        rows = matrix.shape[0]
+        if self._on_batch is not None:
+            self._on_batch(1, rows)
+        return scores, BatchRun(next(self._batch_ids), 1, rows, 0, start_ns, start_ns, end_ns, model)
+
+    def _next_turn(self) -> None:
+        self._ran_this_turn = False
 
     def _run_batch(self, batch: list[_Pending]) -> None:
         live = [p for p in batch if not p.future.done()]  # the caller may have gone

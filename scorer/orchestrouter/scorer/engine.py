@@ -22,8 +22,18 @@ class ModelOutputError(Unavailable):
     """ModelOutputError: the router model's output for a batch is not one probability per row in [0, 1]."""
 
 
+_FEW = 16
+
+
 def probability_problem(values: np.ndarray) -> str | None:
     """probability_problem: what is wrong with values as win probabilities (None when all are in [0, 1])."""
+    if values.size <= _FEW:
+        # A Score request is usually a row or two: Python compares a few floats in well under a
+        # microsecond, where each numpy reduction costs a few. NaN fails both comparisons.
+        if all(0.0 <= x <= 1.0 for x in values.ravel().tolist()):
+            return None
+    elif ((values >= 0) & (values <= 1)).all():
+        return None
     if not np.isfinite(values).all():
         return "NaN or infinite probabilities"
     if ((values < 0) | (values > 1)).any():

@@ -18,7 +18,7 @@ import secrets
 
 from opentelemetry import metrics, trace
 
-from orchestrouter.runtime import semconv
+from orchestrouter.runtime import semconv, telemetry
 from orchestrouter.scorer.batcher import BatchRun
 
 
@@ -44,6 +44,8 @@ class RunTelemetry:
         run_ms = (run.end_ns - run.start_ns) / 1e6
         self._hop.record(queue_ms, {semconv.HOP: semconv.HOP_SCORER_QUEUE})
         self._hop.record(run_ms, {semconv.HOP: semconv.HOP_SCORER_ONNX_RUN})
+        if not telemetry.in_trace():
+            return  # tracing off (or this request untraced): the span would be dropped unseen
         span = self._tracer.start_span(
             semconv.SPAN_SCORER_ONNX_RUN,
             start_time=run.start_ns,

@@ -9,6 +9,7 @@ from orchestrouter.scorer.artifact import ArtifactError
 from orchestrouter.scorer.config import ConfigError, ScorerConfig
 from orchestrouter.scorer.model_reload import ModelReloader
 from orchestrouter.scorer.model_service import ModelService
+from orchestrouter.scorer.score_stream import ScoreStreams
 from orchestrouter.scorer.servicer import ScorerServicer
 from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
@@ -31,13 +32,19 @@ class ScorerServer(serving.ServiceServer):
         self.config = config
         self.model = ModelService(config)
         self.state = self.model.state
+        self.streams = ScoreStreams()
 
     @property
     def reloader(self) -> ModelReloader | None:
         return self.model.reloader
 
     def _register(self, server: aio.Server) -> None:
-        scorer_pb2_grpc.add_ScorerServiceServicer_to_server(ScorerServicer(self.state), server)
+        scorer_pb2_grpc.add_ScorerServiceServicer_to_server(ScorerServicer(self.state, self.streams), server)
+
+    async def close(self, grace_seconds: float | None = None) -> None:
+        """Ends the ScoreStream calls (each once the request it holds is answered), then drains."""
+        self.streams.drain()
+        await super().close(grace_seconds)
 
     async def _get_ready(self) -> None:
         await self.model.load()

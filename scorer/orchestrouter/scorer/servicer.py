@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import AsyncIterator
 
+import grpc
 import numpy as np
 from grpc import aio
+from opentelemetry import propagate, trace
 
-from orchestrouter.runtime.errors import InvalidArgument, Unavailable
+from orchestrouter.runtime import semconv
+from orchestrouter.runtime.auth import current_caller
+from orchestrouter.runtime.errors import InvalidArgument, Unavailable, status_for
 from orchestrouter.scorer.artifact import RouterModelInfo
 from orchestrouter.scorer.batcher import MicroBatcher
 from orchestrouter.scorer.engine import ModelOutputError, ScoringEngine, parse_batch, probability_problem
 from orchestrouter.scorer.run_telemetry import RunTelemetry
+from orchestrouter.scorer.score_stream import ScoreStreams
 from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
+
+log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(semconv.SCORER_METER)
+_SCORE_SPAN_ATTRIBUTES = {
+    semconv.RPC_SYSTEM: "grpc",
+    semconv.RPC_SERVICE: "orchestrouter.v1.ScorerService",
+    semconv.RPC_METHOD: "Score",
+}
 
 
 class ScorerState:
@@ -54,10 +69,43 @@ class ScorerState:
 
 
 class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
-    def __init__(self, state: ScorerState) -> None:
+    def __init__(self, state: ScorerState, streams: ScoreStreams | None = None) -> None:
         self._state = state
+        self._streams = streams or ScoreStreams()
 
     async def Score(self, request: scorer_pb2.ScoreRequest, context: aio.ServicerContext) -> scorer_pb2.ScoreResponse:
+        return await self._score(request)
+
+    async def ScoreStream(
+        self, request_iterator: AsyncIterator[scorer_pb2.ScoreStreamRequest], context: aio.ServicerContext
+    ) -> AsyncIterator[scorer_pb2.ScoreStreamResponse]:
+        async for answer in self._streams.serve(context, self._answer):
+            yield answer
+
+    async def _answer(self, message: scorer_pb2.ScoreStreamRequest) -> scorer_pb2.ScoreStreamResponse:
+        """A ScoreStream request's answer: what Score would answer, or the status it would end with."""
+        try:
+            if message.trace_context:
+                with _tracer.start_as_current_span(
+                    semconv.SPAN_SCORE,
+                    context=propagate.extract(message.trace_context),
+                    kind=trace.SpanKind.SERVER,
+                    attributes=_SCORE_SPAN_ATTRIBUTES,
+                ) as span:
+                    if caller := current_caller():  # as on a unary call's server span (runtime.auth)
+                        span.set_attribute(semconv.CALLER, caller)
+                    reply = await self._score(message.request)
+            else:
+                reply = await self._score(message.request)
+        except Exception as exc:
+            code, text = status_for(exc)
+            if code == grpc.StatusCode.INTERNAL:
+                log.exception("unhandled error in ScoreStream")
+            return scorer_pb2.ScoreStreamResponse(id=message.id, error_code=code.value[0], error_message=text)
+        return scorer_pb2.ScoreStreamResponse(id=message.id, response=reply)
+
+    async def _score(self, request: scorer_pb2.ScoreRequest) -> scorer_pb2.ScoreResponse:
+        """Score's answer to request, for a unary call and a stream's request alike."""
         engine, batcher = self._state.ready()
         if not request.HasField("embeddings"):
             raise InvalidArgument("empty batch: embeddings is not set")

@@ -25,6 +25,13 @@ type ScorerServiceClient interface {
 	// DEADLINE_EXCEEDED.
 	// UNAUTHENTICATED (no or a wrong bearer token, when the scorer requires one).
 	Score(ctx context.Context, in *ScoreRequest, opts ...grpc.CallOption) (*ScoreResponse, error)
+	// ScoreStream is Score on one long-lived call: each ScoreStreamRequest carries an id, which its
+	// ScoreStreamResponse repeats; answers may come in any order. A request Score would refuse gets
+	// an answer with that error (error_code), and the stream goes on. The router keeps one open to
+	// save a call's setup per Score; the stream ends when the scorer drains (after answering every
+	// request it has read). Errors ending the call: UNAUTHENTICATED (checked when it opens),
+	// UNAVAILABLE (no model loaded yet, or shutting down).
+	ScoreStream(ctx context.Context, opts ...grpc.CallOption) (ScorerService_ScoreStreamClient, error)
 	// GetModelInfo describes the loaded router model: its embedder, model table and version.
 	// Errors: UNAVAILABLE (no model loaded yet).
 	// UNAUTHENTICATED (no or a wrong bearer token, when the scorer requires one).
@@ -48,6 +55,37 @@ func (c *scorerServiceClient) Score(ctx context.Context, in *ScoreRequest, opts 
 	return out, nil
 }
 
+func (c *scorerServiceClient) ScoreStream(ctx context.Context, opts ...grpc.CallOption) (ScorerService_ScoreStreamClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_ScorerService_serviceDesc.Streams[0], "/orchestrouter.v1.ScorerService/ScoreStream", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &scorerServiceScoreStreamClient{stream}
+	return x, nil
+}
+
+type ScorerService_ScoreStreamClient interface {
+	Send(*ScoreStreamRequest) error
+	Recv() (*ScoreStreamResponse, error)
+	grpc.ClientStream
+}
+
+type scorerServiceScoreStreamClient struct {
+	grpc.ClientStream
+}
+
+func (x *scorerServiceScoreStreamClient) Send(m *ScoreStreamRequest) error {
+	return x.ClientStream.SendMsg(m)
+}
+
+func (x *scorerServiceScoreStreamClient) Recv() (*ScoreStreamResponse, error) {
+	m := new(ScoreStreamResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 func (c *scorerServiceClient) GetModelInfo(ctx context.Context, in *GetModelInfoRequest, opts ...grpc.CallOption) (*GetModelInfoResponse, error) {
 	out := new(GetModelInfoResponse)
 	err := c.cc.Invoke(ctx, "/orchestrouter.v1.ScorerService/GetModelInfo", in, out, opts...)
@@ -69,6 +107,13 @@ type ScorerServiceServer interface {
 	// DEADLINE_EXCEEDED.
 	// UNAUTHENTICATED (no or a wrong bearer token, when the scorer requires one).
 	Score(context.Context, *ScoreRequest) (*ScoreResponse, error)
+	// ScoreStream is Score on one long-lived call: each ScoreStreamRequest carries an id, which its
+	// ScoreStreamResponse repeats; answers may come in any order. A request Score would refuse gets
+	// an answer with that error (error_code), and the stream goes on. The router keeps one open to
+	// save a call's setup per Score; the stream ends when the scorer drains (after answering every
+	// request it has read). Errors ending the call: UNAUTHENTICATED (checked when it opens),
+	// UNAVAILABLE (no model loaded yet, or shutting down).
+	ScoreStream(ScorerService_ScoreStreamServer) error
 	// GetModelInfo describes the loaded router model: its embedder, model table and version.
 	// Errors: UNAVAILABLE (no model loaded yet).
 	// UNAUTHENTICATED (no or a wrong bearer token, when the scorer requires one).
@@ -82,6 +127,9 @@ type UnimplementedScorerServiceServer struct {
 
 func (UnimplementedScorerServiceServer) Score(context.Context, *ScoreRequest) (*ScoreResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Score not implemented")
+}
+func (UnimplementedScorerServiceServer) ScoreStream(ScorerService_ScoreStreamServer) error {
+	return status.Errorf(codes.Unimplemented, "method ScoreStream not implemented")
 }
 func (UnimplementedScorerServiceServer) GetModelInfo(context.Context, *GetModelInfoRequest) (*GetModelInfoResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetModelInfo not implemented")
@@ -117,6 +165,32 @@ func _ScorerService_Score_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ScorerService_ScoreStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ScorerServiceServer).ScoreStream(&scorerServiceScoreStreamServer{stream})
+}
+
+type ScorerService_ScoreStreamServer interface {
+	Send(*ScoreStreamResponse) error
+	Recv() (*ScoreStreamRequest, error)
+	grpc.ServerStream
+}
+
+type scorerServiceScoreStreamServer struct {
+	grpc.ServerStream
+}
+
+func (x *scorerServiceScoreStreamServer) Send(m *ScoreStreamResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func (x *scorerServiceScoreStreamServer) Recv() (*ScoreStreamRequest, error) {
+	m := new(ScoreStreamRequest)
+	if err := x.ServerStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 func _ScorerService_GetModelInfo_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetModelInfoRequest)
 	if err := dec(in); err != nil {
@@ -148,6 +222,13 @@ var _ScorerService_serviceDesc = grpc.ServiceDesc{
 			Handler:    _ScorerService_GetModelInfo_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ScoreStream",
+			Handler:       _ScorerService_ScoreStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "orchestrouter/v1/scorer.proto",
 }

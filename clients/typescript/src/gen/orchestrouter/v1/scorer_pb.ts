@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orchestrouter/v1/scorer.proto.
  */
 export const file_orchestrouter_v1_scorer: GenFile = /*@__PURE__*/
-  fileDesc("Ch1vcmNoZXN0cm91dGVyL3YxL3Njb3Jlci5wcm90bxIQb3JjaGVzdHJvdXRlci52MSI5Cg5FbWJlZGRpbmdCYXRjaBIMCgRkYXRhGAEgASgMEgwKBHJvd3MYAiABKA0SCwoDZGltGAMgASgNIkQKDFNjb3JlUmVxdWVzdBI0CgplbWJlZGRpbmdzGAEgASgLMiAub3JjaGVzdHJvdXRlci52MS5FbWJlZGRpbmdCYXRjaCJVCg1TY29yZVJlc3BvbnNlEhkKEXdpbl9wcm9iYWJpbGl0aWVzGAEgAygCEhEKCXJvdXRlcl9pZBgCIAEoCRIWCg5yb3V0ZXJfdmVyc2lvbhgDIAEoCSIVChNHZXRNb2RlbEluZm9SZXF1ZXN0IikKDEVtYmVkZGVySW5mbxIMCgRuYW1lGAEgASgJEgsKA2RpbRgCIAEoDSKMAgoUR2V0TW9kZWxJbmZvUmVzcG9uc2USEQoJcm91dGVyX2lkGAEgASgJEhYKDnJvdXRlcl92ZXJzaW9uGAIgASgJEjAKCGVtYmVkZGVyGAMgASgLMh4ub3JjaGVzdHJvdXRlci52MS5FbWJlZGRlckluZm8SEwoLbW9kZWxfbmFtZXMYBCADKAkSFAoMc3Ryb25nX21vZGVsGAUgASgJEhIKCndlYWtfbW9kZWwYBiABKAkSGgoSdHJhaW5pbmdfZGF0YV9qc29uGAcgASgJEh0KFWNhbGlicmF0aW9uX3F1YW50aWxlcxgIIAMoAhIdChVjYWxpYnJhdGlvbl9yZWZlcmVuY2UYCSABKAkyuAEKDVNjb3JlclNlcnZpY2USSAoFU2NvcmUSHi5vcmNoZXN0cm91dGVyLnYxLlNjb3JlUmVxdWVzdBofLm9yY2hlc3Ryb3V0ZXIudjEuU2NvcmVSZXNwb25zZRJdCgxHZXRNb2RlbEluZm8SJS5vcmNoZXN0cm91dGVyLnYxLkdldE1vZGVsSW5mb1JlcXVlc3QaJi5vcmNoZXN0cm91dGVyLnYxLkdldE1vZGVsSW5mb1Jlc3BvbnNlQtcBChRkZXYub3JjaGVzdHJvdXRlci52MUILU2NvcmVyUHJvdG9QAVo9b3JjaGVzdHJvdXRlci9jbGllbnRzL2dvL2dlbi9vcmNoZXN0cm91dGVyL3YxO29yY2hlc3Ryb3V0ZXJ2MaICA09YWKoCEE9yY2hlc3Ryb3V0ZXIuVjG6AhFPcmNoZXN0cm91dGVyX1YxX8oCEE9yY2hlc3Ryb3V0ZXJcVjHiAhxPcmNoZXN0cm91dGVyXFYxXEdQQk1ldGFkYXRh6gIRT3JjaGVzdHJvdXRlcjo6VjFiBnByb3RvMw");
+  fileDesc("Ch1vcmNoZXN0cm91dGVyL3YxL3Njb3Jlci5wcm90bxIQb3JjaGVzdHJvdXRlci52MSI5Cg5FbWJlZGRpbmdCYXRjaBIMCgRkYXRhGAEgASgMEgwKBHJvd3MYAiABKA0SCwoDZGltGAMgASgNIkQKDFNjb3JlUmVxdWVzdBI0CgplbWJlZGRpbmdzGAEgASgLMiAub3JjaGVzdHJvdXRlci52MS5FbWJlZGRpbmdCYXRjaCJVCg1TY29yZVJlc3BvbnNlEhkKEXdpbl9wcm9iYWJpbGl0aWVzGAEgAygCEhEKCXJvdXRlcl9pZBgCIAEoCRIWCg5yb3V0ZXJfdmVyc2lvbhgDIAEoCSLVAQoSU2NvcmVTdHJlYW1SZXF1ZXN0EgoKAmlkGAEgASgEEi8KB3JlcXVlc3QYAiABKAsyHi5vcmNoZXN0cm91dGVyLnYxLlNjb3JlUmVxdWVzdBJNCg10cmFjZV9jb250ZXh0GAMgAygLMjYub3JjaGVzdHJvdXRlci52MS5TY29yZVN0cmVhbVJlcXVlc3QuVHJhY2VDb250ZXh0RW50cnkaMwoRVHJhY2VDb250ZXh0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJ/ChNTY29yZVN0cmVhbVJlc3BvbnNlEgoKAmlkGAEgASgEEjEKCHJlc3BvbnNlGAIgASgLMh8ub3JjaGVzdHJvdXRlci52MS5TY29yZVJlc3BvbnNlEhIKCmVycm9yX2NvZGUYAyABKAUSFQoNZXJyb3JfbWVzc2FnZRgEIAEoCSIVChNHZXRNb2RlbEluZm9SZXF1ZXN0IikKDEVtYmVkZGVySW5mbxIMCgRuYW1lGAEgASgJEgsKA2RpbRgCIAEoDSKMAgoUR2V0TW9kZWxJbmZvUmVzcG9uc2USEQoJcm91dGVyX2lkGAEgASgJEhYKDnJvdXRlcl92ZXJzaW9uGAIgASgJEjAKCGVtYmVkZGVyGAMgASgLMh4ub3JjaGVzdHJvdXRlci52MS5FbWJlZGRlckluZm8SEwoLbW9kZWxfbmFtZXMYBCADKAkSFAoMc3Ryb25nX21vZGVsGAUgASgJEhIKCndlYWtfbW9kZWwYBiABKAkSGgoSdHJhaW5pbmdfZGF0YV9qc29uGAcgASgJEh0KFWNhbGlicmF0aW9uX3F1YW50aWxlcxgIIAMoAhIdChVjYWxpYnJhdGlvbl9yZWZlcmVuY2UYCSABKAkymAIKDVNjb3JlclNlcnZpY2USSAoFU2NvcmUSHi5vcmNoZXN0cm91dGVyLnYxLlNjb3JlUmVxdWVzdBofLm9yY2hlc3Ryb3V0ZXIudjEuU2NvcmVSZXNwb25zZRJeCgtTY29yZVN0cmVhbRIkLm9yY2hlc3Ryb3V0ZXIudjEuU2NvcmVTdHJlYW1SZXF1ZXN0GiUub3JjaGVzdHJvdXRlci52MS5TY29yZVN0cmVhbVJlc3BvbnNlKAEwARJdCgxHZXRNb2RlbEluZm8SJS5vcmNoZXN0cm91dGVyLnYxLkdldE1vZGVsSW5mb1JlcXVlc3QaJi5vcmNoZXN0cm91dGVyLnYxLkdldE1vZGVsSW5mb1Jlc3BvbnNlQtcBChRkZXYub3JjaGVzdHJvdXRlci52MUILU2NvcmVyUHJvdG9QAVo9b3JjaGVzdHJvdXRlci9jbGllbnRzL2dvL2dlbi9vcmNoZXN0cm91dGVyL3YxO29yY2hlc3Ryb3V0ZXJ2MaICA09YWKoCEE9yY2hlc3Ryb3V0ZXIuVjG6AhFPcmNoZXN0cm91dGVyX1YxX8oCEE9yY2hlc3Ryb3V0ZXJcVjHiAhxPcmNoZXN0cm91dGVyXFYxXEdQQk1ldGFkYXRh6gIRT3JjaGVzdHJvdXRlcjo6VjFiBnByb3RvMw");
 
 /**
  * EmbeddingBatch is a matrix of query embeddings packed as bytes.
@@ -104,6 +104,84 @@ export const ScoreResponseSchema: GenMessage<ScoreResponse> = /*@__PURE__*/
   messageDesc(file_orchestrouter_v1_scorer, 2);
 
 /**
+ * ScoreStreamRequest is one Score request on a ScoreStream.
+ *
+ * @generated from message orchestrouter.v1.ScoreStreamRequest
+ */
+export type ScoreStreamRequest = Message<"orchestrouter.v1.ScoreStreamRequest"> & {
+  /**
+   * id names the request on its stream; its answer carries the same id.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * request is what Score would take.
+   *
+   * @generated from field: orchestrouter.v1.ScoreRequest request = 2;
+   */
+  request?: ScoreRequest | undefined;
+
+  /**
+   * trace_context carries the W3C trace context (traceparent, tracestate) of the request's trace,
+   * which unary calls carry in metadata; empty when untraced.
+   *
+   * @generated from field: map<string, string> trace_context = 3;
+   */
+  traceContext: { [key: string]: string };
+};
+
+/**
+ * Describes the message orchestrouter.v1.ScoreStreamRequest.
+ * Use `create(ScoreStreamRequestSchema)` to create a new message.
+ */
+export const ScoreStreamRequestSchema: GenMessage<ScoreStreamRequest> = /*@__PURE__*/
+  messageDesc(file_orchestrouter_v1_scorer, 3);
+
+/**
+ * ScoreStreamResponse answers one ScoreStreamRequest.
+ *
+ * @generated from message orchestrouter.v1.ScoreStreamResponse
+ */
+export type ScoreStreamResponse = Message<"orchestrouter.v1.ScoreStreamResponse"> & {
+  /**
+   * id is the request's id.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * response is what Score would answer; unset when error_code is set.
+   *
+   * @generated from field: orchestrouter.v1.ScoreResponse response = 2;
+   */
+  response?: ScoreResponse | undefined;
+
+  /**
+   * error_code is the gRPC status code Score would have failed with (0 on success).
+   *
+   * @generated from field: int32 error_code = 3;
+   */
+  errorCode: number;
+
+  /**
+   * error_message is that status's message.
+   *
+   * @generated from field: string error_message = 4;
+   */
+  errorMessage: string;
+};
+
+/**
+ * Describes the message orchestrouter.v1.ScoreStreamResponse.
+ * Use `create(ScoreStreamResponseSchema)` to create a new message.
+ */
+export const ScoreStreamResponseSchema: GenMessage<ScoreStreamResponse> = /*@__PURE__*/
+  messageDesc(file_orchestrouter_v1_scorer, 4);
+
+/**
  * GetModelInfoRequest asks for the loaded model's description.
  *
  * @generated from message orchestrouter.v1.GetModelInfoRequest
@@ -116,7 +194,7 @@ export type GetModelInfoRequest = Message<"orchestrouter.v1.GetModelInfoRequest"
  * Use `create(GetModelInfoRequestSchema)` to create a new message.
  */
 export const GetModelInfoRequestSchema: GenMessage<GetModelInfoRequest> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_scorer, 3);
+  messageDesc(file_orchestrouter_v1_scorer, 5);
 
 /**
  * EmbedderInfo names the embedder a router model expects.
@@ -144,7 +222,7 @@ export type EmbedderInfo = Message<"orchestrouter.v1.EmbedderInfo"> & {
  * Use `create(EmbedderInfoSchema)` to create a new message.
  */
 export const EmbedderInfoSchema: GenMessage<EmbedderInfo> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_scorer, 4);
+  messageDesc(file_orchestrouter_v1_scorer, 6);
 
 /**
  * GetModelInfoResponse describes the loaded router model.
@@ -222,7 +300,7 @@ export type GetModelInfoResponse = Message<"orchestrouter.v1.GetModelInfoRespons
  * Use `create(GetModelInfoResponseSchema)` to create a new message.
  */
 export const GetModelInfoResponseSchema: GenMessage<GetModelInfoResponse> = /*@__PURE__*/
-  messageDesc(file_orchestrouter_v1_scorer, 5);
+  messageDesc(file_orchestrouter_v1_scorer, 7);
 
 /**
  * ScorerService scores batches of query embeddings with one loaded router model. It is
@@ -246,6 +324,21 @@ export const ScorerService: GenService<{
     methodKind: "unary";
     input: typeof ScoreRequestSchema;
     output: typeof ScoreResponseSchema;
+  },
+  /**
+   * ScoreStream is Score on one long-lived call: each ScoreStreamRequest carries an id, which its
+   * ScoreStreamResponse repeats; answers may come in any order. A request Score would refuse gets
+   * an answer with that error (error_code), and the stream goes on. The router keeps one open to
+   * save a call's setup per Score; the stream ends when the scorer drains (after answering every
+   * request it has read). Errors ending the call: UNAUTHENTICATED (checked when it opens),
+   * UNAVAILABLE (no model loaded yet, or shutting down).
+   *
+   * @generated from rpc orchestrouter.v1.ScorerService.ScoreStream
+   */
+  scoreStream: {
+    methodKind: "bidi_streaming";
+    input: typeof ScoreStreamRequestSchema;
+    output: typeof ScoreStreamResponseSchema;
   },
   /**
    * GetModelInfo describes the loaded router model: its embedder, model table and version.
