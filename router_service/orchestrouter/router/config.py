@@ -396,6 +396,8 @@ class RouterConfig(EnvConfig):
     listen: str = f"[::]:{DEFAULT_ROUTER_PORT}"
     scorer_target: str = "localhost:50052"
     scorer_timeout_ms: float = 250.0
+    # Under load, how long a returned Score call holds its slot so the next one carries more requests.
+    score_linger_ms: float = 0.0
     threshold: float = DEFAULT_THRESHOLD
     # When set, the threshold comes from the router model's calibration table instead.
     premium_share: float | None = None
@@ -458,6 +460,9 @@ class RouterConfig(EnvConfig):
             f"ORCHESTROUTER_FALLBACK must be one of {', '.join(FALLBACK_POLICIES)}",
         )
         require(self.scorer_timeout_ms > 0, "ORCHESTROUTER_SCORER_TIMEOUT_MS must be > 0")
+        require(
+            0 <= self.score_linger_ms <= 100, f"{SCORE_LINGER_VARIABLE} must be 0 to 100, got {self.score_linger_ms}"
+        )
         require(self.max_prompt_chars >= 1, "ORCHESTROUTER_MAX_PROMPT_CHARS must be >= 1")
         require(
             bool(self.decision_log.strip()),
@@ -471,6 +476,7 @@ class RouterConfig(EnvConfig):
         require_finite(
             (
                 ("ORCHESTROUTER_SCORER_TIMEOUT_MS", self.scorer_timeout_ms),
+                (SCORE_LINGER_VARIABLE, self.score_linger_ms),
                 ("ORCHESTROUTER_THRESHOLD", self.threshold),
                 ("ORCHESTROUTER_PREMIUM_SHARE", self.premium_share),
                 ("ORCHESTROUTER_GRACE_SECONDS", self.grace_seconds),
@@ -527,6 +533,14 @@ class RouterConfig(EnvConfig):
                 "ORCHESTROUTER_SCORER_TIMEOUT_MS",
                 cls.scorer_timeout_ms,
                 help="milliseconds one Score call may take before the router degrades",
+            ),
+            score_linger_ms=env_float(
+                env,
+                SCORE_LINGER_VARIABLE,
+                cls.score_linger_ms,
+                help="under load (Score calls waiting when one returns), milliseconds the router waits before "
+                "the next Score call so that it carries more requests: fewer, larger calls, more decisions/s "
+                "from a saturated router, each waiting up to this long; 0 (the default) sends at once",
             ),
             threshold=env_float(
                 env,
@@ -646,6 +660,7 @@ class RouterConfig(EnvConfig):
 
 HTTP_LISTEN_VARIABLE = "ORCHESTROUTER_HTTP_LISTEN"
 WORKERS_VARIABLE = "ORCHESTROUTER_ROUTER_WORKERS"
+SCORE_LINGER_VARIABLE = "ORCHESTROUTER_SCORE_LINGER_MS"
 MAX_WORKERS = 256
 
 

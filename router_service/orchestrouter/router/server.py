@@ -164,7 +164,8 @@ class RouterServer(serving.ServiceServer):
                     config.scorer_timeout_ms / 1000.0,
                     scorer_token(config),
                     tls=config.scorer_tls,
-                )
+                ),
+                linger_s=config.score_linger_ms / 1000.0,
             )
             dispatcher = Dispatcher.from_config(config)
         except BaseException:
