@@ -170,15 +170,18 @@ def added(cells: dict[tuple[str, int], Cell], system: str, c: int, q: float) -> 
 def print_table(
     cells: dict[tuple[str, int], Cell], systems: list[str], concurrencies: list[int], cpu: list[str], client: str
 ) -> None:
+    width = max(12, *(len(system) for system in systems))
     header = (
-        f"{'system':<12} {'c':>4} {'req/s':>9} {'p50':>8} {'p95':>8} {'p99':>8}   "
+        f"{'system':<{width}} {'c':>4} {'req/s':>9} {'p50':>8} {'p95':>8} {'p99':>8}   "
         f"{'added p50':>9} {'p95':>8} {'p99':>8}   CPU ms/req: " + "  ".join(f"{n:>7}" for n in cpu)
     ) + f"   ({client} client)"
     print(header)
     for c in concurrencies:
         for s in systems:
             cell = cells[s, c]
-            row = f"{s:<12} {c:>4} {cell.rps():>9,.0f} " + " ".join(f"{cell.percentile(q):>8.3f}" for q in (50, 95, 99))
+            row = f"{s:<{width}} {c:>4} {cell.rps():>9,.0f} " + " ".join(
+                f"{cell.percentile(q):>8.3f}" for q in (50, 95, 99)
+            )
             if s == "floor":
                 row += "   " + " " * 27
             else:

@@ -10,13 +10,18 @@ a changed pin reinstalls), then starts, each in its own process:
 - RouteLLM's OpenAI-compatible server with the matrix-factorisation router ("mf") loading a
   random checkpoint of the published shape (saved under build/peers/ once; HF_HUB_OFFLINE=1, so
   nothing is fetched), its embeddings and both its strong and weak models at the endpoint;
-- this router (scorer + router), both tiers at the endpoint.
+- this router (scorer + router), both tiers at the endpoint, as deployed by default (one router
+  process, ORCHESTROUTER_SCORE_LINGER_MS 0); and, unless --variants says otherwise, two variants
+  beside it: "tuned" (ORCHESTROUTER_ROUTER_WORKERS=2 and ORCHESTROUTER_SCORE_LINGER_MS=1, for a
+  router that is saturated) and "in-process" (ORCHESTROUTER_SCORER_TARGET=inprocess: one process,
+  no Score hop; the option for single-process deployments).
 Then closed-loop loads (the Go load generator when it is built, else orchestrouter.tools.loadgen;
 --client picks) in interleaved rounds, the order turning each round: the floor (the endpoint
-directly), LiteLLM, RouteLLM, this router's Route with dispatch and its dry run, at concurrency 1,
-32 and 128. It prints the medians and the table of the overhead
-budget (added p50/p99 at c=1, req/s at c=32 and c=128, server CPU per request) with the ratios
-the acceptance names. A peer that cannot be installed or started is left out, with the reason.
+directly), LiteLLM, RouteLLM, this router's Route with dispatch and its dry run (each variant's
+too), at concurrency 1, 32 and 128. It prints the medians and the table of the overhead budget
+(added p50/p99 at c=1, req/s at c=32 and c=128, server CPU per request) with the ratios the
+acceptance names, for the default and for each variant. A peer that cannot be installed or
+started is left out, with the reason.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from orchestrouter.tools.bench import (
     route_load,
     run_rounds,
 )
-from orchestrouter.tools.launcher import start_pair
+from orchestrouter.tools.launcher import Service, start, start_pair
 from orchestrouter.tools.loadgen import rss_mb
 from orchestrouter.tools.loadgen_go import choose_client
 
@@ -229,6 +234,18 @@ def routellm_command(bin_dir: Path, endpoint: str, port: int, tmp: Path, checkpo
     ]
 
 
+# This router's variants beside the default: what each adds to the router's environment. "tuned" spends
+# both cores and merges more Score calls when saturated; "in-process" scores in the router's process.
+VARIANTS: dict[str, dict[str, str]] = {
+    "tuned": {"ORCHESTROUTER_ROUTER_WORKERS": "2", "ORCHESTROUTER_SCORE_LINGER_MS": "1"},
+    "in-process": {"ORCHESTROUTER_SCORER_TARGET": "inprocess"},
+}
+VARIANT_LABELS = {
+    "tuned": "2 workers, Score linger 1 ms",
+    "in-process": "scorer in the router's process",
+}
+
+
 # --- The table. ---
 
 
@@ -240,7 +257,10 @@ def budget_table(cells: dict[tuple[str, int], Cell], systems: dict[str, str]) ->
         cpu = cells[key, 32].cpu_ms("server") if key in ("litellm", "routellm") else None
         if cpu is None:
             router, scorer = cells[key, 32].cpu_ms("router"), cells[key, 32].cpu_ms("scorer")
-            cpu_text = f"{router + scorer:.2f} ms (router {router:.2f} + scorer {scorer:.2f})"
+            if scorer != scorer:  # not watched: the router scores in its own process
+                cpu_text = f"{router:.2f} ms (router, scoring in process)"
+            else:
+                cpu_text = f"{router + scorer:.2f} ms (router {router:.2f} + scorer {scorer:.2f})"
         else:
             cpu_text = f"{cpu:.2f} ms"
         print(
@@ -254,17 +274,32 @@ def ratio(a: float, b: float, digits: int) -> str:
     return f"{a / b:.{digits}f}" if b and b == b else "n/a"
 
 
-def ratios(cells: dict[tuple[str, int], Cell], peers: list[str]) -> None:
-    route_p50 = added(cells, "route", 1, 50)
+def ratios(cells: dict[tuple[str, int], Cell], peers: list[str], suffix: str = "") -> None:
+    """The acceptance's ratios for this router's "route" and "dry run" systems (with suffix: a variant's)."""
+    route, dry = f"route{suffix}", f"dry run{suffix}"
+    route_p50 = added(cells, route, 1, 50)
     for peer in peers:
         peer_rps = cells[peer, 32].rps()
         print(
-            f"route vs {peer}: added p50 at c=1 {ratio(route_p50, added(cells, peer, 1, 50), 2)} of it "
-            f"(acceptance vs litellm: <= 0.10); req/s at c=32 x{ratio(cells['route', 32].rps(), peer_rps, 1)} "
-            f"(acceptance vs litellm: >= 10); dry run x{ratio(cells['dry run', 32].rps(), peer_rps, 1)}"
+            f"{route} vs {peer}: added p50 at c=1 {ratio(route_p50, added(cells, peer, 1, 50), 2)} of it "
+            f"(acceptance vs litellm: <= 0.10); req/s at c=32 x{ratio(cells[route, 32].rps(), peer_rps, 1)} "
+            f"(acceptance vs litellm: >= 10); dry run x{ratio(cells[dry, 32].rps(), peer_rps, 1)}"
         )
-    print(f"router CPU per routed request at c=32: {cells['route', 32].cpu_ms('router'):.2f} ms (acceptance: <= 1.0)")
-    print(f"dry-run decisions/s at c=32: {cells['dry run', 32].rps():,.0f} (acceptance: >= 3,000)")
+    router_cpu = cells[route, 32].cpu_ms("router")
+    print(f"{route}: router CPU per routed request at c=32: {router_cpu:.2f} ms (acceptance: <= 1.0)")
+    print(f"{dry}: decisions/s at c=32: {cells[dry, 32].rps():,.0f} (acceptance: >= 3,000)")
+
+
+def variant_router(variant: str, router_env: dict[str, str], scorer: Service, tmp: Path) -> Service:
+    """A router of the named variant (VARIANTS), on the default pair's scorer unless it scores in process."""
+    env = {
+        **router_env,
+        "ORCHESTROUTER_ROUTER_LISTEN": "127.0.0.1:0",
+        "ORCHESTROUTER_SCORER_TARGET": scorer.target,
+        "ORCHESTROUTER_DECISION_LOG": str(tmp / f"decisions-{variant}.jsonl"),
+        **VARIANTS[variant],
+    }
+    return start("serve-router", env, name=f"router ({variant})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,11 +310,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, action="append", help="repeatable; default 1, 32 and 128")
     parser.add_argument("--peers", default="litellm,routellm", help="comma-separated: litellm, routellm")
     parser.add_argument("--install-only", action="store_true", help="install the peers and stop")
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help=f"comma-separated variants of this router measured beside the default: {', '.join(VARIANTS)} (or none)",
+    )
     add_client_option(parser)
     args = parser.parse_args(argv)
     client, client_note = choose_client(args.client)
     concurrencies = args.concurrency or [1, 32, 128]
     wanted = [p for p in args.peers.split(",") if p]
+    variants = [v for v in args.variants.split(",") if v and v != "none"]
+    if unknown := set(variants) - set(VARIANTS):
+        parser.error(f"unknown variants {sorted(unknown)}: {', '.join(VARIANTS)}")
 
     bins: dict[str, Path] = {}
     left_out: dict[str, str] = {}
@@ -332,19 +375,29 @@ def main(argv: list[str] | None = None) -> int:
             watched = {"server": peer.pid, "endpoint": endpoint_pid}
             loads[name] = chat_load(peer.url, peer.model, watched, peer.headers, client)
             servers[name] = peer.pid
-        pair = start_pair(
-            router_env={
-                "ORCHESTROUTER_SMALL_BASE_URL": endpoint,
-                "ORCHESTROUTER_PREMIUM_BASE_URL": endpoint,
-                "ORCHESTROUTER_DECISION_LOG": str(tmp / "decisions.jsonl"),
-            }
-        )
+        router_env = {
+            "ORCHESTROUTER_SMALL_BASE_URL": endpoint,
+            "ORCHESTROUTER_PREMIUM_BASE_URL": endpoint,
+            "ORCHESTROUTER_DECISION_LOG": str(tmp / "decisions.jsonl"),
+        }
+        pair = start_pair(router_env=router_env)
         stack.callback(pair.stop)
         ours = {"router": pair.router.process.pid, "scorer": pair.scorer.process.pid, "endpoint": endpoint_pid}
         servers.update({"router": pair.router.process.pid, "scorer": pair.scorer.process.pid})
         loads["route"] = route_load(pair.router.target, False, ours, client)
         loads["dry run"] = route_load(pair.router.target, True, ours, client)
         labels.update({"route": "this router, Route with dispatch", "dry run": "this router, dry run"})
+        for variant in variants:
+            router = variant_router(variant, router_env, pair.scorer, tmp)
+            stack.callback(router.stop)
+            watched = {"router": router.process.pid, "endpoint": endpoint_pid}
+            if "ORCHESTROUTER_SCORER_TARGET" not in VARIANTS[variant]:
+                watched["scorer"] = pair.scorer.process.pid
+            servers[f"router ({variant})"] = router.process.pid
+            for system, dry_run in ((f"route, {variant}", False), (f"dry run, {variant}", True)):
+                loads[system] = route_load(router.target, dry_run, watched, client)
+                what = "Route with dispatch" if not dry_run else "dry run"
+                labels[system] = f"this router, {what}, {VARIANT_LABELS[variant]}"
         for name, why in left_out.items():
             print(f"{name} left out: {why}")
         print(client_note)
@@ -354,7 +407,10 @@ def main(argv: list[str] | None = None) -> int:
         print("RSS after the loads: " + ", ".join(f"{name} {rss_mb(pid):.0f} MiB" for name, pid in servers.items()))
         if {1, 32, 128} <= set(concurrencies):
             budget_table(cells, labels)
-            ratios(cells, [p for p in ("litellm", "routellm") if p in loads])
+            peers: list[str] = [p for p in ("litellm", "routellm") if p in loads]
+            ratios(cells, peers)
+            for variant in variants:
+                ratios(cells, peers, f", {variant}")
     return 0
 
 
