@@ -58,6 +58,7 @@ from orchestrouter.tools.shadow_bench import shadow_latency
 from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
 WORKERS_ENV = "ORCHESTROUTER_ROUTER_WORKERS"
+SCORE_LINGER_ENV = "ORCHESTROUTER_SCORE_LINGER_MS"
 _ENDPOINT_PORT = re.compile(r"loopback endpoint on .* \(port (\d+)\)")
 _SINK_PORT = re.compile(r"otlp sink on .* \(port (\d+)\)")
 
@@ -358,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, action="append", help="repeatable; default 1, 32 and 128")
     parser.add_argument("--workers", type=int, default=1, help=f"the router's {WORKERS_ENV}")
     parser.add_argument("--compare-workers", action="store_true", help="workers=1 against 2 at c=128 (only that)")
+    parser.add_argument("--score-linger-ms", type=float, default=0.0, help=f"the router's {SCORE_LINGER_ENV}")
     parser.add_argument("--endpoint-delay-ms", type=float, default=0.0, help="the loopback endpoint's time to answer")
     parser.add_argument("--scorer-listen", default="127.0.0.1:0", help="e.g. unix:/tmp/orchestrouter-scorer.sock")
     parser.add_argument("--shadow-requests", type=int, default=300, help="answered Route calls per shadow rate")
@@ -384,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.workers != 1:
             router_env[WORKERS_ENV] = str(args.workers)
+        if args.score_linger_ms:
+            router_env[SCORE_LINGER_ENV] = f"{args.score_linger_ms:g}"
         pair = start_pair(scorer_env={"ORCHESTROUTER_SCORER_LISTEN": args.scorer_listen}, router_env=router_env)
         router, scorer = pair.router, pair.scorer
         try:
@@ -393,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             print(
                 f"floor: loopback endpoint answering after {args.endpoint_delay_ms:g} ms; router "
-                f"{worker_note(router, args.workers)}; {args.rounds} rounds x {args.duration:g} s per load",
+                f"{worker_note(router, args.workers)}, Score linger {args.score_linger_ms:g} ms; "
+                f"{args.rounds} rounds x {args.duration:g} s per load",
                 flush=True,
             )
             watch = {"router": router.process.pid, "scorer": scorer.process.pid, "endpoint": endpoint_pid}
