@@ -142,3 +142,50 @@ def test_with_linger_an_rpc_returning_under_load_waits_for_more_and_a_lone_call_
     assert [float(o.win_probabilities[0]) for o in outs] == [1.0, 2.0, 3.0]
     assert client.calls == [1, 3, 1], "the calls that came during the linger rode with the waiting one"
     assert lone.win_probabilities.tolist() == [4.0]
+
+
+def test_a_linger_ends_once_the_loop_has_nothing_else_to_run():
+    client = RecordingClient()
+
+    async def main():
+        c = CoalescingScorer(cast(ScorerClient, client), max_in_flight=1, linger_s=30.0)
+        first = asyncio.ensure_future(c.score(np.full((1, 4), 0.0, np.float32)))
+        second = asyncio.ensure_future(c.score(np.full((1, 4), 1.0, np.float32)))
+        await first  # returned with a call waiting; nothing else runs, so no one else is coming
+        return await asyncio.wait_for(second, 1.0)  # well before the 30 s linger
+
+    assert asyncio.run(main()).win_probabilities.tolist() == [1.0]
+    assert client.calls == [1, 1]
+
+
+def test_while_the_loop_stays_busy_the_linger_holds_the_slot_for_the_calls_that_come():
+    client = RecordingClient()
+
+    async def main():
+        c = CoalescingScorer(cast(ScorerClient, client), max_in_flight=1, linger_s=30.0)
+        busy = asyncio.Event()
+        busy.set()
+
+        async def spin() -> None:  # other work on the loop, every turn
+            while busy.is_set():
+                await asyncio.sleep(0)
+
+        spinner = asyncio.ensure_future(spin())
+        first = asyncio.ensure_future(c.score(np.full((1, 4), 0.0, np.float32)))
+        second = asyncio.ensure_future(c.score(np.full((1, 4), 1.0, np.float32)))
+        await first
+        for _ in range(10):
+            await asyncio.sleep(0)
+        third = asyncio.ensure_future(c.score(np.full((1, 4), 2.0, np.float32)))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        held = not second.done() and not third.done()
+        busy.clear()  # the loop goes quiet: the slot goes to both waiting calls together
+        outs = await asyncio.wait_for(asyncio.gather(second, third), 1.0)
+        await spinner
+        return held, outs
+
+    held, outs = asyncio.run(main())
+    assert held, "the slot was handed on while the loop was still busy"
+    assert [float(o.win_probabilities[0]) for o in outs] == [1.0, 2.0]
+    assert client.calls == [1, 2]

@@ -359,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, action="append", help="repeatable; default 1, 32 and 128")
     parser.add_argument("--workers", type=int, default=1, help=f"the router's {WORKERS_ENV}")
     parser.add_argument("--compare-workers", action="store_true", help="workers=1 against 2 at c=128 (only that)")
-    parser.add_argument("--score-linger-ms", type=float, default=0.0, help=f"the router's {SCORE_LINGER_ENV}")
+    parser.add_argument(
+        "--score-linger-ms", type=float, help=f"the router's {SCORE_LINGER_ENV} (default: the router's own)"
+    )
     parser.add_argument("--endpoint-delay-ms", type=float, default=0.0, help="the loopback endpoint's time to answer")
     parser.add_argument("--scorer-listen", default="127.0.0.1:0", help="e.g. unix:/tmp/orchestrouter-scorer.sock")
     parser.add_argument("--shadow-requests", type=int, default=300, help="answered Route calls per shadow rate")
@@ -386,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.workers != 1:
             router_env[WORKERS_ENV] = str(args.workers)
-        if args.score_linger_ms:
+        if args.score_linger_ms is not None:
             router_env[SCORE_LINGER_ENV] = f"{args.score_linger_ms:g}"
         pair = start_pair(scorer_env={"ORCHESTROUTER_SCORER_LISTEN": args.scorer_listen}, router_env=router_env)
         router, scorer = pair.router, pair.scorer
@@ -397,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             print(
                 f"floor: loopback endpoint answering after {args.endpoint_delay_ms:g} ms; router "
-                f"{worker_note(router, args.workers)}, Score linger {args.score_linger_ms:g} ms; "
+                f"{worker_note(router, args.workers)}, Score linger "
+                f"{'default' if args.score_linger_ms is None else f'{args.score_linger_ms:g} ms'}; "
                 f"{args.rounds} rounds x {args.duration:g} s per load",
                 flush=True,
             )

@@ -11,10 +11,11 @@ a changed pin reinstalls), then starts, each in its own process:
   random checkpoint of the published shape (saved under build/peers/ once; HF_HUB_OFFLINE=1, so
   nothing is fetched), its embeddings and both its strong and weak models at the endpoint;
 - this router (scorer + router), both tiers at the endpoint, as deployed by default (one router
-  process, ORCHESTROUTER_SCORE_LINGER_MS 0); and, unless --variants says otherwise, two variants
-  beside it: "tuned" (ORCHESTROUTER_ROUTER_WORKERS=2 and ORCHESTROUTER_SCORE_LINGER_MS=1, for a
-  router that is saturated) and "in-process" (ORCHESTROUTER_SCORER_TARGET=inprocess: one process,
-  no Score hop; the option for single-process deployments).
+  process); and, unless --variants says otherwise, three variants beside it: "2 workers"
+  (ORCHESTROUTER_ROUTER_WORKERS=2, as the manifests run a 2-CPU pod), "no linger"
+  (ORCHESTROUTER_SCORE_LINGER_MS=0: each Score message sent at once) and "in-process"
+  (ORCHESTROUTER_SCORER_TARGET=inprocess: one process, no Score hop; the option for
+  single-process deployments).
 Then closed-loop loads (the Go load generator when it is built, else orchestrouter.tools.loadgen;
 --client picks) in interleaved rounds, the order turning each round: the floor (the endpoint
 directly), LiteLLM, RouteLLM, this router's Route with dispatch and its dry run (each variant's
@@ -234,14 +235,17 @@ def routellm_command(bin_dir: Path, endpoint: str, port: int, tmp: Path, checkpo
     ]
 
 
-# This router's variants beside the default: what each adds to the router's environment. "tuned" spends
-# both cores and merges more Score calls when saturated; "in-process" scores in the router's process.
+# This router's variants beside the default: what each adds to the router's environment. "2 workers"
+# spends both cores (what the manifests run on a 2-CPU pod), "no linger" sends each Score message at
+# once, "in-process" scores in the router's process.
 VARIANTS: dict[str, dict[str, str]] = {
-    "tuned": {"ORCHESTROUTER_ROUTER_WORKERS": "2", "ORCHESTROUTER_SCORE_LINGER_MS": "1"},
+    "2 workers": {"ORCHESTROUTER_ROUTER_WORKERS": "2"},
+    "no linger": {"ORCHESTROUTER_SCORE_LINGER_MS": "0"},
     "in-process": {"ORCHESTROUTER_SCORER_TARGET": "inprocess"},
 }
 VARIANT_LABELS = {
-    "tuned": "2 workers, Score linger 1 ms",
+    "2 workers": "2 workers",
+    "no linger": "ORCHESTROUTER_SCORE_LINGER_MS=0",
     "in-process": "scorer in the router's process",
 }
 

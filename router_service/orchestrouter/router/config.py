@@ -396,8 +396,8 @@ class RouterConfig(EnvConfig):
     listen: str = f"[::]:{DEFAULT_ROUTER_PORT}"
     scorer_target: str = "localhost:50052"
     scorer_timeout_ms: float = 250.0
-    # Under load, how long a returned Score call holds its slot so the next one carries more requests.
-    score_linger_ms: float = 0.0
+    # Under load, how long a returned Score call may hold its slot so the next one carries more requests.
+    score_linger_ms: float = 2.0
     threshold: float = DEFAULT_THRESHOLD
     # When set, the threshold comes from the router model's calibration table instead.
     premium_share: float | None = None
@@ -538,9 +538,10 @@ class RouterConfig(EnvConfig):
                 env,
                 SCORE_LINGER_VARIABLE,
                 cls.score_linger_ms,
-                help="under load (Score calls waiting when one returns), milliseconds the router waits before "
-                "the next Score call so that it carries more requests: fewer, larger calls, more decisions/s "
-                "from a saturated router, each waiting up to this long; 0 (the default) sends at once",
+                help="under load (Score requests waiting when one comes back, the event loop busy), at most how "
+                "many milliseconds the router holds the next Score message so that more requests join it: "
+                "fewer, larger messages, more decisions/s from a busy router; it goes as soon as the loop "
+                "has nothing else to run; 0 sends at once",
             ),
             threshold=env_float(
                 env,

@@ -185,10 +185,13 @@ class CoalescingScorer:
     scoring itself, so this is what lets two cores make thousands of decisions a second.
 
     With ``linger_s`` above 0, an RPC that returns while calls are waiting (the router is under load)
-    hands its slot on ``linger_s`` later, so that the next RPC also carries the calls that come
-    meanwhile. A Score answer comes back in a fraction of a millisecond, in which a busy router
-    brings one or two more requests to scoring, so without it RPCs stay small; a call that finds
-    nothing in flight still goes at once. 0 (the default) turns it off.
+    holds its slot while the event loop stays busy, at most ``linger_s``, so that the next RPC also
+    carries the calls that come meanwhile. A Score answer comes back in a fraction of a millisecond,
+    in which a busy router brings one or two more requests to scoring, so without it RPCs stay small.
+    The slot is handed on as soon as the loop has had nothing else to run for two turns: then no
+    other request is on its way to scoring (a few callers in lockstep are all in the waiting batch,
+    and holding it would only idle the router), so a quiet or lightly loaded router never waits. A
+    call that finds nothing in flight goes at once. 0 turns it off.
     """
 
     def __init__(
@@ -198,7 +201,9 @@ class CoalescingScorer:
         self._max_in_flight = max_in_flight
         self._max_rows = max_rows
         self._linger_s = linger_s
-        self._linger: asyncio.TimerHandle | None = None
+        self._linger: asyncio.Handle | None = None
+        self._linger_until = 0.0
+        self._quiet_turns = 0
         # Each call keeps its caller's context: an RPC runs in its first caller's, so its client
         # span (and the scorer's spans under it) sit in that request's trace; when it carries
         # several requests, a span links it to the others' traces.
@@ -268,9 +273,26 @@ class CoalescingScorer:
     def _returned(self) -> None:
         """An RPC returned: its slot goes to the waiting calls, linger_s later when there are any."""
         if self._pending and self._linger_s > 0:
-            self._linger = asyncio.get_running_loop().call_later(self._linger_s, self._release)
+            loop = asyncio.get_running_loop()
+            self._linger_until = loop.time() + self._linger_s
+            self._quiet_turns = 0
+            self._linger = loop.call_soon(self._watch)
         else:
             self._release()
+
+    def _watch(self) -> None:
+        """Once per loop turn while the slot is held: hands it on when the loop has had nothing else
+        to run for two turns, the waiting rows fill an RPC, or linger_s has passed."""
+        loop = asyncio.get_running_loop()
+        # asyncio's ready queue: the callbacks this turn and the next will run. A loop without one
+        # (not asyncio's own) counts as busy throughout, and the slot is held for linger_s.
+        ready = getattr(loop, "_ready", None)
+        self._quiet_turns = self._quiet_turns + 1 if ready is not None and not ready else 0
+        rows = sum(e.shape[0] for e, _, _ in self._pending)
+        if self._quiet_turns >= 2 or rows >= self._max_rows or loop.time() >= self._linger_until:
+            self._release()
+        else:
+            self._linger = loop.call_soon(self._watch)
 
     def _release(self) -> None:
         self._linger = None
