@@ -35,11 +35,6 @@ from orchestrouter.runtime import semconv, telemetry
 from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
 _tracer = trace.get_tracer(__name__)
-_SPAN_ATTRIBUTES = {
-    semconv.RPC_SYSTEM: "grpc",
-    semconv.RPC_SERVICE: "orchestrouter.v1.ScorerService",
-    semconv.RPC_METHOD: "Score",
-}
 # How long a scorer that answered UNIMPLEMENTED is scored with unary calls before the stream is tried again.
 UNSUPPORTED_RETRY_S = 60.0
 
@@ -138,7 +133,7 @@ class ScoreStreamClient:
         try:
             if telemetry.in_trace():
                 with _tracer.start_as_current_span(
-                    semconv.SPAN_SCORE, kind=trace.SpanKind.CLIENT, attributes=_SPAN_ATTRIBUTES
+                    semconv.SPAN_SCORE, kind=trace.SpanKind.CLIENT, attributes=semconv.SCORE_RPC_ATTRIBUTES
                 ):
                     propagate.inject(message.trace_context)
                     return await self._exchange(call, message, future, timeout_s)

@@ -36,6 +36,8 @@ SPAN_SCORE = "/orchestrouter.v1.ScorerService/Score"
 RPC_SYSTEM = "rpc.system"
 RPC_SERVICE = "rpc.service"
 RPC_METHOD = "rpc.method"
+# The attributes of both spans (the router's client span, the scorer's server span).
+SCORE_RPC_ATTRIBUTES = {RPC_SYSTEM: "grpc", RPC_SERVICE: "orchestrouter.v1.ScorerService", RPC_METHOD: "Score"}
 # An ONNX run, one span in the trace of each Score request it served, with the run's real times.
 SPAN_SCORER_ONNX_RUN = "scorer.onnx_run"
 # The HTTP front door's server spans, named "{method} {route}" as OpenTelemetry's HTTP conventions

@@ -146,6 +146,15 @@ class MicroBatcher:
         """One request's run, now, on the event loop (a run is microseconds: see _run_batch)."""
         self._ran_this_turn = True
         asyncio.get_running_loop().call_soon(self._next_turn)
+        scores, batch_id, start_ns, end_ns, model = self._timed_run(matrix, 1)
+        return scores, BatchRun(batch_id, 1, matrix.shape[0], 0, start_ns, start_ns, end_ns, model)
+
+    def _timed_run(self, matrix: np.ndarray, requests: int) -> tuple[np.ndarray, int, int, int, Any]:
+        """One ONNX run of matrix for requests requests: (scores, batch id, start and end ns, the run's model).
+
+        A run is a few small matrix products (microseconds), so it runs on the event loop; a thread
+        hop would cost more than the work. A failed run is logged and raised.
+        """
         run, model = self._run, self._model
         start_ns = time.time_ns()
         try:
@@ -154,10 +163,9 @@ class MicroBatcher:
             log.exception("router model run failed")
             raise
         end_ns = time.time_ns()
-        rows = matrix.shape[0]
         if self._on_batch is not None:
-            self._on_batch(1, rows)
-        return scores, BatchRun(next(self._batch_ids), 1, rows, 0, start_ns, start_ns, end_ns, model)
+            self._on_batch(requests, matrix.shape[0])
+        return scores, next(self._batch_ids), start_ns, end_ns, model
 
     def _next_turn(self) -> None:
         self._ran_this_turn = False
@@ -167,21 +175,12 @@ class MicroBatcher:
         if not live:
             return
         matrix = live[0].matrix if len(live) == 1 else np.concatenate([p.matrix for p in live])
-        run, model = self._run, self._model
-        start_ns = time.time_ns()
         try:
-            # A run is a few small matrix products (microseconds), so it runs on the event
-            # loop; a thread hop would cost more than the work.
-            scores = run(matrix)
-        except Exception as exc:
-            log.exception("router model run failed")
+            scores, batch_id, start_ns, end_ns, model = self._timed_run(matrix, len(live))
+        except Exception as exc:  # noqa: BLE001 - logged by _timed_run; it fails every request of the run
             for p in live:
                 p.future.set_exception(exc)
             return
-        end_ns = time.time_ns()
-        if self._on_batch is not None:
-            self._on_batch(len(live), matrix.shape[0])
-        batch_id = next(self._batch_ids)
         start = 0
         for p in live:
             end = start + p.matrix.shape[0]

@@ -23,11 +23,6 @@ from orchestrouter.v1 import scorer_pb2, scorer_pb2_grpc
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(semconv.SCORER_METER)
-_SCORE_SPAN_ATTRIBUTES = {
-    semconv.RPC_SYSTEM: "grpc",
-    semconv.RPC_SERVICE: "orchestrouter.v1.ScorerService",
-    semconv.RPC_METHOD: "Score",
-}
 
 
 class ScorerState:
@@ -90,7 +85,7 @@ class ScorerServicer(scorer_pb2_grpc.ScorerServiceServicer):
                     semconv.SPAN_SCORE,
                     context=propagate.extract(message.trace_context),
                     kind=trace.SpanKind.SERVER,
-                    attributes=_SCORE_SPAN_ATTRIBUTES,
+                    attributes=semconv.SCORE_RPC_ATTRIBUTES,
                 ) as span:
                     if caller := current_caller():  # as on a unary call's server span (runtime.auth)
                         span.set_attribute(semconv.CALLER, caller)
