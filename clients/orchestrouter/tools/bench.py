@@ -66,58 +66,60 @@ _SINK_PORT = re.compile(r"otlp sink on .* \(port (\d+)\)")
 # --- The loopback endpoint's process. ---
 
 
+@dataclass
+class ChildTool:
+    """ChildTool: a tool module running in a child process, the port its first line named, and (once
+    it is stopped) what else it printed."""
+
+    process: subprocess.Popen
+    port: int
+    output: str = ""
+
+
 @contextmanager
-def loopback_endpoint(delay_ms: float = 0.0, embedding_dim: int = 1536) -> Iterator[tuple[int, int]]:
-    """Runs orchestrouter.tools.loopback_endpoint in a child process; yields (pid, port)."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "orchestrouter.tools.loopback_endpoint",
-            "--delay-ms",
-            str(delay_ms),
-            "--embedding-dim",
-            str(embedding_dim),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def child_tool(args: list[str], port_line: re.Pattern[str], what: str) -> Iterator[ChildTool]:
+    """Runs `python -m ARGS` in a child process, waits for its first line (port_line names the port
+    in it), yields it, then stops it (SIGTERM; SIGKILL after 10 s) and keeps the rest of its output."""
+    proc = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, text=True)
+    tool: ChildTool | None = None
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        match = _ENDPOINT_PORT.search(line)
+        match = port_line.search(line)
         if not match:
-            raise RuntimeError(f"the loopback endpoint did not start: {line!r}")
-        yield proc.pid, int(match.group(1))
+            raise RuntimeError(f"{what} did not start: {line!r}")
+        tool = ChildTool(proc, int(match.group(1)))
+        yield tool
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            output, _ = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            output, _ = proc.communicate()
+        if tool is not None:
+            tool.output = (output or "").strip()
+
+
+@contextmanager
+def loopback_endpoint(delay_ms: float = 0.0, embedding_dim: int = 1536) -> Iterator[tuple[int, int]]:
+    """Runs orchestrouter.tools.loopback_endpoint in a child process; yields (pid, port)."""
+    args = ["orchestrouter.tools.loopback_endpoint", "--delay-ms", str(delay_ms), "--embedding-dim", str(embedding_dim)]
+    with child_tool(args, _ENDPOINT_PORT, "the loopback endpoint") as endpoint:
+        yield endpoint.process.pid, endpoint.port
 
 
 @contextmanager
 def otlp_sink() -> Iterator[tuple[subprocess.Popen, int]]:
     """Runs orchestrouter.tools.otlp_sink (an OTLP/gRPC collector that only counts) in a child
     process; yields (process, port). On exit it is stopped and what it received is printed."""
-    proc = subprocess.Popen([sys.executable, "-m", "orchestrouter.tools.otlp_sink"], stdout=subprocess.PIPE, text=True)
+    sink: ChildTool | None = None
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = _SINK_PORT.search(line)
-        if not match:
-            raise RuntimeError(f"the OTLP sink did not start: {line!r}")
-        yield proc, int(match.group(1))
+        with child_tool(["orchestrouter.tools.otlp_sink"], _SINK_PORT, "the OTLP sink") as sink:
+            yield sink.process, sink.port
     finally:
-        proc.terminate()
-        try:
-            received, _ = proc.communicate(timeout=10)
-            print(f"  (the OTLP sink received {received.strip()})", flush=True)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if sink is not None:
+            print(f"  (the OTLP sink received {sink.output})", flush=True)
 
 
 # --- Rounds of loads, and their medians. ---
