@@ -64,7 +64,7 @@ class FakeScorer(scorer_pb2_grpc.ScorerServiceServicer):
             reader.cancel()
 
 
-async def serve(servicer: FakeScorer) -> tuple[aio.Server, str]:
+async def serve(servicer: scorer_pb2_grpc.ScorerServiceServicer) -> tuple[aio.Server, str]:
     server = aio.server()
     scorer_pb2_grpc.add_ScorerServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -183,3 +183,36 @@ def test_after_the_scorer_restarts_scoring_resumes_on_a_new_call(loop_thread, ra
 
     before, after = loop_thread.run(main())
     np.testing.assert_array_equal(before.win_probabilities, after.win_probabilities)
+
+
+class EndingScorer(scorer_pb2_grpc.ScorerServiceServicer):
+    """Ends every call, unary or stream, with UNAVAILABLE once it has a request."""
+
+    async def Score(self, request, context):
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "going away")
+
+    async def ScoreStream(self, request_iterator, context):
+        async for _ in request_iterator:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "going away")
+        yield scorer_pb2.ScoreStreamResponse()  # pragma: no cover - abort raises
+
+
+def test_a_stream_the_scorer_ends_fails_its_request_in_the_words_a_unary_call_would(loop_thread):
+    async def main():
+        server, target = await serve(EndingScorer())
+        streamed, unary = ScorerClient(target, 5.0), ScorerClient(target, 5.0, stream=False)
+        reasons = []
+        try:
+            for client in (streamed, unary):
+                with pytest.raises(ScorerUnavailable) as err:
+                    await client.score(ROW)
+                reasons.append(str(err.value))
+        finally:
+            await streamed.close()
+            await unary.close()
+            await server.stop(0)
+        return reasons
+
+    streamed, unary = loop_thread.run(main())
+    assert unary == "scorer unavailable: going away"
+    assert streamed == unary

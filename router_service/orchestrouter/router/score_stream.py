@@ -80,7 +80,7 @@ class _Call:
             if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                 error = StreamUnsupported()
             else:
-                error = StreamEnded(f"scorer {exc.code().name.lower()}: {exc.details()}", exc.code())
+                error = StreamEnded(exc.details() or "scorer ended the Score stream", exc.code())
         except asyncio.CancelledError:
             error = StreamEnded("the Score stream was closed")
         finally:
