@@ -137,6 +137,6 @@ def stack(pair, fakes, premium_leaning_model):
         premium_fake = fakes("premium", **(fake_premium or {}))
         config = stack_config(small_fake, premium_fake, small or {}, premium or {}, **router_fields)
         p = pair(premium_leaning_model, config)
-        return Stack(p.scorer, p.router, p.channel, small_fake, premium_fake)
+        return Stack(p.scorer, p.router, p.channel, p.loop, small_fake, premium_fake)
 
     return start

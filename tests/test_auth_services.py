@@ -85,7 +85,7 @@ def test_the_router_refuses_anonymous_and_wrong_tokens_and_keeps_health_open(sec
     with RouterClient(secured.router.target, timeout_s=5, token=WEB) as client:
         assert client.route(QUESTION, dry_run=True).tier in ("small", "premium")
 
-    lines = written_lines(secured.router, tmp_path / "decisions.jsonl")
+    lines = written_lines(secured, tmp_path / "decisions.jsonl")
     assert [line["caller"] for line in lines] == ["web", "web", "web"]
     everything = caplog.text + (tmp_path / "decisions.jsonl").read_text()
     assert WEB not in everything and WRONG not in everything

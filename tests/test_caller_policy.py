@@ -136,7 +136,7 @@ def test_a_caller_not_allowed_the_dial_gets_permission_denied(policed, tmp_path)
     reply = route(policed, WEB, threshold=0.95)
     assert reply.decision.tier == router_pb2.TIER_SMALL
     assert len(policed.premium.requests) == 0 and len(policed.small.requests) == 1
-    lines = written_lines(policed.router, tmp_path / "decisions.jsonl")
+    lines = written_lines(policed, tmp_path / "decisions.jsonl")
     assert [(line["caller"], line["status"]) for line in lines] == [
         ("batch", "PERMISSION_DENIED"),
         ("batch", "PERMISSION_DENIED"),
@@ -164,7 +164,7 @@ def test_a_caller_over_its_premium_budget_is_routed_small_and_flagged(policed, t
     assert route(policed, WEB).decision.tier == router_pb2.TIER_PREMIUM
     assert len(policed.premium.requests) == 3 and len(policed.small.requests) == 2
 
-    lines = written_lines(policed.router, tmp_path / "decisions.jsonl")
+    lines = written_lines(policed, tmp_path / "decisions.jsonl")
     assert [line["budget_limited"] for line in lines] == [False, False, True, True, True, False]
     assert all(WEB not in str(line) and BATCH not in str(line) for line in lines)
 

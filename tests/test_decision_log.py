@@ -19,6 +19,7 @@ from orchestrouter.router.decision_log import MASK, DecisionLog, build_record
 from orchestrouter.router.model import Decision, RouteInput, Timings, Usage
 from orchestrouter.router.server import RouterServer, StartupError
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
+from tests.support.decision_lines import written_lines
 from tests.support.fake_openai import Fault
 from tests.support.models import ConstantEmbedder, linear_model
 
@@ -175,7 +176,7 @@ def router_with_log(pair, endpoint, tmp_path):
                 **env,
             }
         )
-        return pair(model, config).router, path
+        return pair(model, config), path
 
     return start
 
@@ -186,23 +187,17 @@ def route(port: int, **fields) -> router_pb2.RouteResponse:
         return router_pb2_grpc.RouterServiceStub(channel).Route(request, timeout=10)
 
 
-def lines(router, path) -> list[dict]:
-    """The lines of path once the router's decision-log writer has written what is queued."""
-    assert router.core.observer.decision_log.flush(timeout_s=10)
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def test_each_request_writes_one_line_with_its_request_id(router_with_log, endpoint, caplog, capsys):
     caplog.set_level(logging.DEBUG)
-    router, path = router_with_log()
-    answered = route(router.port, threshold=0.5)
-    decided = route(router.port, threshold=0.1, dry_run=True)
+    logged, path = router_with_log()
+    answered = route(logged.router.port, threshold=0.5)
+    decided = route(logged.router.port, threshold=0.1, dry_run=True)
     endpoint.always(Fault.status_code(500))
     with pytest.raises(grpc.RpcError) as failed:
-        route(router.port, threshold=0.5)
+        route(logged.router.port, threshold=0.5)
     assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
 
-    first, second, third = lines(router, path)
+    first, second, third = written_lines(logged, path)
     assert all(set(line) >= FIELDS - {"tier", "model"} for line in (first, second, third))
     assert first["request_id"] == answered.request_id and second["request_id"] == decided.request_id
     assert (first["outcome"], first["status"], first["tier"], first["dry_run"]) == ("answered", "OK", "small", False)
@@ -216,14 +211,16 @@ def test_each_request_writes_one_line_with_its_request_id(router_with_log, endpo
     assert third["request_id"] not in (first["request_id"], second["request_id"])
 
     everything = path.read_text() + caplog.text + "".join(capsys.readouterr())
-    assert all(line["prompt_sha256"] == hashlib.sha256(PROMPT.encode()).hexdigest() for line in lines(router, path))
+    assert all(
+        line["prompt_sha256"] == hashlib.sha256(PROMPT.encode()).hexdigest() for line in written_lines(logged, path)
+    )
     assert PROMPT not in everything and '"prompt"' not in path.read_text()
     assert TOKEN not in everything
     assert any(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in endpoint.requests)
 
 
 def test_prompt_logging_puts_the_prompt_in_the_line(router_with_log):
-    router, path = router_with_log(ORCHESTROUTER_LOG_PROMPTS="true")
-    route(router.port, dry_run=True)
-    (line,) = lines(router, path)
+    logged, path = router_with_log(ORCHESTROUTER_LOG_PROMPTS="true")
+    route(logged.router.port, dry_run=True)
+    (line,) = written_lines(logged, path)
     assert line["prompt"] == PROMPT and line["prompt_chars"] == len(PROMPT)

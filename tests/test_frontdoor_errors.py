@@ -68,7 +68,7 @@ def test_a_wrong_or_missing_key_is_the_sdks_authentication_error(secured, tmp_pa
     answer = sdk_client(secured.router, api_key=WEB).chat.completions.create(model="orchestrouter-auto", messages=USER)
     assert answer.choices[0].message.content == secured.premium.answer_text()
     # The caller's name, never its token, reaches the decision log.
-    log = written_text(secured.router, tmp_path / "decisions.jsonl")
+    log = written_text(secured, tmp_path / "decisions.jsonl")
     assert [json.loads(line)["caller"] for line in log.splitlines()] == ["web"]
     assert WEB not in log and WRONG not in log
     # Probes need no token.

@@ -4,6 +4,7 @@ interval (issue 10, defect 2)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import numpy as np
@@ -29,7 +30,9 @@ class BrokenPipe:
         raise BrokenPipeError(32, "Broken pipe")
 
 
-def test_a_full_disk_under_the_decision_log_does_not_fail_answered_requests(pair, endpoint, tmp_path, caplog):
+def test_a_full_disk_under_the_decision_log_does_not_fail_answered_requests(
+    pair, endpoint, tmp_path, caplog, loop_thread
+):
     caplog.set_level(logging.WARNING)
     model = linear_model(tmp_path / "p30.onnx", bias=float(np.log(0.3 / 0.7)))
     config = RouterConfig.from_env(
@@ -47,6 +50,8 @@ def test_a_full_disk_under_the_decision_log_does_not_fail_answered_requests(pair
     request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content="hi")])
     answers = [stub.Route(request, timeout=10) for _ in range(5)]
     assert all(a.answer for a in answers) and len(endpoint.requests) == 5
+    # A line is queued on the loop's turn after its answer went out: one more turn, and all five are.
+    loop_thread.run(asyncio.sleep(0))
     assert p.router.core.observer.decision_log.flush(timeout_s=10), "the writer thread took all five lines"
     assert p.router.core.observer.failures.count == 5
     reports = [r for r in caplog.records if "decision log" in r.getMessage()]

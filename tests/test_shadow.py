@@ -87,7 +87,7 @@ def shadow_stack(loop_thread, fakes, premium_leaning_model, tmp_path):
         settings = ShadowConfig(rate=rate, **(shadow or {}))
         config = stack_config(small, premium, {}, {}, shadow=settings, store=url, **router_fields)
         p = loop_thread.run(start_pair(premium_leaning_model, config))
-        started.append(ShadowStack(Stack(p.scorer, p.router, p.channel, small, premium), url))
+        started.append(ShadowStack(Stack(p.scorer, p.router, p.channel, p.loop, small, premium), url))
         return started[-1]
 
     yield start

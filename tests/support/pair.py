@@ -7,6 +7,7 @@ orchestrouter.tools.launcher.start_pair().
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ class Pair:
     scorer: ScorerServer
     router: RouterServer
     channel: grpc.Channel
+    # The loop both serve on (the loop_thread's).
+    loop: asyncio.AbstractEventLoop
 
     @property
     def stub(self) -> router_pb2_grpc.RouterServiceStub:
@@ -92,4 +95,4 @@ async def start_pair(
     except BaseException:
         await scorer.close(0)
         raise
-    return Pair(scorer, router, grpc.insecure_channel(router.target))
+    return Pair(scorer, router, grpc.insecure_channel(router.target), asyncio.get_running_loop())

@@ -5,6 +5,12 @@ For each Route (and RouteStream) request it puts the decision on the Route serve
 queues the decision-log line (the log's own thread writes it). RouterCore calls ``finished`` or
 ``failed`` exactly once per request, in the request's own context, where the current span is the
 Route server span.
+
+The span is annotated at once, as it ends with the call. A finished request's metrics and log line
+are recorded on the event loop's next turn instead: RouterCore calls ``finished`` just before the
+answer goes back, and the gRPC server sends it within the same turn, so recording is off the
+caller's path (at concurrency 1, ~0.05 ms of the router's 0.8 ms per request). Nothing is lost by
+the wait: a server drains its calls, and so runs their turns, before the observer is closed.
 """
 
 from __future__ import annotations
@@ -54,7 +60,12 @@ class RouteObserver:
 
     def finished(self, inp: RouteInput, result: RouteResult) -> None:
         outcome = "decided" if inp.dry_run else "answered"
-        self._observe(inp, result.request_id, result.decision, result.timings, result.usage, outcome, "OK")
+        self._annotate(inp, result.decision, result.usage)
+        args = (inp, result.request_id, result.decision, result.timings, result.usage, outcome, "OK")
+        try:
+            asyncio.get_running_loop().call_soon(self._record, *args)
+        except RuntimeError:  # no event loop (a caller outside the server): at once
+            self._record(*args)
 
     def failed(self, inp: RouteInput, decision: Decision | None, timings: Timings, exc: BaseException) -> None:
         if isinstance(exc, asyncio.CancelledError):
@@ -62,9 +73,18 @@ class RouteObserver:
         else:
             code, message = status_for(exc)
             outcome, status = "failed", code.name
-        self._observe(inp, self.new_request_id(), decision, timings, None, outcome, status, message)
+        self._annotate(inp, decision, None)
+        self._record(inp, self.new_request_id(), decision, timings, None, outcome, status, message)
 
-    def _observe(
+    def _annotate(self, inp: RouteInput, decision: Decision | None, usage: Usage | None) -> None:
+        if decision is None:
+            return
+        try:
+            _annotate(trace.get_current_span(), decision, usage, inp.dry_run)
+        except Exception as exc:  # noqa: BLE001 - recording must never fail an answered request
+            self._failed_to_record(semconv.RECORD_TELEMETRY, exc)
+
+    def _record(
         self,
         inp: RouteInput,
         request_id: str,
@@ -76,8 +96,6 @@ class RouteObserver:
         error: str = "",
     ) -> None:
         try:
-            if decision is not None:
-                _annotate(trace.get_current_span(), decision, usage, inp.dry_run)
             self._metrics.record(decision, timings, outcome, status, inp.caller)
         except Exception as exc:  # noqa: BLE001 - recording must never fail an answered request
             self._failed_to_record(semconv.RECORD_TELEMETRY, exc)
