@@ -1,6 +1,6 @@
 """The serve commands set gRPC core's defaults before grpc loads, and an operator's own setting wins.
 
-GRPC_EXPERIMENTS_OFF takes the EventEngine threads off the path of every socket event (cli.serve says
+runtime.grpc_core.EXPERIMENTS_OFF takes the EventEngine threads off the path of every socket event (it says
 what that saves). Core still starts those threads, for its timers, but they no longer wake for each
 call: these tests count their wake-ups (voluntary context switches, from /proc) over CALLS calls.
 """

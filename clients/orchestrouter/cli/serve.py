@@ -84,26 +84,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         p.set_defaults(func=func)
 
 
-# gRPC core's experiments that serve() turns off unless GRPC_EXPERIMENTS is set: with them on (grpcio's
-# default) every socket event crosses an EventEngine thread before the Python poller thread and then
-# the event loop; off, the poller thread reads the sockets itself. Measured on 2 cores with the Go load
-# generator (tools/bench), Route with dispatch at c=1: p50 1.13 -> 1.05 ms, router CPU per request
-# 0.88 -> 0.81 ms; at c=32 about 10% more requests/s. The full test suite passes either way.
-GRPC_EXPERIMENTS_OFF = "-event_engine_client,-event_engine_listener"
-
-
 def grpc_core_defaults() -> None:
-    """Sets gRPC core's settings for a server, each unless the environment sets it already.
+    """gRPC core's settings for a server (orchestrouter.runtime.grpc_core), before grpc is loaded."""
+    # The module imports nothing that loads grpc.
+    from orchestrouter.runtime import grpc_core
 
-    Core reads them once, when grpc is first imported, so this runs before the server module (and
-    grpc) is loaded:
-    - GRPC_VERBOSITY=ERROR: core's own C++ logging, straight to stderr, limited to errors. At its
-      default it logs a peer's HTTP/2 GOAWAY debug text verbatim, newlines included, so any client
-      could write forged lines into a server's log.
-    - GRPC_EXPERIMENTS: see GRPC_EXPERIMENTS_OFF.
-    """
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    os.environ.setdefault("GRPC_EXPERIMENTS", GRPC_EXPERIMENTS_OFF)
+    grpc_core.apply_defaults()
 
 
 def _serve_scorer(args: argparse.Namespace) -> int:
