@@ -208,6 +208,15 @@ def _as_caller(
         if span.is_recording():
             span.set_attribute(semconv.CALLER, caller)
 
+    def streamed(inner: Any, make: Callable[..., grpc.RpcMethodHandler]) -> grpc.RpcMethodHandler:
+        # A response stream, from one request or (bidirectional) from the request stream.
+        async def each(request_or_iterator: Any, context: aio.ServicerContext) -> Any:
+            enter(context)
+            async for item in inner(request_or_iterator, context):
+                yield item
+
+        return make(each, handler.request_deserializer, handler.response_serializer)
+
     if handler.unary_unary is not None:
         inner: Any = handler.unary_unary
 
@@ -219,28 +228,10 @@ def _as_caller(
             unary_unary, handler.request_deserializer, handler.response_serializer
         )
     if handler.unary_stream is not None:
-        inner_stream: Any = handler.unary_stream
-
-        async def unary_stream(request: Any, context: aio.ServicerContext) -> Any:
-            enter(context)
-            async for item in inner_stream(request, context):
-                yield item
-
-        return grpc.unary_stream_rpc_method_handler(
-            unary_stream, handler.request_deserializer, handler.response_serializer
-        )
+        return streamed(handler.unary_stream, grpc.unary_stream_rpc_method_handler)
     if handler.stream_stream is not None and inspect.isasyncgenfunction(handler.stream_stream):
         # A bidirectional call (ScoreStream): the caller is named once, for the whole call (its
         # token is checked when the call opens).
-        inner_bidi: Any = handler.stream_stream
-
-        async def stream_stream(request_iterator: Any, context: aio.ServicerContext) -> Any:
-            enter(context)
-            async for item in inner_bidi(request_iterator, context):
-                yield item
-
-        return grpc.stream_stream_rpc_method_handler(
-            stream_stream, handler.request_deserializer, handler.response_serializer
-        )
+        return streamed(handler.stream_stream, grpc.stream_stream_rpc_method_handler)
     # Any other client-streaming RPC is refused until it is handled here.
     return _refusal(handler)
