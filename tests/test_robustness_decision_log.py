@@ -4,7 +4,6 @@ interval (issue 10, defect 2)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import numpy as np
@@ -15,6 +14,7 @@ from orchestrouter.router.model import RouteInput, RouteResult, Timings
 from orchestrouter.router.route_observer import RouteObserver
 from orchestrouter.runtime.throttled_log import ThrottledWarning
 from orchestrouter.v1 import router_pb2, router_pb2_grpc
+from tests.support.decision_lines import flushed
 from tests.support.models import linear_model
 
 TOKEN = "sk-robust-decision-log-0a1b2c3d"
@@ -30,9 +30,7 @@ class BrokenPipe:
         raise BrokenPipeError(32, "Broken pipe")
 
 
-def test_a_full_disk_under_the_decision_log_does_not_fail_answered_requests(
-    pair, endpoint, tmp_path, caplog, loop_thread
-):
+def test_a_full_disk_under_the_decision_log_does_not_fail_answered_requests(pair, endpoint, tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     model = linear_model(tmp_path / "p30.onnx", bias=float(np.log(0.3 / 0.7)))
     config = RouterConfig.from_env(
@@ -50,9 +48,7 @@ def test_a_full_disk_under_the_decision_log_does_not_fail_answered_requests(
     request = router_pb2.RouteRequest(messages=[router_pb2.ChatMessage(role="user", content="hi")])
     answers = [stub.Route(request, timeout=10) for _ in range(5)]
     assert all(a.answer for a in answers) and len(endpoint.requests) == 5
-    # A line is queued on the loop's turn after its answer went out: one more turn, and all five are.
-    loop_thread.run(asyncio.sleep(0))
-    assert p.router.core.observer.decision_log.flush(timeout_s=10), "the writer thread took all five lines"
+    assert flushed(p), "the writer thread took all five lines"
     assert p.router.core.observer.failures.count == 5
     reports = [r for r in caplog.records if "decision log" in r.getMessage()]
     assert len(reports) == 1 and reports[0].exc_info is None

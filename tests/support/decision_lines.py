@@ -16,11 +16,17 @@ from tests.support.pair import Pair
 from tests.support.reload import wait_until
 
 
+def flushed(pair: Pair) -> bool:
+    """Lets the pair's loop take its turn (the lines of the requests answered so far are queued then),
+    then waits for the decision log's writer; whether it caught up."""
+    asyncio.run_coroutine_threadsafe(asyncio.sleep(0), pair.loop).result(10)
+    return pair.router.core.observer.decision_log.flush(timeout_s=10)
+
+
 def written_text(pair: Pair, path: Path) -> str:
     """The file's text once the pair's router has queued the lines of the requests answered so far
     and its decision log has written them."""
-    asyncio.run_coroutine_threadsafe(asyncio.sleep(0), pair.loop).result(10)
-    assert pair.router.core.observer.decision_log.flush(timeout_s=10), "the decision-log writer did not catch up"
+    assert flushed(pair), "the decision-log writer did not catch up"
     return path.read_text()
 
 
