@@ -80,7 +80,7 @@ class RouteObserver:
         if decision is None:
             return
         try:
-            _annotate(trace.get_current_span(), decision, usage, inp.dry_run)
+            _set_decision_attributes(trace.get_current_span(), decision, usage, inp.dry_run)
         except Exception as exc:  # noqa: BLE001 - recording must never fail an answered request
             self._failed_to_record(semconv.RECORD_TELEMETRY, exc)
 
@@ -122,7 +122,7 @@ class RouteObserver:
                     self.failures(f"{what}: {describe(exc)}")
 
 
-def _annotate(span: trace.Span, d: Decision, usage: Usage | None, dry_run: bool) -> None:
+def _set_decision_attributes(span: trace.Span, d: Decision, usage: Usage | None, dry_run: bool) -> None:
     if not span.is_recording():
         return
     span.set_attributes({**decision_fields.span_attributes(d), semconv.DRY_RUN: dry_run})
