@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from orchestrouter.cli import extras
+from orchestrouter.runtime import grpc_core  # only os: it loads no grpc
 
 if TYPE_CHECKING:
     from orchestrouter.runtime.settings import Setting
@@ -84,22 +85,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         p.set_defaults(func=func)
 
 
-def grpc_core_defaults() -> None:
-    """gRPC core's settings for a server (orchestrouter.runtime.grpc_core), before grpc is loaded."""
-    # The module imports nothing that loads grpc.
-    from orchestrouter.runtime import grpc_core
-
-    grpc_core.apply_defaults()
-
-
 def _serve_scorer(args: argparse.Namespace) -> int:
-    grpc_core_defaults()
+    grpc_core.apply_defaults()  # before anything loads grpc
     extras.load("serve-scorer", "scorer", "orchestrouter.scorer.server").main()
     return 0
 
 
 def _serve_router(args: argparse.Namespace) -> int:
-    grpc_core_defaults()
+    grpc_core.apply_defaults()  # before anything loads grpc
     config = extras.load("serve-router", "router", "orchestrouter.router.config")
     if os.environ.get("ORCHESTROUTER_SCORER_TARGET") == config.IN_PROCESS_SCORER:
         # The router scores in its own process: the scorer's libraries (ONNX Runtime) are needed here
