@@ -70,10 +70,15 @@ def test_the_caller_is_on_both_server_spans_and_the_routes_counter_and_no_token_
 
     def found(r: OtlpReceiver):
         spans = r.trace(trace_id) + r.trace(refused_trace)
-        have = {(s.service, s.name, s.kind) for s in spans}
+        # Each trace's spans may come in a batch of their own: wait for every span asserted on below.
+        have = {(s.service, s.name, s.kind, s.trace_id) for s in spans}
+        wanted = {
+            (ROUTER, ROUTE, SERVER, trace_id),
+            (SCORER, SCORE, SERVER, trace_id),
+            (ROUTER, ROUTE, SERVER, refused_trace),
+        }
         routes = [p for p in r.points if p.metric == "orchestrouter.routes"]
-        done = {(ROUTER, ROUTE, SERVER), (SCORER, SCORE, SERVER)} <= have and len(spans) >= 3
-        return (spans, routes) if done and routes else None
+        return (spans, routes) if wanted <= have and routes else None
 
     spans, routes = receiver.wait_for(found)
     by_service = {(s.service, s.trace_id): s for s in spans if s.kind == SERVER}
